@@ -1,0 +1,16 @@
+"""sam2web: Segment Anything 2 in the browser, with a Python toolkit around it."""
+
+from sam2web.errors import Sam2WebError
+
+__version__ = "0.1.0"
+
+__all__ = ["Predictor", "Sam2WebError", "__version__"]
+
+
+def __getattr__(name: str):
+    # Import the predictor lazily so `sam2web --help` stays fast.
+    if name == "Predictor":
+        from sam2web.predict.predictor import Predictor
+
+        return Predictor
+    raise AttributeError(name)

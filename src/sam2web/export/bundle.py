@@ -1,0 +1,184 @@
+"""`sam2web export`: checkpoint -> verified web bundles (ONNX files + manifest.json)."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from sam2web import __version__
+from sam2web.errors import ParityError, Sam2WebError
+from sam2web.manifest import FORMAT, FORMAT_VERSION, Manifest, describe_file, sha256_file
+from sam2web.export.models import ModelSpec, get_spec
+from sam2web.export.onnx_export import OPSET, PRECISIONS, convert, export_fp32, io_signature
+from sam2web.export.verify import IOU_THRESHOLDS
+
+MEAN = [0.485, 0.456, 0.406]
+STD = [0.229, 0.224, 0.225]
+
+
+@dataclass
+class ExportResult:
+    path: Path
+    precision: str
+    parity: dict | None
+    passed: bool
+
+
+def bundle_id(spec: ModelSpec, precision: str, name: str | None = None) -> str:
+    return f"{name or spec.model_id}-{precision}"
+
+
+def _manifest(spec, precision, root: Path, checkpoint: Path | None, ckpt_sha: str | None,
+              name: str | None) -> Manifest:
+    import onnx
+    import onnxruntime
+    import torch
+
+    files = {
+        role: describe_file(root, f"{role}.onnx", **io_signature(root / f"{role}.onnx"))
+        for role in ("encoder", "decoder")
+    }
+    return Manifest(
+        {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "id": bundle_id(spec, precision, name),
+            "family": "sam2",
+            "model_id": spec.model_id,
+            "sam2_version": spec.version,
+            "size": spec.size,
+            "precision": precision,
+            "random_weights": checkpoint is None,
+            "checkpoint": None if checkpoint is None else {"name": checkpoint.name,
+                                                           "sha256": ckpt_sha},
+            "input_size": 1024,
+            "low_res_size": 256,
+            "mean": MEAN,
+            "std": STD,
+            "pixel_scale": 255,
+            "mask_threshold": 0.0,
+            "files": files,
+            "exporter": {
+                "sam2web": __version__,
+                "torch": torch.__version__,
+                "onnx": onnx.__version__,
+                "onnxruntime": onnxruntime.__version__,
+                "opset": OPSET,
+            },
+            "parity": None,
+        },
+        root,
+    )
+
+
+def passes(parity: dict, precision: str) -> bool:
+    return min(parity["mask_iou_min"].values()) >= IOU_THRESHOLDS[precision]
+
+
+def export_bundles(
+    model_id: str,
+    out_dir: Path,
+    checkpoint: Path | None = None,
+    precisions: tuple[str, ...] = ("fp32",),
+    name: str | None = None,
+    verify: bool = True,
+    force: bool = False,
+    photos: dict | None = None,
+    log: Callable[[str], None] = print,
+) -> list[ExportResult]:
+    """Export one bundle per precision to out_dir/<id>-<precision>/.
+
+    checkpoint=None means random weights (for tests; the manifest says so). Work happens in a
+    temporary directory beside the target, so a failure never leaves a half-written bundle and
+    never touches an existing one. A bundle that misses the parity bar is kept, renamed
+    <id>.unverified, and ParityError is raised.
+    """
+    import torch
+
+    from sam2web.export.checkpoint import build_model, load_checkpoint
+
+    spec = get_spec(model_id)
+    bad = [p for p in precisions if p not in PRECISIONS]
+    if bad or not precisions:
+        raise Sam2WebError(f"unknown precision {bad}; choose from {', '.join(PRECISIONS)}")
+    out_dir = Path(out_dir)
+    targets = {p: out_dir / bundle_id(spec, p, name) for p in precisions}
+    existing = [str(t) for t in targets.values() if t.exists()]
+    if existing and not force:
+        raise Sam2WebError(f"{', '.join(existing)} already exists; pass --force to replace it")
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    log(f"building {spec.model_id}")
+    torch.manual_seed(0)  # random-weight exports are reproducible
+    model = build_model(spec)
+    ckpt_sha = None
+    if checkpoint is not None:
+        log(f"loading checkpoint {checkpoint}")
+        load_checkpoint(model, spec, Path(checkpoint))
+        ckpt_sha = sha256_file(Path(checkpoint))
+
+    results = []
+    with tempfile.TemporaryDirectory(prefix=".sam2web-export-", dir=out_dir) as tmp:
+        tmp = Path(tmp)
+        log("exporting ONNX (fp32)")
+        export_fp32(model, tmp / "fp32")
+        official = None
+        if verify:
+            from sam2web.export.photos import real_photos
+            from sam2web.export.verify import official_predictor
+
+            official = official_predictor(model)
+            photos = photos if photos is not None else real_photos()
+        for precision in precisions:
+            root = tmp / precision
+            if precision != "fp32":
+                log(f"converting to {precision}")
+                convert(tmp / "fp32", root, precision)
+            manifest = _manifest(spec, precision, root, checkpoint and Path(checkpoint), ckpt_sha,
+                                 name)
+            manifest.write()
+            parity, ok = None, True
+            if verify:
+                parity, ok = _verify(official, root, photos, precision, log)
+                manifest.data["parity"] = parity
+                manifest.write()
+            results.append(ExportResult(root, precision, parity, ok))
+        del model, official
+        # Publish: every precision moves next to its target only now that all work succeeded.
+        for result in results:
+            target = targets[result.precision]
+            if not result.passed:
+                target = target.with_name(target.name + ".unverified")
+            if target.exists():
+                shutil.rmtree(target)
+            result.path = Path(shutil.move(str(result.path), str(target)))
+            if result.precision == "fp32" and "fp32" not in precisions:
+                shutil.rmtree(result.path)
+    failed = [r for r in results if not r.passed]
+    if failed:
+        lines = [f"{r.precision}: min mask IoU {min(r.parity['mask_iou_min'].values()):.4f} < "
+                 f"{IOU_THRESHOLDS[r.precision]} (kept for inspection at {r.path})" for r in failed]
+        raise ParityError("exported ONNX does not match PyTorch closely enough:\n  "
+                          + "\n  ".join(lines))
+    return results
+
+
+def _verify(official, root: Path, photos: dict, precision: str, log) -> tuple[dict, bool]:
+    from tqdm import tqdm
+
+    from sam2web.export.verify import compare
+    from sam2web.predict.predictor import Predictor
+
+    ours = Predictor.from_bundle(root)
+    with tqdm(total=len(photos), desc=f"verifying {precision} vs PyTorch", unit="photo") as bar:
+        parity = compare(official, ours, photos, progress=lambda: bar.update(1))
+    ok = passes(parity, precision)
+    log(f"{precision}: encoder cosine >= {parity['encoder_cosine_min']:.6f}; mask IoU min per "
+        "prompt: " + ", ".join(f"{k} {v:.4f}" for k, v in parity["mask_iou_min"].items())
+        + ("" if ok else f"  -> BELOW {IOU_THRESHOLDS[precision]}"))
+    parity["threshold"] = IOU_THRESHOLDS[precision]
+    parity["passed"] = ok
+    return parity, ok

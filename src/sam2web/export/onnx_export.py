@@ -1,0 +1,132 @@
+"""Trace the official modules to ONNX, simplify the graphs, and derive fp16 / int8 variants."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+from sam2web.export.onnx_modules import (
+    DECODER_INPUTS,
+    DECODER_OUTPUTS,
+    ENCODER_INPUTS,
+    ENCODER_OUTPUTS,
+    ImageEncoder,
+    PromptDecoder,
+)
+
+OPSET = 17
+PRECISIONS = ("fp32", "fp16", "int8")
+_DECODER_DYNAMIC_AXES = {
+    "point_coords": {0: "batch", 1: "num_points"},
+    "point_labels": {0: "batch", 1: "num_points"},
+    "mask_input": {0: "mask_batch"},
+    "has_mask_input": {0: "mask_batch"},
+    **{name: {0: "batch"} for name in DECODER_OUTPUTS},
+}
+
+def _export(module, args, path: Path, inputs, outputs, dynamic_axes=None) -> None:
+    import torch
+
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer warnings about python control flow on shapes
+        # The TorchScript exporter: proven on SAM2's graphs and light on memory for `large`.
+        torch.onnx.export(
+            module,
+            args,
+            str(path),
+            input_names=inputs,
+            output_names=outputs,
+            dynamic_axes=dynamic_axes,
+            opset_version=OPSET,
+            do_constant_folding=True,
+            dynamo=False,
+        )
+
+def _simplify(path: Path) -> None:
+    """Fold constants and fuse what onnxslim can, so onnxruntime-web runs a lean graph."""
+    import onnx
+    import onnxslim
+
+    model = onnxslim.slim(str(path))
+    onnx.save(model, str(path))
+
+def export_fp32(model, out_dir: Path) -> dict[str, Path]:
+    """Export encoder.onnx and decoder.onnx (fp32) for a built SAM2 model into out_dir."""
+    import torch
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    encoder, decoder = ImageEncoder(model).eval(), PromptDecoder(model).eval()
+    image = torch.zeros(1, 3, 1024, 1024)
+    with torch.no_grad():
+        feats = encoder(image)
+    prompts = (
+        torch.tensor([[[512.0, 512.0], [100.0, 200.0]]]),
+        torch.tensor([[1.0, 0.0]]),
+        torch.zeros(1, 1, 256, 256),
+        torch.zeros(1),
+    )
+    paths = {"encoder": out_dir / "encoder.onnx", "decoder": out_dir / "decoder.onnx"}
+    _export(encoder, (image,), paths["encoder"], ENCODER_INPUTS, ENCODER_OUTPUTS)
+    _export(decoder, (*feats, *prompts), paths["decoder"], DECODER_INPUTS, DECODER_OUTPUTS,
+            _DECODER_DYNAMIC_AXES)
+    for path in paths.values():
+        _simplify(path)
+    return paths
+
+def to_fp16(src: Path, dst: Path) -> None:
+    """Weights and compute in fp16; inputs and outputs stay fp32 so callers need not change."""
+    import onnx
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    model = onnx.load(str(src))
+    # Ops whose fp32 -> fp16 cast would overflow or lose the plot: range/shape arithmetic.
+    converted = convert_float_to_float16(
+        model, keep_io_types=True, op_block_list=["Range", "CumSum", "RandomNormalLike"]
+    )
+    onnx.save(converted, str(dst))
+
+def to_int8(src: Path, dst: Path) -> None:
+    """Weight-only int8: every MatMul with a constant weight becomes MatMulNBits (8 bit, blocks of
+    32, symmetric); activations stay fp32, so accuracy stays close to fp32 at ~1/4 weight bytes."""
+    import onnx
+    from onnxruntime.quantization.matmul_nbits_quantizer import (
+        DefaultWeightOnlyQuantConfig,
+        MatMulNBitsQuantizer,
+    )
+
+    config = DefaultWeightOnlyQuantConfig(block_size=32, is_symmetric=True, bits=8)
+    quantizer = MatMulNBitsQuantizer(onnx.load(str(src)), bits=8, block_size=32,
+                                     is_symmetric=True, algo_config=config)
+    quantizer.process()
+    onnx.save(quantizer.model.model, str(dst))
+
+def convert(src_dir: Path, dst_dir: Path, precision: str) -> None:
+    dst_dir.mkdir(parents=True, exist_ok=True)
+    for name in ("encoder.onnx", "decoder.onnx"):
+        if precision == "fp16":
+            to_fp16(src_dir / name, dst_dir / name)
+        elif precision == "int8":
+            to_int8(src_dir / name, dst_dir / name)
+        else:
+            raise ValueError(precision)
+
+def io_signature(path: Path) -> dict:
+    """Input/output names, shapes (symbolic dims as strings) and element types of a graph."""
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+
+    def describe(values):
+        return [
+            {
+                "name": v.name,
+                "dtype": onnx.helper.tensor_dtype_to_np_dtype(v.type.tensor_type.elem_type).name,
+                "shape": [d.dim_param or d.dim_value for d in v.type.tensor_type.shape.dim],
+            }
+            for v in values
+        ]
+
+    init_names = {i.name for i in model.graph.initializer}
+    inputs = [v for v in model.graph.input if v.name not in init_names]
+    return {"inputs": describe(inputs), "outputs": describe(model.graph.output)}
+

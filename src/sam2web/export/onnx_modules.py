@@ -1,0 +1,76 @@
+"""The two traced graphs: image encoder and prompt decoder, wired exactly as the official
+`SAM2ImagePredictor.set_image` / `_predict` wire the official modules."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+ENCODER_INPUTS = ["image"]
+ENCODER_OUTPUTS = ["image_embed", "high_res_feats_0", "high_res_feats_1"]
+DECODER_INPUTS = ENCODER_OUTPUTS + ["point_coords", "point_labels", "mask_input", "has_mask_input"]
+DECODER_OUTPUTS = ["masks", "iou_predictions", "single_mask", "single_iou"]
+FEATURE_SIZES = [(256, 256), (128, 128), (64, 64)]
+
+
+class ImageEncoder(nn.Module):
+    """image [1,3,1024,1024] -> image_embed [1,256,64,64] (+ no-memory embedding), high-res feats."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, image: torch.Tensor):
+        backbone_out = self.model.forward_image(image)
+        _, vision_feats, _, _ = self.model._prepare_backbone_features(backbone_out)
+        if self.model.directly_add_no_mem_embed:
+            vision_feats[-1] = vision_feats[-1] + self.model.no_mem_embed
+        feats = [
+            feat.permute(1, 2, 0).reshape(1, -1, h, w)
+            for feat, (h, w) in zip(vision_feats, FEATURE_SIZES)
+        ]
+        return feats[2], feats[0], feats[1]
+
+
+class PromptDecoder(nn.Module):
+    """Prompt encoder + mask decoder.
+
+    Points are in 1024x1024 input space; the official padding point (label -1) is appended here,
+    as `SAM2ImagePredictor` does. Outputs both the multimask path (3 masks) and the single-mask
+    path, including the official stability-based fallback to the best multimask output.
+    """
+
+    def __init__(self, model):
+        super().__init__()
+        self.prompt_encoder = model.sam_prompt_encoder
+        self.mask_decoder = model.sam_mask_decoder
+        self.register_buffer("dense_pe", self.prompt_encoder.get_dense_pe(), persistent=False)
+
+    def forward(
+        self,
+        image_embed: torch.Tensor,
+        high_res_feats_0: torch.Tensor,
+        high_res_feats_1: torch.Tensor,
+        point_coords: torch.Tensor,
+        point_labels: torch.Tensor,
+        mask_input: torch.Tensor,
+        has_mask_input: torch.Tensor,
+    ):
+        sparse = self.prompt_encoder._embed_points(point_coords, point_labels, pad=True)
+        no_mask = self.prompt_encoder.no_mask_embed.weight.reshape(1, -1, 1, 1)
+        has_mask = has_mask_input.reshape(-1, 1, 1, 1)
+        dense = has_mask * self.prompt_encoder._embed_masks(mask_input) + (1 - has_mask) * no_mask
+        decoder = self.mask_decoder
+        masks, iou, _, _ = decoder.predict_masks(
+            image_embeddings=image_embed,
+            image_pe=self.dense_pe,
+            sparse_prompt_embeddings=sparse,
+            dense_prompt_embeddings=dense,
+            repeat_image=True,
+            high_res_features=[high_res_feats_0, high_res_feats_1],
+        )
+        if decoder.dynamic_multimask_via_stability:
+            single_mask, single_iou = decoder._dynamic_multimask_via_stability(masks, iou)
+        else:
+            single_mask, single_iou = masks[:, 0:1], iou[:, 0:1]
+        return masks[:, 1:], iou[:, 1:], single_mask, single_iou
