@@ -98,7 +98,7 @@ def export_bundles(
     """
     import torch
 
-    from sam2web.export.checkpoint import build_model, load_checkpoint
+    from sam2web.export.checkpoint import build_model, load_checkpoint, read_state_dict
 
     spec = get_spec(model_id)
     bad = [p for p in precisions if p not in PRECISIONS]
@@ -109,6 +109,7 @@ def export_bundles(
     existing = [str(t) for t in targets.values() if t.exists()]
     if existing and not force:
         raise Sam2WebError(f"{', '.join(existing)} already exists; pass --force to replace it")
+    state = read_state_dict(Path(checkpoint)) if checkpoint is not None else None  # fail fast
     out_dir.mkdir(parents=True, exist_ok=True)
 
     log(f"building {spec.model_id}")
@@ -117,7 +118,8 @@ def export_bundles(
     ckpt_sha = None
     if checkpoint is not None:
         log(f"loading checkpoint {checkpoint}")
-        load_checkpoint(model, spec, Path(checkpoint))
+        load_checkpoint(model, spec, Path(checkpoint), state)
+        del state
         ckpt_sha = sha256_file(Path(checkpoint))
 
     results = []

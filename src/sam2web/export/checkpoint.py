@@ -33,7 +33,12 @@ def read_state_dict(path: Path) -> dict:
     if path.stat().st_size == 0:
         raise BadCheckpointError(f"checkpoint is empty (0 bytes): {path}")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        try:  # memory-map the zip format, so even `large` costs little RAM to load
+            obj = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        except RuntimeError as exc:
+            if "mmap" not in str(exc):
+                raise
+            obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for corrupt/truncated archives
         raise BadCheckpointError(
             f"cannot read checkpoint {path}: not a PyTorch checkpoint, or corrupt/truncated "
@@ -55,9 +60,9 @@ def _examples(items: list[str], n: int = 5) -> str:
     return shown + (f", ... ({len(items) - n} more)" if len(items) > n else "")
 
 
-def load_checkpoint(model, spec: ModelSpec, path: Path) -> None:
+def load_checkpoint(model, spec: ModelSpec, path: Path, state: dict | None = None) -> None:
     """Load `path` into `model`; a checkpoint of another architecture is explained key by key."""
-    state = read_state_dict(path)
+    state = read_state_dict(path) if state is None else state
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))

@@ -85,7 +85,7 @@ class Predictor:
     def _check_xy(self, xy: np.ndarray, what: str) -> None:
         h, w = self.orig_hw
         if not np.isfinite(xy).all():
-            raise BadPromptError(f"{what} contain NaN or infinite values")
+            raise BadPromptError(f"{what} coordinates contain NaN or infinite values")
         bad = (xy[..., 0] < 0) | (xy[..., 0] > w) | (xy[..., 1] < 0) | (xy[..., 1] > h)
         if bad.any():
             x, y = xy[bad][0]

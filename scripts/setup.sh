@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Set up a fresh machine for sam2web development: a virtual environment in .venv with the
+# package (editable), its export and test extras, CPU PyTorch and the official sam2 package.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+.venv/bin/pip install -q --upgrade pip
+# CPU build of torch first, so nothing below pulls a CUDA build.
+.venv/bin/pip install -q torch==2.13.0
+# The official sam2 package declares torchvision (no CPU build here; it would pull CUDA torch):
+# install it alone, its real needs come with sam2web[export].
+.venv/bin/pip install -q --no-deps sam2==1.1.0
+.venv/bin/pip install -q -e '.[export,test]'
+echo "setup done: $(.venv/bin/sam2web --help >/dev/null && echo 'sam2web ok')"

@@ -1,0 +1,232 @@
+"""The `sam2web` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from sam2web.errors import Sam2WebError
+
+app = typer.Typer(help="SAM2 in the browser, and the Python tools around it.",
+                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+models_app = typer.Typer(help="List, add and remove installed model bundles.",
+                         no_args_is_help=True)
+app.add_typer(models_app, name="models")
+err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
+
+StoreOption = typer.Option(None, "--models", envvar="SAM2WEB_MODELS",
+                           help="Model store directory (default: the user's cache dir).")
+
+
+def _store(path: Optional[Path]):
+    from sam2web.store import ModelStore
+
+    return ModelStore(path)
+
+
+@app.command()
+def export(
+    model: str = typer.Option(..., help="sam2-hiera-{tiny,small,base-plus,large} or "
+                                        "sam2.1-hiera-{tiny,small,base-plus,large}."),
+    out_dir: Path = typer.Option(..., "--out", help="Directory; one bundle per precision is "
+                                                    "written to OUT/<id>-<precision>/."),
+    checkpoint: Optional[Path] = typer.Option(None, help="Official or fine-tuned .pt checkpoint."),
+    precision: List[str] = typer.Option(["fp32"], help="fp32, fp16 and/or int8 "
+                                                       "(--precision fp32 fp16 int8)."),
+    download: bool = typer.Option(False, help="Download the official checkpoint of --model."),
+    random_weights: bool = typer.Option(False, help="No checkpoint: random weights (tests only)."),
+    name: Optional[str] = typer.Option(None, help="Bundle name instead of the model id "
+                                                  "(for fine-tuned checkpoints)."),
+    verify: bool = typer.Option(True, help="Check parity with PyTorch SAM2 on real photos."),
+    force: bool = typer.Option(False, help="Replace existing bundles."),
+):
+    """Export a SAM2 checkpoint to web-ready ONNX bundles, verified against PyTorch."""
+    try:
+        from sam2web.export.bundle import export_bundles
+        from sam2web.export.checkpoint import download_checkpoint
+        from sam2web.export.models import get_spec
+    except ImportError as exc:
+        raise Sam2WebError(f"export needs the export extra: pip install 'sam2web[export]' and "
+                           f"the official sam2 package ({exc})") from None
+    chosen = sum([checkpoint is not None, download, random_weights])
+    if chosen != 1:
+        raise Sam2WebError("give exactly one of --checkpoint FILE, --download or --random-weights")
+    if download:
+        checkpoint = download_checkpoint(get_spec(model))
+    results = export_bundles(model, out_dir, checkpoint=checkpoint, precisions=tuple(precision),
+                             name=name, verify=verify, force=force,
+                             log=lambda m: err.print(f"[dim]{m}[/dim]"))
+    for r in results:
+        out.print(f"wrote {r.path}")
+
+
+@app.command()
+def segment(
+    image: Path = typer.Argument(..., help="Image file (png, jpeg, webp, gif, bmp, tiff, avif)."),
+    point: List[str] = typer.Option([], help="X,Y[,LABEL] in pixels; LABEL 1 positive (default) "
+                                             "or 0 negative. Repeat for more points."),
+    box: Optional[str] = typer.Option(None, help="X0,Y0,X1,Y1 in pixels."),
+    model: Optional[str] = typer.Option(None, help="Installed model id (default: best installed)."),
+    out_path: Path = typer.Option(..., "--out", help="Where to write the binary mask PNG."),
+    cutout: Optional[Path] = typer.Option(None, help="Also write a transparent cutout PNG."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    models: Optional[Path] = StoreOption,
+):
+    """Segment one object in an image from points and/or a box."""
+    import numpy as np
+
+    from sam2web.images import load_image
+    from sam2web.masks import bbox, save_cutout_png, save_mask_png
+    from sam2web.predict.predictor import Predictor
+
+    points, labels = _parse_points(point)
+    box_xyxy = _parse_numbers(box, 4, "--box") if box else None
+    if not points and box_xyxy is None:
+        raise Sam2WebError("give at least one --point X,Y or a --box X0,Y0,X1,Y1")
+    for target in [out_path, cutout]:
+        if target is not None and target.resolve() == image.resolve():
+            raise Sam2WebError(f"refusing to overwrite the input image {image}")
+    manifest = _store(models).get(model)
+    if manifest.data.get("random_weights"):
+        err.print(f"[yellow]warning: {manifest.bundle_id} has random weights (a test model)")
+    rgb = load_image(image)
+    predictor = Predictor(manifest)
+    predictor.set_image(rgb)
+    # As the official predictor recommends: three candidates for one ambiguous click, else one.
+    multimask = len(points) == 1 and box_xyxy is None
+    result = predictor.predict(points=points or None, labels=labels or None, box=box_xyxy,
+                               multimask=multimask)
+    best = int(np.argmax(result.scores))
+    mask = result.masks[best]
+    save_mask_png(mask, out_path)
+    if cutout:
+        save_cutout_png(rgb, mask, cutout)
+    summary = {
+        "image": str(image), "width": rgb.shape[1], "height": rgb.shape[0],
+        "model": manifest.bundle_id, "score": round(float(result.scores[best]), 4),
+        "area": int(mask.sum()), "bbox": bbox(mask), "mask": str(out_path),
+        "cutout": str(cutout) if cutout else None,
+    }
+    if as_json:
+        print(json.dumps(summary))
+    else:
+        out.print(f"mask: {out_path} ({summary['area']:,} px, score {summary['score']})")
+
+
+def _parse_numbers(text: str, count, option: str) -> list[float]:
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        values = []
+    if not values or (len(values) not in count if isinstance(count, tuple) else len(values) != count):
+        want = " or ".join(map(str, count)) if isinstance(count, tuple) else count
+        raise Sam2WebError(f"{option} {text!r}: expected {want} comma-separated numbers")
+    return values
+
+
+def _parse_points(specs: list[str]):
+    points, labels = [], []
+    for spec in specs:
+        values = _parse_numbers(spec, (2, 3), "--point")
+        label = int(values[2]) if len(values) == 3 else 1
+        if len(values) == 3 and values[2] not in (0, 1):
+            raise Sam2WebError(f"--point {spec!r}: LABEL must be 1 (positive) or 0 (negative)")
+        points.append(values[:2])
+        labels.append(label)
+    return points, labels
+
+
+@models_app.command("list")
+def models_list(models: Optional[Path] = StoreOption,
+                as_json: bool = typer.Option(False, "--json")):
+    """Show installed models."""
+    from sam2web.store import HOW_TO_ADD
+
+    store = _store(models)
+    manifests = store.list()
+    if as_json:
+        print(json.dumps([{"id": m.bundle_id, "model": m.data.get("model_id"),
+                           "precision": m.data.get("precision"), "bytes": m.total_bytes(),
+                           "random_weights": bool(m.data.get("random_weights")),
+                           "path": str(m.root)} for m in manifests]))
+        return
+    if not manifests:
+        out.print(f"No models installed in {store.root}.\n{HOW_TO_ADD}")
+        return
+    table = Table(title=f"models in {store.root}")
+    for column in ("id", "model", "precision", "size", "notes"):
+        table.add_column(column)
+    for i, m in enumerate(manifests):
+        notes = ["default"] if i == 0 else []
+        if m.data.get("random_weights"):
+            notes.append("random weights: test only")
+        table.add_row(m.bundle_id, m.data.get("model_id", "?"), m.data.get("precision", "?"),
+                      f"{m.total_bytes() / 1e6:.1f} MB", ", ".join(notes))
+    out.print(table)
+
+
+@models_app.command("add")
+def models_add(bundle: Path = typer.Argument(..., help="A bundle directory (with manifest.json)."),
+               models: Optional[Path] = StoreOption,
+               force: bool = typer.Option(False, help="Replace an installed model of that id."),
+               allow_random_weights: bool = typer.Option(False, help="Accept a test model.")):
+    """Install a bundle (every file is checked against its sha256)."""
+    manifest = _store(models).add(bundle, allow_random_weights=allow_random_weights, force=force)
+    out.print(f"installed {manifest.bundle_id} ({manifest.total_bytes() / 1e6:.1f} MB)")
+
+
+@models_app.command("remove")
+def models_remove(model_id: str = typer.Argument(...), models: Optional[Path] = StoreOption):
+    """Remove an installed model."""
+    _store(models).remove(model_id)
+    out.print(f"removed {model_id}")
+
+
+def _expand_multi_value_options(argv: list[str], option: str = "--precision") -> list[str]:
+    """Allow `--precision fp32 fp16 int8` (click options take one value each)."""
+    result, i = [], 0
+    while i < len(argv):
+        result.append(argv[i])
+        if argv[i] == option:
+            i += 1
+            if i < len(argv):
+                result.append(argv[i])
+            while i + 1 < len(argv) and not argv[i + 1].startswith("-"):
+                i += 1
+                result += [option, argv[i]]
+        i += 1
+    return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = _expand_multi_value_options(list(sys.argv[1:] if argv is None else argv))
+    try:
+        app(args=argv, prog_name="sam2web", standalone_mode=False)
+    except Sam2WebError as exc:
+        err.print(f"[bold red]error:[/bold red] {exc}", highlight=False, markup=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(1)
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()
