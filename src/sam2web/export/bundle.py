@@ -13,7 +13,7 @@ from sam2web.errors import ParityError, Sam2WebError
 from sam2web.manifest import FORMAT, FORMAT_VERSION, Manifest, describe_file, sha256_file
 from sam2web.export.models import ModelSpec, get_spec
 from sam2web.export.onnx_export import OPSET, PRECISIONS, convert, export_fp32, io_signature
-from sam2web.export.verify import IOU_THRESHOLDS
+from sam2web.export.verify import IOU_THRESHOLDS, passes
 
 MEAN = [0.485, 0.456, 0.406]
 STD = [0.229, 0.224, 0.225]
@@ -72,10 +72,6 @@ def _manifest(spec, precision, root: Path, checkpoint: Path | None, ckpt_sha: st
         },
         root,
     )
-
-
-def passes(parity: dict, precision: str) -> bool:
-    return min(parity["mask_iou_min"].values()) >= IOU_THRESHOLDS[precision]
 
 
 def export_bundles(
@@ -180,6 +176,8 @@ def _verify(official, root: Path, photos: dict, precision: str, log) -> tuple[di
     ok = passes(parity, precision)
     log(f"{precision}: encoder cosine >= {parity['encoder_cosine_min']:.6f}; mask IoU min per "
         "prompt: " + ", ".join(f"{k} {v:.4f}" for k, v in parity["mask_iou_min"].items())
+        + (f"; {parity['stability_flips']} stability tie(s) broken the other way"
+           if parity["stability_flips"] else "")
         + ("" if ok else f"  -> BELOW {IOU_THRESHOLDS[precision]}"))
     parity["threshold"] = IOU_THRESHOLDS[precision]
     parity["passed"] = ok

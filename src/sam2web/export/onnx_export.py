@@ -50,6 +50,30 @@ def _simplify(path: Path) -> None:
     model = onnxslim.slim(str(path))
     onnx.save(model, str(path))
 
+# Shapes the traced decoder leaves symbolic (slices of the mask-token axis); declared so the
+# manifest and the browser know them without running the graph.
+_DECODER_OUTPUT_SHAPES = {
+    "masks": ["batch", 3, 256, 256],
+    "iou_predictions": ["batch", 3],
+    "single_mask": ["batch", 1, 256, 256],
+    "single_iou": ["batch", 1],
+}
+
+
+def _declare_output_shapes(path: Path, shapes: dict) -> None:
+    import onnx
+
+    model = onnx.load(str(path))
+    for output in model.graph.output:
+        dims = output.type.tensor_type.shape.dim
+        for dim, value in zip(dims, shapes[output.name]):
+            if isinstance(value, int):
+                dim.dim_value = value
+            else:
+                dim.dim_param = value
+    onnx.save(model, str(path))
+
+
 def export_fp32(model, out_dir: Path) -> dict[str, Path]:
     """Export encoder.onnx and decoder.onnx (fp32) for a built SAM2 model into out_dir."""
     import torch
@@ -71,6 +95,7 @@ def export_fp32(model, out_dir: Path) -> dict[str, Path]:
             _DECODER_DYNAMIC_AXES)
     for path in paths.values():
         _simplify(path)
+    _declare_output_shapes(paths["decoder"], _DECODER_OUTPUT_SHAPES)
     return paths
 
 def to_fp16(src: Path, dst: Path) -> None:

@@ -19,6 +19,10 @@ class ImageEncoder(nn.Module):
     def __init__(self, model):
         super().__init__()
         self.model = model
+        decoder = model.sam_mask_decoder
+        # Python ints, so the traced graph declares static output shapes.
+        self.channels = [decoder.conv_s0.out_channels, decoder.conv_s1.out_channels,
+                         model.hidden_dim]
 
     def forward(self, image: torch.Tensor):
         backbone_out = self.model.forward_image(image)
@@ -26,8 +30,8 @@ class ImageEncoder(nn.Module):
         if self.model.directly_add_no_mem_embed:
             vision_feats[-1] = vision_feats[-1] + self.model.no_mem_embed
         feats = [
-            feat.permute(1, 2, 0).reshape(1, -1, h, w)
-            for feat, (h, w) in zip(vision_feats, FEATURE_SIZES)
+            feat.permute(1, 2, 0).reshape(1, c, h, w)
+            for feat, c, (h, w) in zip(vision_feats, self.channels, FEATURE_SIZES)
         ]
         return feats[2], feats[0], feats[1]
 

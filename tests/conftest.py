@@ -1,0 +1,70 @@
+"""Shared fixtures: bundles exported once per session from the official SAM2 architecture."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sam2web.export.photos import real_photos
+
+TEST_MODEL = "sam2.1-hiera-test"
+
+
+@pytest.fixture(scope="session")
+def photos() -> dict[str, np.ndarray]:
+    return real_photos()
+
+
+@pytest.fixture(scope="session")
+def test_torch_model():
+    """The reduced SAM2.1 model with seeded random weights (what the exporter builds)."""
+    import torch
+
+    from sam2web.export.checkpoint import build_model
+    from sam2web.export.models import get_spec
+
+    torch.manual_seed(0)
+    return build_model(get_spec(TEST_MODEL))
+
+
+@pytest.fixture(scope="session")
+def checkpoint_file(tmp_path_factory, test_torch_model) -> Path:
+    """A checkpoint in the official layout ({'model': state_dict}) with non-default weights,
+    standing in for a fine-tuned checkpoint of the test architecture."""
+    import torch
+
+    torch.manual_seed(1)
+    state = {k: v + 0.01 * torch.randn_like(v) if v.is_floating_point() else v
+             for k, v in test_torch_model.state_dict().items()}
+    path = tmp_path_factory.mktemp("ckpt") / "finetuned_test.pt"
+    torch.save({"model": state}, path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def exported(tmp_path_factory, checkpoint_file):
+    """fp32/fp16/int8 bundles of the test model from `checkpoint_file`, verified at export."""
+    from sam2web.export.bundle import export_bundles
+
+    out = tmp_path_factory.mktemp("bundles")
+    results = export_bundles(TEST_MODEL, out, checkpoint=checkpoint_file,
+                             precisions=("fp32", "fp16", "int8"), log=lambda m: None)
+    return {r.precision: r for r in results}
+
+
+@pytest.fixture(scope="session")
+def fp32_bundle(exported) -> Path:
+    return exported["fp32"].path
+
+
+@pytest.fixture(scope="session")
+def finetuned_torch_model(checkpoint_file):
+    from sam2web.export.checkpoint import build_model, load_checkpoint
+    from sam2web.export.models import get_spec
+
+    spec = get_spec(TEST_MODEL)
+    model = build_model(spec)
+    load_checkpoint(model, spec, checkpoint_file)
+    return model
