@@ -143,6 +143,56 @@ def _parse_points(specs: list[str]):
     return points, labels
 
 
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.0.0 for the LAN)."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+    open_browser: bool = typer.Option(False, "--open", help="Open the app in the browser."),
+    https: bool = typer.Option(False, help="Serve over HTTPS with a self-signed certificate "
+                                           "(WebGPU needs a secure context on other devices)."),
+    models: Optional[Path] = StoreOption,
+):
+    """Serve the in-browser SAM2 app and the installed models on this machine."""
+    import socket
+    import threading
+    import webbrowser
+
+    import uvicorn
+
+    from sam2web.server.app import create_app
+
+    store = _store(models)
+    app_ = create_app(store)
+    ssl = {}
+    scheme = "https" if https else "http"
+    if https:
+        from platformdirs import user_config_dir
+
+        from sam2web.server.tls import lan_addresses, self_signed_certificate
+
+        cert, key = self_signed_certificate(Path(user_config_dir("sam2web")) / "tls",
+                                            [host, *lan_addresses()])
+        ssl = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
+    with socket.socket() as probe:  # a clear message instead of uvicorn's errno
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise Sam2WebError(f"cannot listen on {host}:{port} ({exc.strerror}); "
+                               "try another --port") from None
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    url = f"{scheme}://{shown}:{port}/"
+    installed = store.list()
+    out.print(f"sam2web serving {url}  (models: {store.root}, {len(installed)} installed)")
+    if not installed:
+        from sam2web.store import HOW_TO_ADD
+
+        out.print(f"[yellow]No models installed yet.[/yellow] {HOW_TO_ADD}")
+    if open_browser:
+        threading.Timer(1.0, webbrowser.open, args=(url,)).start()
+    uvicorn.run(app_, host=host, port=port, log_level="warning", **ssl)
+
+
 @models_app.command("list")
 def models_list(models: Optional[Path] = StoreOption,
                 as_json: bool = typer.Option(False, "--json")):

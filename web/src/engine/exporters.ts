@@ -1,0 +1,130 @@
+// Mask exports: COCO run-length encoding and SVG outlines. Pure functions over a binary mask.
+
+/** COCO RLE counts (column-major runs, starting with background), as pycocotools computes. */
+export function rleCounts(bits: Uint8Array, width: number, height: number): number[] {
+  const counts: number[] = [];
+  let current = 0, run = 0;
+  for (let x = 0; x < width; x++) {
+    for (let y = 0; y < height; y++) {
+      const v = bits[y * width + x];
+      if (v !== current) {
+        counts.push(run);
+        run = 0;
+        current = v;
+      }
+      run++;
+    }
+  }
+  counts.push(run);
+  return counts;
+}
+
+/** pycocotools' compact string form of RLE counts (rleToString). */
+export function rleToString(counts: number[]): string {
+  let s = '';
+  for (let i = 0; i < counts.length; i++) {
+    let x = counts[i];
+    if (i > 2) x -= counts[i - 2];
+    let more = true;
+    while (more) {
+      let c = x & 0x1f;
+      x >>= 5;
+      more = (c & 0x10) ? x !== -1 : x !== 0;
+      if (more) c |= 0x20;
+      s += String.fromCharCode(c + 48);
+    }
+  }
+  return s;
+}
+
+export function maskStats(bits: Uint8Array, width: number, height: number) {
+  let area = 0, x0 = width, y0 = height, x1 = -1, y1 = -1;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      if (!bits[y * width + x]) continue;
+      area++;
+      if (x < x0) x0 = x;
+      if (x > x1) x1 = x;
+      if (y < y0) y0 = y;
+      if (y > y1) y1 = y;
+    }
+  }
+  const bbox = area ? [x0, y0, x1 - x0 + 1, y1 - y0 + 1] : [0, 0, 0, 0];
+  return { area, bbox };
+}
+
+/**
+ * Outlines of the mask along pixel edges: one closed polygon per boundary (outer and holes),
+ * exact to the pixel. Each pixel side that borders the outside is a directed edge (interior on
+ * its right); edges are chained into loops and collinear vertices dropped.
+ */
+export function tracePolygons(bits: Uint8Array, width: number, height: number): number[][] {
+  const W = width + 1;
+  const inside = (x: number, y: number) =>
+    x >= 0 && y >= 0 && x < width && y < height && bits[y * width + x] === 1;
+  // Up to two outgoing edges per vertex (two only where masks touch diagonally).
+  const out0 = new Map<number, number>(), out1 = new Map<number, number>();
+  const addEdge = (ax: number, ay: number, bx: number, by: number) => {
+    const a = ay * W + ax, b = by * W + bx;
+    if (out0.has(a)) out1.set(a, b); else out0.set(a, b);
+  };
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      if (!bits[y * width + x]) continue;
+      if (!inside(x, y - 1)) addEdge(x, y, x + 1, y);
+      if (!inside(x + 1, y)) addEdge(x + 1, y, x + 1, y + 1);
+      if (!inside(x, y + 1)) addEdge(x + 1, y + 1, x, y + 1);
+      if (!inside(x - 1, y)) addEdge(x, y + 1, x, y);
+    }
+  }
+  const take = (v: number): number | undefined => {
+    const b = out0.get(v);
+    if (b !== undefined) {
+      const second = out1.get(v);
+      if (second !== undefined) { out0.set(v, second); out1.delete(v); } else out0.delete(v);
+      return b;
+    }
+    return undefined;
+  };
+  const polygons: number[][] = [];
+  while (out0.size) {
+    const start = out0.keys().next().value as number;
+    const loop: number[] = [start];
+    let v = take(start)!;
+    while (v !== start) {
+      loop.push(v);
+      const next = take(v);
+      if (next === undefined) break;
+      v = next;
+    }
+    // Keep corners only.
+    const pts: number[] = [];
+    const n = loop.length;
+    for (let i = 0; i < n; i++) {
+      const p = loop[(i + n - 1) % n], c = loop[i], q = loop[(i + 1) % n];
+      const dx1 = (c % W) - (p % W), dy1 = Math.floor(c / W) - Math.floor(p / W);
+      const dx2 = (q % W) - (c % W), dy2 = Math.floor(q / W) - Math.floor(c / W);
+      if (dx1 !== dx2 || dy1 !== dy2) pts.push(c % W, Math.floor(c / W));
+    }
+    if (pts.length >= 6) polygons.push(pts);
+  }
+  return polygons;
+}
+
+export function svgDocument(
+  width: number, height: number,
+  objects: { name: string; color: [number, number, number]; polygons: number[][] }[],
+): string {
+  const paths = objects.map((o) => {
+    const d = o.polygons.map((p) => {
+      let s = `M${p[0]} ${p[1]}`;
+      for (let i = 2; i < p.length; i += 2) s += `L${p[i]} ${p[i + 1]}`;
+      return s + 'Z';
+    }).join('');
+    const [r, g, b] = o.color;
+    return `  <path id="${o.name}" d="${d}" fill="rgb(${r},${g},${b})" fill-opacity="0.5" ` +
+      `fill-rule="evenodd" stroke="rgb(${r},${g},${b})"/>`;
+  });
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" ` +
+    `viewBox="0 0 ${width} ${height}">\n${paths.join('\n')}\n</svg>\n`;
+}

@@ -1,0 +1,137 @@
+// Pixel math shared by preprocessing and mask rendering. Each function mirrors the Python
+// predictor (src/sam2web/predict/transforms.py) so both give the same masks.
+
+/** Resampling taps of Pillow's antialiased bilinear resize (= torch bilinear with antialias). */
+function resampleTaps(inSize: number, outSize: number) {
+  const scale = inSize / outSize;
+  const filterScale = Math.max(scale, 1);
+  const support = filterScale; // bilinear support 1.0, widened when shrinking
+  const starts = new Int32Array(outSize);
+  const counts = new Int32Array(outSize);
+  const maxTaps = Math.ceil(support) * 2 + 1;
+  const weights = new Float64Array(outSize * maxTaps);
+  for (let o = 0; o < outSize; o++) {
+    const center = (o + 0.5) * scale;
+    let lo = Math.trunc(center - support + 0.5);
+    if (lo < 0) lo = 0;
+    let hi = Math.trunc(center + support + 0.5);
+    if (hi > inSize) hi = inSize;
+    const n = hi - lo;
+    let total = 0;
+    for (let k = 0; k < n; k++) {
+      const x = Math.abs((k + lo - center + 0.5) / filterScale);
+      const w = x < 1 ? 1 - x : 0;
+      weights[o * maxTaps + k] = w;
+      total += w;
+    }
+    if (total !== 0) for (let k = 0; k < n; k++) weights[o * maxTaps + k] /= total;
+    starts[o] = lo;
+    counts[o] = n;
+  }
+  return { starts, counts, weights, maxTaps };
+}
+
+/**
+ * RGBA pixels -> float32 NCHW tensor of size x size, squashed (no crop, no padding) like the
+ * official SAM2 transform: value/255, antialiased bilinear resize, (x - mean) / std.
+ */
+export function preprocessSquash(
+  rgba: Uint8ClampedArray, width: number, height: number, size: number,
+  mean: number[], std: number[],
+): Float32Array {
+  const h = resampleTaps(width, size);
+  const v = resampleTaps(height, size);
+  const out = new Float32Array(3 * size * size);
+  const rowBuf = new Float32Array(size * height); // horizontal pass, one channel at a time
+  const f = Math.fround;
+  for (let c = 0; c < 3; c++) {
+    for (let y = 0; y < height; y++) {
+      const rowBase = y * width * 4 + c;
+      for (let o = 0; o < size; o++) {
+        const start = h.starts[o], n = h.counts[o], wBase = o * h.maxTaps;
+        let acc = 0;
+        for (let k = 0; k < n; k++) acc += f(rgba[rowBase + (start + k) * 4] / 255) * h.weights[wBase + k];
+        rowBuf[y * size + o] = acc;
+      }
+    }
+    const m = f(mean[c]), s = f(std[c]);
+    const plane = c * size * size;
+    for (let o = 0; o < size; o++) {
+      const start = v.starts[o], n = v.counts[o], wBase = o * v.maxTaps;
+      for (let x = 0; x < size; x++) {
+        let acc = 0;
+        for (let k = 0; k < n; k++) acc += rowBuf[(start + k) * size + x] * v.weights[wBase + k];
+        out[plane + o * size + x] = f(f(f(acc) - m) / s);
+      }
+    }
+  }
+  return out;
+}
+
+/** Source indices and weights of bilinear interpolation with align_corners=False. */
+function bilinearTaps(outSize: number, inSize: number) {
+  const scale = Math.fround(inSize / outSize);
+  const i0 = new Int32Array(outSize), i1 = new Int32Array(outSize);
+  const w1 = new Float32Array(outSize);
+  for (let o = 0; o < outSize; o++) {
+    let src = Math.fround(Math.fround((o + 0.5) * scale) - 0.5);
+    if (src < 0) src = 0;
+    let a = Math.floor(src);
+    if (a > inSize - 1) a = inSize - 1;
+    i0[o] = a;
+    i1[o] = Math.min(a + 1, inSize - 1);
+    w1[o] = src - a;
+  }
+  return { i0, i1, w1 };
+}
+
+/** One low-res logit map (lowH x lowW) upsampled to width x height, as the Python predictor. */
+export function upsampleLogits(
+  low: Float32Array, lowH: number, lowW: number, width: number, height: number,
+): Float32Array {
+  const ty = bilinearTaps(height, lowH), tx = bilinearTaps(width, lowW);
+  // Rows first (height x lowW), then columns, like transforms.upsample_logits.
+  const rows = new Float32Array(height * lowW);
+  for (let y = 0; y < height; y++) {
+    const a = ty.i0[y] * lowW, b = ty.i1[y] * lowW, w = ty.w1[y];
+    for (let x = 0; x < lowW; x++) rows[y * lowW + x] = low[a + x] * (1 - w) + low[b + x] * w;
+  }
+  const out = new Float32Array(width * height);
+  for (let y = 0; y < height; y++) {
+    const r = y * lowW, o = y * width;
+    for (let x = 0; x < width; x++) {
+      const w = tx.w1[x];
+      out[o + x] = rows[r + tx.i0[x]] * (1 - w) + rows[r + tx.i1[x]] * w;
+    }
+  }
+  return out;
+}
+
+export function threshold(logits: Float32Array, t: number): Uint8Array {
+  const bits = new Uint8Array(logits.length);
+  for (let i = 0; i < logits.length; i++) bits[i] = logits[i] > t ? 1 : 0;
+  return bits;
+}
+
+/** A translucent fill and/or an opaque outline of the mask, as RGBA pixels. */
+export function overlayPixels(
+  bits: Uint8Array, width: number, height: number, color: [number, number, number],
+  fill: boolean, contour: boolean,
+): { pixels: Uint8ClampedArray; area: number } {
+  const px = new Uint8ClampedArray(width * height * 4);
+  let area = 0;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = y * width + x;
+      if (!bits[i]) continue;
+      area++;
+      const edge = contour && (x === 0 || y === 0 || x === width - 1 || y === height - 1 ||
+        !bits[i - 1] || !bits[i + 1] || !bits[i - width] || !bits[i + width]);
+      if (!edge && !fill) continue;
+      const p = i * 4;
+      px[p] = color[0]; px[p + 1] = color[1]; px[p + 2] = color[2];
+      px[p + 3] = edge ? 255 : 110;
+    }
+  }
+  return { pixels: px, area };
+}

@@ -1,0 +1,148 @@
+// Model files cached in the Origin Private File System, named by their sha256: a different model,
+// size or version can never be served from the wrong file. Runs in the worker, where OPFS has
+// synchronous access handles. Downloads resume from a ".part" file with an HTTP Range request.
+
+import type { ModelFile, Progress } from './protocol';
+
+const DIR = 'sam2web-models';
+const MAX_RESUMES = 5;
+
+export class EngineError extends Error {
+  constructor(message: string, readonly code: string) {
+    super(message);
+  }
+}
+
+async function modelDir(): Promise<FileSystemDirectoryHandle> {
+  const root = await navigator.storage.getDirectory();
+  return root.getDirectoryHandle(DIR, { create: true });
+}
+
+async function fileHandle(dir: FileSystemDirectoryHandle, name: string, create = false) {
+  try {
+    return await dir.getFileHandle(name, { create });
+  } catch {
+    return null;
+  }
+}
+
+function isQuotaError(e: unknown): boolean {
+  return e instanceof DOMException && (e.name === 'QuotaExceededError' || /quota/i.test(e.message));
+}
+
+async function sha256Hex(data: ArrayBuffer): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', data));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+type OnProgress = (p: Progress) => void;
+
+/** Read a finished cached file; null when absent. */
+async function readCached(dir: FileSystemDirectoryHandle, file: ModelFile): Promise<ArrayBuffer | null> {
+  const handle = await fileHandle(dir, file.sha256);
+  if (!handle) return null;
+  const blob = await handle.getFile();
+  if (blob.size !== file.bytes) return null;
+  return blob.arrayBuffer();
+}
+
+/** Append the rest of the file to `<sha>.part`, resuming where an earlier attempt stopped. */
+async function download(dir: FileSystemDirectoryHandle, file: ModelFile, name: string,
+  onProgress: OnProgress): Promise<void> {
+  const partHandle = (await fileHandle(dir, `${file.sha256}.part`, true))!;
+  const access = await partHandle.createSyncAccessHandle();
+  try {
+    let have = access.getSize();
+    if (have > file.bytes) { access.truncate(0); have = 0; }
+    const started = performance.now();
+    const startBytes = have;
+    for (let attempt = 0; have < file.bytes; attempt++) {
+      if (attempt > MAX_RESUMES) {
+        throw new EngineError(`download of ${name} keeps breaking off at ${have} of ${file.bytes} ` +
+          'bytes; check the connection to the server and try again (it will resume)', 'network');
+      }
+      let response: Response;
+      try {
+        response = await fetch(file.url, { headers: have ? { Range: `bytes=${have}-` } : {} });
+      } catch (e) {
+        throw new EngineError(`cannot reach the server for ${name}: ${(e as Error).message}; ` +
+          `${have} bytes are kept and the next attempt resumes`, 'network');
+      }
+      if (!response.ok || !response.body) {
+        throw new EngineError(`server answered ${response.status} for ${name}`, 'network');
+      }
+      if (have && response.status !== 206) { access.truncate(0); have = 0; } // range ignored
+      const reader = response.body.getReader();
+      try {
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          try {
+            access.write(value, { at: have });
+          } catch (e) {
+            if (isQuotaError(e)) {
+              const est = await navigator.storage.estimate();
+              throw new EngineError(`browser storage is full: ${name} needs ${(file.bytes / 1e6).toFixed(1)} MB, ` +
+                `${(((est.quota ?? 0) - (est.usage ?? 0)) / 1e6).toFixed(1)} MB are free. ` +
+                'Clear cached models or free disk space, then try again.', 'quota');
+            }
+            throw e;
+          }
+          have += value.byteLength;
+          const seconds = (performance.now() - started) / 1000;
+          onProgress({ phase: 'download', file: name, loaded: have, total: file.bytes,
+            bytesPerSecond: seconds > 0 ? (have - startBytes) / seconds : 0, fromCache: false });
+        }
+      } catch (e) {
+        if (e instanceof EngineError) throw e;
+        // Connection dropped mid-body: loop round and resume from what we have.
+      }
+      access.flush();
+    }
+  } finally {
+    access.close();
+  }
+}
+
+/** The verified bytes of a model file: from the cache, or downloaded (resumably) and cached. */
+export async function fetchModelFile(file: ModelFile, name: string, onProgress: OnProgress): Promise<ArrayBuffer> {
+  const dir = await modelDir();
+  let data = await readCached(dir, file);
+  const fromCache = data !== null;
+  if (!data) {
+    await download(dir, file, name, onProgress);
+    const part = (await fileHandle(dir, `${file.sha256}.part`))!;
+    data = await (await part.getFile()).arrayBuffer();
+  }
+  onProgress({ phase: 'verify', file: name, loaded: file.bytes, total: file.bytes, bytesPerSecond: 0, fromCache });
+  const digest = await sha256Hex(data);
+  if (digest !== file.sha256) {
+    await dir.removeEntry(fromCache ? file.sha256 : `${file.sha256}.part`).catch(() => undefined);
+    throw new EngineError(`${name} failed verification: its sha256 is ${digest.slice(0, 12)}…, the ` +
+      `manifest says ${file.sha256.slice(0, 12)}… (corrupt or tampered with). It was not used.`, 'integrity');
+  }
+  if (!fromCache) {
+    // Publish under the final name only once verified.
+    const part = (await fileHandle(dir, `${file.sha256}.part`))!;
+    await (part as FileSystemFileHandle & { move(name: string): Promise<void> }).move(file.sha256);
+  }
+  return data;
+}
+
+export async function cacheInfo(): Promise<{ files: number; bytes: number; usage: number; quota: number }> {
+  const dir = await modelDir();
+  let files = 0, bytes = 0;
+  for await (const handle of (dir as unknown as { values(): AsyncIterable<FileSystemHandle> }).values()) {
+    if (handle.kind === 'file') {
+      files++;
+      bytes += (await (handle as FileSystemFileHandle).getFile()).size;
+    }
+  }
+  const est = await navigator.storage.estimate();
+  return { files, bytes, usage: est.usage ?? 0, quota: est.quota ?? 0 };
+}
+
+export async function clearCache(): Promise<void> {
+  const root = await navigator.storage.getDirectory();
+  await root.removeEntry(DIR, { recursive: true }).catch(() => undefined);
+}

@@ -1,0 +1,88 @@
+// Messages between the engine (main thread) and its worker. One request, one reply, matched by id.
+
+export type Backend = 'webgpu' | 'wasm';
+
+export interface ModelFile {
+  url: string;
+  bytes: number;
+  sha256: string;
+}
+
+/** What the engine needs to know about a model bundle (the server's /api/models entry). */
+export interface ModelInfo {
+  id: string;
+  label: string;
+  family: 'sam2' | 'sam1';
+  precision: string;
+  bytes: number;
+  urls: { encoder: string; decoder: string };
+  manifest: {
+    input_size: number;
+    mean: number[];
+    std: number[];
+    pixel_scale?: number;
+    mask_threshold?: number;
+    files: { encoder: { bytes: number; sha256: string }; decoder: { bytes: number; sha256: string } };
+    [key: string]: unknown;
+  };
+}
+
+export interface Progress {
+  phase: 'download' | 'verify' | 'compile';
+  file: string;
+  loaded: number;
+  total: number;
+  bytesPerSecond: number;
+  fromCache: boolean;
+}
+
+/** A point is [x, y, label] in original image pixels; label 1 positive, 0 negative. */
+export type Point = [number, number, number];
+export type Box = [number, number, number, number];
+
+export interface Prompt {
+  points: Point[];
+  box?: Box | null;
+  /** Low-res logits (256*256) of an earlier mask of the same object, for refinement. */
+  maskInput?: Float32Array | null;
+  multimask: boolean;
+}
+
+export interface DecodeResult {
+  /** numMasks x 256 x 256 low-res logits, clamped to [-32, 32] like the official predictor. */
+  lowRes: Float32Array;
+  scores: Float32Array;
+  numMasks: number;
+  decodeMs: number;
+}
+
+export interface RenderRequest {
+  objectId: number;
+  lowRes: Float32Array; // 256 x 256 logits of the chosen mask
+  color: [number, number, number];
+  threshold: number;
+  fill: boolean;
+  contour: boolean;
+}
+
+export interface RenderedMask {
+  objectId: number;
+  bitmap: ImageBitmap;
+  area: number;
+  renderMs: number;
+}
+
+export type Request =
+  | { type: 'init'; backend: Backend | 'auto'; numThreads: number }
+  | { type: 'load'; model: ModelInfo }
+  | { type: 'setImage'; image: ImageBitmap }
+  | { type: 'decode'; prompt: Prompt }
+  | { type: 'render'; masks: RenderRequest[]; threshold: number }
+  | { type: 'maskBits'; lowRes: Float32Array; threshold: number }
+  | { type: 'cacheInfo' }
+  | { type: 'clearCache' };
+
+export type WorkerMessage =
+  | { id: number; ok: true; result: unknown }
+  | { id: number; ok: false; error: string; code?: string }
+  | { id: number; progress: Progress };
