@@ -1,16 +1,35 @@
-import { defineConfig } from 'vite';
+import { defineConfig, type Plugin } from 'vite';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+
+// onnxruntime-web's WASM runtime (glue .mjs + .wasm) ships as separate files beside the app, not
+// inside our worker bundle: its threads start new workers from the glue file's own URL, which
+// must be that file and not our engine worker.
+const ORT_FILES = ['ort-wasm-simd-threaded.asyncify.mjs', 'ort-wasm-simd-threaded.asyncify.wasm'];
+
+function ortRuntime(): Plugin {
+  return {
+    name: 'sam2web-ort-runtime',
+    generateBundle() {
+      for (const name of ORT_FILES) {
+        const source = readFileSync(fileURLToPath(new URL(`./node_modules/onnxruntime-web/dist/${name}`, import.meta.url)));
+        this.emitFile({ type: 'asset', fileName: `ort/${name}`, source });
+      }
+    },
+  };
+}
 
 // The app is built straight into the Python package, which serves it (`sam2web serve`).
 export default defineConfig({
   base: './',
+  resolve: { conditions: ['onnxruntime-web-use-extern-wasm'] },
   build: {
     outDir: fileURLToPath(new URL('../src/sam2web/server/static', import.meta.url)),
     emptyOutDir: true,
     target: 'es2022',
     chunkSizeWarningLimit: 1024,
-    // Source maps stay out of the package; onnxruntime-web's wasm is copied as an asset.
     sourcemap: false,
   },
-  worker: { format: 'es' },
+  worker: { format: 'es', plugins: () => [ortRuntime()] },
+  plugins: [],
 });

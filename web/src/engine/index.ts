@@ -6,10 +6,11 @@
 //   const r = await engine.decode({ points: [[x, y, 1]], multimask: true });
 
 import type {
-  Backend, DecodeResult, ModelInfo, Progress, Prompt, RenderRequest, RenderedMask, WorkerMessage,
+  Backend, DecodeResult, ExportObject, ModelInfo, Progress, Prompt, RenderRequest, RenderedMask,
+  Request, WorkerMessage,
 } from './protocol';
 
-export type { Backend, DecodeResult, ModelInfo, Progress, Prompt, RenderRequest, RenderedMask };
+export type { Backend, DecodeResult, ExportObject, ModelInfo, Progress, Prompt, RenderRequest, RenderedMask };
 export type { Box, Point } from './protocol';
 export { webGpuHelp } from './webgpuHelp';
 
@@ -26,14 +27,6 @@ export interface EngineInfo {
   crossOriginIsolated: boolean;
   adapter: { vendor: string; architecture: string } | null;
   shaderF16: boolean;
-}
-
-export interface ExportObject {
-  name: string;
-  key: string;
-  lowRes: Float32Array;
-  color: [number, number, number];
-  score: number;
 }
 
 interface Pending {
@@ -78,7 +71,7 @@ export class Sam2Engine {
     else p.reject(new EngineError(msg.error, msg.code ?? 'internal'));
   }
 
-  private call(request: Record<string, unknown>, transfer: Transferable[] = [],
+  private call(request: Request, transfer: Transferable[] = [],
     onProgress?: (p: Progress) => void): Promise<unknown> {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
@@ -123,7 +116,7 @@ export class Sam2Engine {
   }
 
   /** Overlay bitmaps (translucent fill and/or contour) at the image's resolution. */
-  render(masks: (RenderRequest & { key: string })[]): Promise<RenderedMask[]> {
+  render(masks: RenderRequest[]): Promise<RenderedMask[]> {
     return this.call({ type: 'render', masks }) as Promise<RenderedMask[]>;
   }
 

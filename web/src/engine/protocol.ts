@@ -14,6 +14,7 @@ export interface ModelInfo {
   label: string;
   family: 'sam2' | 'sam1';
   precision: string;
+  random_weights: boolean;
   bytes: number;
   urls: { encoder: string; decoder: string };
   manifest: {
@@ -56,8 +57,18 @@ export interface DecodeResult {
   decodeMs: number;
 }
 
+export interface ExportObject {
+  name: string;
+  /** Identifies the mask version, so the worker can reuse its upsampled logits. */
+  key: string;
+  lowRes: Float32Array;
+  color: [number, number, number];
+  score: number;
+}
+
 export interface RenderRequest {
   objectId: number;
+  key: string;
   lowRes: Float32Array; // 256 x 256 logits of the chosen mask
   color: [number, number, number];
   threshold: number;
@@ -77,8 +88,8 @@ export type Request =
   | { type: 'load'; model: ModelInfo }
   | { type: 'setImage'; image: ImageBitmap }
   | { type: 'decode'; prompt: Prompt }
-  | { type: 'render'; masks: RenderRequest[]; threshold: number }
-  | { type: 'maskBits'; lowRes: Float32Array; threshold: number }
+  | { type: 'render'; masks: RenderRequest[] }
+  | { type: 'export'; kind: 'mask' | 'cutout' | 'coco' | 'svg'; objects: ExportObject[]; threshold: number; fileName: string }
   | { type: 'cacheInfo' }
   | { type: 'clearCache' };
 

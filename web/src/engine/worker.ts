@@ -5,7 +5,7 @@ import * as ort from 'onnxruntime-web/webgpu';
 import { EngineError, cacheInfo, clearCache, fetchModelFile } from './modelCache';
 import { overlayPixels, preprocessSquash, threshold, upsampleLogits } from './imageOps';
 import { maskStats, rleCounts, rleToString, svgDocument, tracePolygons } from './exporters';
-import type { Backend, ModelInfo, Prompt, RenderRequest, Request, WorkerMessage } from './protocol';
+import type { Backend, ExportObject, ModelInfo, Prompt, RenderRequest, Request, WorkerMessage } from './protocol';
 
 const LOW = 256;
 const CLAMP = 32;
@@ -20,6 +20,7 @@ let backend: Backend = 'wasm';
 let fallbackReason = '';
 let device: GPUDevice | null = null;
 let deviceLost = '';
+let adapterIsSoftware = false;
 let loaded: Loaded | null = null;
 let image: { rgba: Uint8ClampedArray; width: number; height: number } | null = null;
 let features: Record<string, ort.Tensor> | null = null;
@@ -31,10 +32,18 @@ const post = (m: WorkerMessage, transfer: Transferable[] = []) =>
 async function initWebGpu(): Promise<string> {
   const gpu = (navigator as Navigator & { gpu?: GPU }).gpu;
   if (!gpu) return 'this browser does not expose WebGPU (navigator.gpu is missing)';
+  const isSoftware = (a: GPUAdapter | null) =>
+    !!a && ((a.info as GPUAdapterInfo & { isFallbackAdapter?: boolean })?.isFallbackAdapter ??
+      (a as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false);
   let adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
-  // Some GPUs/drivers only offer a compatibility-mode adapter (OpenGL ES class hardware).
-  if (!adapter) adapter = await gpu.requestAdapter({ featureLevel: 'compatibility' } as GPURequestAdapterOptions);
+  // Some GPUs/drivers only offer a compatibility-mode adapter (OpenGL ES class hardware); a real
+  // GPU there beats a software (CPU-emulated) core adapter.
+  if (!adapter || isSoftware(adapter)) {
+    const compat = await gpu.requestAdapter({ featureLevel: 'compatibility' } as GPURequestAdapterOptions);
+    if (compat && (!adapter || !isSoftware(compat))) adapter = compat;
+  }
   if (!adapter) return 'WebGPU is present but no GPU adapter is available (GPU blocklisted or disabled)';
+  adapterIsSoftware = isSoftware(adapter);
   const wanted: GPUFeatureName[] = ['shader-f16', 'timestamp-query', 'subgroups' as GPUFeatureName];
   try {
     device = await adapter.requestDevice({
@@ -63,7 +72,8 @@ async function initWebGpu(): Promise<string> {
 async function init(wanted: Backend | 'auto', numThreads: number) {
   ort.env.logLevel = 'error'; // no console noise in normal use
   ort.env.wasm.numThreads = numThreads;
-  ort.env.wasm.wasmPaths = new URL('./', import.meta.url).href.replace(/assets\/?$/, 'assets/');
+  // The runtime files sit in ort/ at the app's root (see vite.config.ts); this worker is in assets/.
+  ort.env.wasm.wasmPaths = new URL('../ort/', self.location.href).href;
   fallbackReason = '';
   if (wanted !== 'wasm') {
     const reason = await initWebGpu();
@@ -75,7 +85,7 @@ async function init(wanted: Backend | 'auto', numThreads: number) {
   }
   const info = device ? (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo : undefined;
   return {
-    backend, fallbackReason, numThreads,
+    backend, fallbackReason, numThreads, software: adapterIsSoftware,
     crossOriginIsolated: self.crossOriginIsolated,
     adapter: info ? { vendor: info.vendor, architecture: info.architecture } : null,
     shaderF16: device?.features.has('shader-f16') ?? false,
@@ -89,9 +99,10 @@ function sessionOptions(encoder: boolean): ort.InferenceSession.SessionOptions {
       // Encoder outputs stay on the GPU; the decoder reads them there on every click.
       preferredOutputLocation: encoder ? 'gpu-buffer' : 'cpu',
       graphOptimizationLevel: 'all',
+      logSeverityLevel: 3,
     };
   }
-  return { executionProviders: ['wasm'], graphOptimizationLevel: 'all' };
+  return { executionProviders: ['wasm'], graphOptimizationLevel: 'all', logSeverityLevel: 3 };
 }
 
 async function load(model: ModelInfo, id: number) {
@@ -186,7 +197,7 @@ function logitsFor(key: string, lowRes: Float32Array): Float32Array {
   return logits;
 }
 
-async function render(masks: (RenderRequest & { key: string })[]) {
+async function render(masks: RenderRequest[]) {
   if (!image) throw new EngineError('no image', 'state');
   const { width, height } = image;
   const results = [];
@@ -199,8 +210,6 @@ async function render(masks: (RenderRequest & { key: string })[]) {
   }
   return results;
 }
-
-interface ExportObject { name: string; key: string; lowRes: Float32Array; color: [number, number, number]; score: number }
 
 async function exportMasks(kind: string, objects: ExportObject[], t: number, fileName: string) {
   if (!image) throw new EngineError('no image', 'state');
@@ -250,24 +259,24 @@ async function exportMasks(kind: string, objects: ExportObject[], t: number, fil
   throw new EngineError(`unknown export ${kind}`, 'state');
 }
 
-async function handle(id: number, req: Request & Record<string, unknown>) {
+async function handle(id: number, req: Request) {
   switch (req.type) {
     case 'init': return init(req.backend, req.numThreads);
     case 'load': return load(req.model, id);
     case 'setImage': return setImage(req.image);
     case 'decode': return decode(req.prompt);
-    case 'render': return render(req.masks as (RenderRequest & { key: string })[]);
-    case 'export': return exportMasks(req.kind as string, req.objects as ExportObject[], req.threshold as number, req.fileName as string);
+    case 'render': return render(req.masks);
+    case 'export': return exportMasks(req.kind, req.objects, req.threshold, req.fileName);
     case 'cacheInfo': return cacheInfo();
     case 'clearCache': return clearCache();
-    default: throw new EngineError(`unknown request ${(req as Request).type}`, 'state');
+    default: throw new EngineError(`unknown request ${(req as { type: string }).type}`, 'state');
   }
 }
 
 // One request at a time: an ORT session must not run twice at once, and order matters.
 let queue: Promise<unknown> = Promise.resolve();
 self.onmessage = (event: MessageEvent) => {
-  const { id, request } = event.data as { id: number; request: Request & Record<string, unknown> };
+  const { id, request } = event.data as { id: number; request: Request };
   queue = queue.then(async () => {
     try {
       const result = await handle(id, request);
