@@ -1,0 +1,114 @@
+"""Drives the real app page the way a person does: files, clicks, drags, buttons, downloads."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+
+import numpy as np
+from PIL import Image
+
+TIMEOUT = 240_000  # WebGPU on a CPU-only machine compiles shaders slowly on first use
+
+
+class AppPage:
+    def __init__(self, page, url: str):
+        self.page = page
+        self.url = url
+        self.console: list[str] = []
+        page.on("console", lambda m: self.console.append(f"{m.type}: {m.text}"))
+        page.on("pageerror", lambda e: self.console.append(f"pageerror: {e}"))
+
+    def open(self, query: str = ""):
+        self.page.goto(self.url + query)
+        self.page.wait_for_selector("body[data-ready=true]", state="attached", timeout=TIMEOUT)
+        return self
+
+    def status(self) -> str:
+        return self.page.inner_text("#status")
+
+    def badge(self) -> str:
+        return self.page.inner_text("#backend-badge")
+
+    def _data(self, key: str):
+        return self.page.evaluate(f"document.body.dataset.{key} || ''")
+
+    def _wait_change(self, key: str, before: str):
+        # Polled from Python: the app's CSP (rightly) forbids the eval behind wait_for_function.
+        deadline = time.time() + TIMEOUT / 1000
+        while time.time() < deadline:
+            value = self._data(key)
+            if value and value != before:
+                return
+            if "error" in (self.page.get_attribute("#status", "class") or ""):
+                raise AssertionError(f"app reports: {self.status()}")
+            self.page.wait_for_timeout(50)
+        raise TimeoutError(f"{key} did not change; status: {self.status()}")
+
+    def upload(self, path, input_id: str = "file-input", expect_encode: bool = True):
+        before = self._data("encoded")
+        self.page.set_input_files(f"#{input_id}", str(path))
+        if expect_encode:
+            self._wait_change("encoded", before)
+
+    def _canvas(self):
+        return self.page.locator("#prompt-canvas").bounding_box()
+
+    def _to_page(self, fx: float, fy: float):
+        b = self._canvas()
+        return b["x"] + b["width"] * fx, b["y"] + b["height"] * fy
+
+    def _after_decode(self, action):
+        decoded, rendered = self._data("decoded"), self._data("rendered")
+        action()
+        self._wait_change("decoded", decoded)
+        self._wait_change("rendered", rendered)
+
+    def click(self, fx: float, fy: float, negative: bool = False):
+        x, y = self._to_page(fx, fy)
+        self._after_decode(lambda: self.page.mouse.click(x, y, button="right" if negative else "left"))
+
+    def drag_box(self, fx0, fy0, fx1, fy1):
+        x0, y0 = self._to_page(fx0, fy0)
+        x1, y1 = self._to_page(fx1, fy1)
+
+        def drag():
+            self.page.mouse.move(x0, y0)
+            self.page.mouse.down()
+            self.page.mouse.move((x0 + x1) / 2, (y0 + y1) / 2, steps=4)
+            self.page.mouse.move(x1, y1, steps=4)
+            self.page.mouse.up()
+
+        self._after_decode(drag)
+
+    def press(self, button_id: str):
+        """Click a button that changes the masks, and wait for the redraw."""
+        rendered = self._data("rendered")
+        self.page.click(f"#{button_id}")
+        self._wait_change("rendered", rendered)
+
+    def new_object(self):
+        self.page.click("#new-object")
+
+    def objects(self) -> list[dict]:
+        items = self.page.locator("#object-list li")
+        return [json.loads(items.nth(i).get_attribute("data-prompts")) for i in range(items.count())]
+
+    def set_threshold(self, value: float):
+        rendered = self._data("rendered")
+        self.page.locator("#threshold").fill(str(value))
+        self._wait_change("rendered", rendered)
+
+    def download(self, kind: str) -> bytes:
+        with self.page.expect_download(timeout=TIMEOUT) as info:
+            self.page.click(f"#export-{kind}")
+        return open(info.value.path(), "rb").read()
+
+    def mask(self) -> np.ndarray:
+        return np.asarray(Image.open(io.BytesIO(self.download("mask"))).convert("L")) > 127
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+    union = np.logical_or(a, b).sum()
+    return 1.0 if union == 0 else float(np.logical_and(a, b).sum() / union)
