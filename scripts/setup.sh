@@ -1,8 +1,21 @@
 #!/usr/bin/env bash
-# Set up a fresh machine for sam2web development: a virtual environment in .venv with the
-# package (editable), its export and test extras, CPU PyTorch and the official sam2 package.
+# Set up a fresh machine for sam2web: Chromium (for the browser tests), then a virtual environment
+# in .venv with the package (editable, which builds the web app with npm), its export and test
+# extras, CPU PyTorch and the official sam2 package.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Debian's Chromium drives the browser tests (never a downloaded browser build); Node.js and npm
+# build the web app into the package.
+need=()
+[ -x /usr/bin/chromium ] || need+=(chromium)
+command -v npm >/dev/null || need+=(nodejs npm)
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  else
+    echo "please install: ${need[*]} (apt-get install ${need[*]})" >&2
+  fi
+fi
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/pip install -q --upgrade pip

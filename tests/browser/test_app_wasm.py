@@ -40,7 +40,7 @@ def app(context, server):
 def test_without_webgpu_falls_back_to_wasm_with_a_notice(app, shot):
     assert app.badge().startswith("WASM")
     notice = app.page.inner_text("#notice-webgpu")
-    assert "WebGPU is not available" in notice and "no GPU adapter" in notice
+    assert "WebGPU is not available: " in notice and "no GPU adapter" in notice
     assert "chrome://flags/#enable-unsafe-webgpu" in notice  # advice for this browser
     assert "ready on WASM" in app.status()
     # cross-origin isolated, so WASM runs threaded

@@ -453,8 +453,8 @@ function showBackend() {
     : `WASM · ${info.numThreads} thread${info.numThreads > 1 ? 's' : ''}`;
   badge.className = `badge ${info.backend}`;
   if (info.backend === 'wasm') {
-    notice('webgpu', `WebGPU is not available (${info.fallbackReason}), so the model runs on the CPU ` +
-      `(WASM), which is much slower. ${webGpuHelp(navigator.userAgent)}`);
+    notice('webgpu', `WebGPU is not available: ${info.fallbackReason}. The model runs on the CPU ` +
+      `(WASM) instead, which is much slower. ${webGpuHelp(navigator.userAgent)}`);
   } else notice('webgpu', null);
 }
 

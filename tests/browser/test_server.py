@@ -1,0 +1,74 @@
+"""`sam2web serve` over plain HTTP: headers, MIME types, caching, ranges, and path safety."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+
+@pytest.fixture(scope="module")
+def client(server):
+    with httpx.Client(base_url=server.url, timeout=10) as c:
+        yield c
+
+
+def test_isolation_and_csp_on_every_response(client):
+    for path in ("/", "/api/models", "/demo.png", "/no-such-file"):
+        r = client.get(path)
+        assert r.headers["cross-origin-opener-policy"] == "same-origin"
+        assert r.headers["cross-origin-embedder-policy"] == "require-corp"
+        csp = r.headers["content-security-policy"]
+        assert "connect-src 'self'" in csp and "default-src 'self'" in csp
+
+
+def test_app_runtime_files_have_correct_types(client):
+    index = client.get("/")
+    assert index.status_code == 200 and index.headers["content-type"].startswith("text/html")
+    assert index.headers["cache-control"] == "no-cache"
+    assert client.get("/ort/ort-wasm-simd-threaded.asyncify.wasm").headers["content-type"] == \
+        "application/wasm"
+    assert client.get("/ort/ort-wasm-simd-threaded.asyncify.mjs").headers[
+        "content-type"].startswith("text/javascript")
+    script = next(part for part in index.text.split('"') if part.endswith(".js"))
+    r = client.get("/" + script.lstrip("./"))
+    assert r.headers["content-type"].startswith("text/javascript")
+    assert "immutable" in r.headers["cache-control"]  # content-hashed by Vite
+    assert "cdn" not in index.text.lower()
+
+
+def test_model_catalogue_and_content_addressed_files(client, server):
+    models = client.get("/api/models").json()["models"]
+    assert [m["id"] for m in models] == ["sam2.1-hiera-test-fp32"]
+    manifest = json.loads((server.store / "sam2.1-hiera-test-fp32" / "manifest.json").read_text())
+    for role in ("encoder", "decoder"):
+        info = manifest["files"][role]
+        url = models[0]["urls"][role]
+        assert url == f"/blobs/{info['sha256']}"
+        r = client.get(url)
+        assert r.status_code == 200 and len(r.content) == info["bytes"]
+        assert r.headers["cache-control"] == "public, max-age=31536000, immutable"
+        assert r.headers["content-type"] == "application/octet-stream"
+        part = client.get(url, headers={"Range": "bytes=100-199"})
+        assert part.status_code == 206 and part.content == r.content[100:200]
+        assert part.headers["content-range"] == f"bytes 100-199/{info['bytes']}"
+
+
+def test_unknown_blobs_and_path_traversal_are_refused(client, server):
+    assert client.get("/blobs/" + "0" * 64).status_code == 404
+    assert client.get("/blobs/../../etc/passwd").status_code == 404
+    for path in ("/../../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/assets/..%2f..%2fpyproject.toml"):
+        r = client.get(path)
+        assert r.status_code == 404 and "root:" not in r.text
+
+
+def test_empty_store_tells_the_app_how_to_add_a_model(tmp_path):
+    from conftest import Server
+
+    srv = Server(tmp_path / "empty")
+    try:
+        body = httpx.get(srv.url + "api/models").json()
+        assert body["models"] == [] and "sam2web export" in body["how_to_add"]
+    finally:
+        srv.stop()
