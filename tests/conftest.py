@@ -7,9 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from sam2web.export.models import TEST_MODEL_ID as TEST_MODEL
 from sam2web.export.photos import real_photos
-
-TEST_MODEL = "sam2.1-hiera-test"
 
 
 @pytest.fixture(scope="session")

@@ -12,9 +12,8 @@ import pytest
 
 from sam2web.errors import BadCheckpointError, Sam2WebError
 from sam2web.export.bundle import export_bundles
+from sam2web.export.models import TEST_MODEL_ID as TEST_MODEL
 from sam2web.manifest import read_manifest, sha256_file
-
-from conftest import TEST_MODEL
 
 
 def test_bundle_files_and_manifest(fp32_bundle, checkpoint_file):

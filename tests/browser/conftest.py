@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-import httpx
 import pytest
+
+from serve_helpers import Server, make_store
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
@@ -20,44 +16,6 @@ BASE_FLAGS = ["--no-sandbox", "--no-first-run", "--disable-background-networking
               "--disable-component-update", "--disable-sync", "--disable-quic"]
 # WebGPU without a GPU: SwiftShader's Vulkan adapter (see shared/docs/webgpu-headless.md).
 WEBGPU_FLAGS = ["--enable-unsafe-webgpu"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    def __init__(self, store: Path):
-        self.store = store
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "sam2web.cli", "serve", "--port", str(self.port),
-             "--models", str(store)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            try:
-                if httpx.get(self.url + "api/models", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"sam2web serve did not start: {self.proc.stdout.read()}")
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
-
-
-def make_store(root: Path, bundles: list[Path]) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    for bundle in bundles:
-        subprocess.run([sys.executable, "-m", "sam2web.cli", "models", "add", str(bundle),
-                        "--models", str(root), "--allow-random-weights"], check=True,
-                       capture_output=True)
-    return root
 
 
 @pytest.fixture(scope="session")
@@ -118,8 +76,3 @@ def photo_files(tmp_path_factory, photos):
         paths[name] = root / f"{name}.png"
         Image.fromarray(photos[name]).save(paths[name])
     return paths
-
-
-def copy_tree(src: Path, dst: Path) -> Path:
-    shutil.copytree(src, dst)
-    return dst

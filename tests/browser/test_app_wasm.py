@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import shutil
 import xml.etree.ElementTree as ET
 
 import numpy as np
@@ -16,7 +15,7 @@ from PIL import Image
 from sam2web.predict.predictor import Predictor
 
 from app_driver import AppPage, iou
-from conftest import Server, make_store
+from serve_helpers import Server, make_store
 from replay import replay
 
 

@@ -64,7 +64,7 @@ def test_unknown_blobs_and_path_traversal_are_refused(client, server):
 
 
 def test_empty_store_tells_the_app_how_to_add_a_model(tmp_path):
-    from conftest import Server
+    from serve_helpers import Server
 
     srv = Server(tmp_path / "empty")
     try:

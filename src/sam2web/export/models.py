@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 _BASE_URL_SAM2 = "https://dl.fbaipublicfiles.com/segment_anything_2/072824"
 _BASE_URL_SAM21 = "https://dl.fbaipublicfiles.com/segment_anything_2/092824"
 
+TEST_MODEL_ID = "sam2.1-hiera-test"
+
 # The reduced test model: same architecture and code path as sam2.1 tiny, with a tiny Hiera trunk
 # (8 channels, one block per stage) so its encoder runs in well under a second on a CPU.
 _TEST_OVERRIDES = [

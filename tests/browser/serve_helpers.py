@@ -1,0 +1,49 @@
+"""Start `sam2web serve` as a subprocess on a free loopback port, over a model store of its own."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, store: Path):
+        self.store = store
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "sam2web.cli", "serve", "--port", str(self.port),
+             "--models", str(store)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                if httpx.get(self.url + "api/models", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"sam2web serve did not start: {self.proc.stdout.read()}")
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+def make_store(root: Path, bundles: list[Path]) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    for bundle in bundles:
+        subprocess.run([sys.executable, "-m", "sam2web.cli", "models", "add", str(bundle),
+                        "--models", str(root), "--allow-random-weights"], check=True,
+                       capture_output=True)
+    return root
