@@ -67,3 +67,13 @@ def finetuned_torch_model(checkpoint_file):
     model = build_model(spec)
     load_checkpoint(model, spec, checkpoint_file)
     return model
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tmp_path_factory, photos) -> Path:
+    """The full-size SAM2.1 tiny architecture (random weights), verified against PyTorch."""
+    from sam2web.export.bundle import export_bundles
+
+    subset = {k: photos[k] for k in ("astronaut", "coffee", "rocket-portrait")}
+    out = tmp_path_factory.mktemp("tiny")
+    return export_bundles("sam2.1-hiera-tiny", out, photos=subset, log=lambda m: None)[0].path

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from sam2web.export.bundle import export_bundles
 from sam2web.manifest import read_manifest
 
 
-def test_full_size_tiny_exports_and_matches_pytorch(tmp_path, photos):
-    subset = {k: photos[k] for k in ("astronaut", "coffee", "rocket-portrait")}
-    result = export_bundles("sam2.1-hiera-tiny", tmp_path, photos=subset, log=lambda m: None)[0]
-    data = read_manifest(result.path).data
+def test_full_size_tiny_exports_and_matches_pytorch(tiny_bundle):
+    data = read_manifest(tiny_bundle).data
     assert data["size"] == "tiny" and data["random_weights"] is True
     assert data["parity"]["passed"] and min(data["parity"]["mask_iou_min"].values()) >= 0.99
     assert data["parity"]["encoder_cosine_min"] > 0.9999

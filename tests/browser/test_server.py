@@ -72,3 +72,35 @@ def test_empty_store_tells_the_app_how_to_add_a_model(tmp_path):
         assert body["models"] == [] and "sam2web export" in body["how_to_add"]
     finally:
         srv.stop()
+
+
+def test_https_serves_with_a_self_signed_certificate(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+    import time
+
+    from serve_helpers import free_port
+
+    port = free_port()
+    env = {**__import__("os").environ, "XDG_CONFIG_HOME": str(tmp_path / "config")}
+    proc = subprocess.Popen([sys.executable, "-m", "sam2web.cli", "serve", "--https", "--port",
+                             str(port), "--models", str(tmp_path / "store")], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        for _ in range(100):
+            try:
+                r = httpx.get(f"https://127.0.0.1:{port}/api/models", verify=False, timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        assert r.status_code == 200 and r.headers["cross-origin-opener-policy"] == "same-origin"
+        certs = list((tmp_path / "config").rglob("cert.pem"))
+        assert certs, "certificate not written"
+        from cryptography import x509
+
+        cert = x509.load_pem_x509_certificate(certs[0].read_bytes())
+        names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        assert "localhost" in names.get_values_for_type(x509.DNSName)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

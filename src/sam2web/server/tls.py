@@ -18,6 +18,9 @@ def self_signed_certificate(directory: Path, hosts: list[str]) -> tuple[Path, Pa
     directory.mkdir(parents=True, exist_ok=True)
     cert_path, key_path = directory / "cert.pem", directory / "key.pem"
     names = sorted(set(hosts) | {"localhost", "127.0.0.1", socket.gethostname()})
+    names = [n for n in names if n not in ("0.0.0.0", "::")]
+    if _reusable(cert_path, key_path, names):
+        return cert_path, key_path  # the same certificate the user's browsers already accepted
     key = ec.generate_private_key(ec.SECP256R1())
     alt_names = []
     for name in names:
@@ -55,3 +58,20 @@ def lan_addresses() -> list[str]:
     except OSError:
         pass
     return sorted(a for a in found if not a.startswith("127."))
+
+
+def _reusable(cert_path: Path, key_path: Path, names: list[str]) -> bool:
+    from cryptography import x509
+
+    if not (cert_path.is_file() and key_path.is_file()):
+        return False
+    try:
+        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except (ValueError, x509.ExtensionNotFound):
+        return False
+    covered = {str(v) for v in san.get_values_for_type(x509.IPAddress)}
+    covered |= set(san.get_values_for_type(x509.DNSName))
+    fresh = cert.not_valid_after_utc > datetime.datetime.now(datetime.timezone.utc) + \
+        datetime.timedelta(days=1)
+    return fresh and set(names) <= covered

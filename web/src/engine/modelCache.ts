@@ -37,6 +37,14 @@ async function sha256Hex(data: ArrayBuffer): Promise<string> {
 
 type OnProgress = (p: Progress) => void;
 
+async function quotaError(name: string, bytes: number): Promise<EngineError> {
+  const est = await navigator.storage.estimate();
+  const free = Math.max(0, (est.quota ?? 0) - (est.usage ?? 0));
+  return new EngineError(`browser storage is full: the ${name} needs ${(bytes / 1e6).toFixed(1)} MB, ` +
+    `${(free / 1e6).toFixed(1)} MB are free for this site. Clear cached models or free disk space, ` +
+    'then try again.', 'quota');
+}
+
 /** Read a finished cached file; null when absent. */
 async function readCached(dir: FileSystemDirectoryHandle, file: ModelFile): Promise<ArrayBuffer | null> {
   const handle = await fileHandle(dir, file.sha256);
@@ -53,6 +61,11 @@ async function download(dir: FileSystemDirectoryHandle, file: ModelFile, name: s
   const access = await partHandle.createSyncAccessHandle();
   try {
     let have = access.getSize();
+    // Check the quota first: over it, some browsers drop writes without an error.
+    const est = await navigator.storage.estimate();
+    if (est.quota !== undefined && est.usage !== undefined && est.quota - est.usage < file.bytes - have) {
+      throw await quotaError(name, file.bytes);
+    }
     if (have > file.bytes) { access.truncate(0); have = 0; }
     const started = performance.now();
     const startBytes = have;
@@ -77,16 +90,17 @@ async function download(dir: FileSystemDirectoryHandle, file: ModelFile, name: s
         for (;;) {
           const { done, value } = await reader.read();
           if (done) break;
+          let written: number;
           try {
-            access.write(value, { at: have });
+            written = access.write(value, { at: have });
           } catch (e) {
-            if (isQuotaError(e)) {
-              const est = await navigator.storage.estimate();
-              throw new EngineError(`browser storage is full: ${name} needs ${(file.bytes / 1e6).toFixed(1)} MB, ` +
-                `${(((est.quota ?? 0) - (est.usage ?? 0)) / 1e6).toFixed(1)} MB are free. ` +
-                'Clear cached models or free disk space, then try again.', 'quota');
-            }
+            if (isQuotaError(e)) throw await quotaError(name, file.bytes);
             throw e;
+          }
+          // Over the quota, a write may also just come up short instead of throwing.
+          if (written < value.byteLength) {
+            access.truncate(have);
+            throw await quotaError(name, file.bytes);
           }
           have += value.byteLength;
           const seconds = (performance.now() - started) / 1000;

@@ -1,0 +1,182 @@
+"""A session as a person has it: the demo image, paste and drop, changing model and image mid-way,
+the full-size tiny model, a full storage quota, and an empty model store."""
+
+from __future__ import annotations
+
+import pytest
+
+from sam2web.predict.predictor import Predictor
+
+from app_driver import AppPage, iou
+from replay import replay
+from serve_helpers import Server, make_store
+
+
+@pytest.fixture(scope="module")
+def two_model_server(tmp_path_factory, exported):
+    srv = Server(make_store(tmp_path_factory.mktemp("two"),
+                            [exported["fp32"].path, exported["int8"].path]))
+    yield srv
+    srv.stop()
+
+
+def _open(browser, url, query=""):
+    ctx = browser.new_context(viewport={"width": 1300, "height": 900}, accept_downloads=True)
+    return ctx, AppPage(ctx.new_page(), url).open(query)
+
+
+def test_demo_image_paste_and_drop(plain_browser, server, photo_files, shot):
+    ctx, app = _open(plain_browser, server.url)
+    before = app._data("encoded")
+    app.page.click("#demo-button")
+    app._wait_change("encoded", before)
+    assert "Encoded 512×512" in app.status()
+    shot(app.page, "demo")
+    data = list(photo_files["coffee"].read_bytes())
+    for event, target in (("paste", "window"), ("drop", "document.getElementById('stage')")):
+        before = app._data("encoded")
+        app.page.evaluate(
+            """([bytes, event]) => {
+                const file = new File([new Uint8Array(bytes)], 'coffee.png', {type: 'image/png'});
+                const dt = new DataTransfer();
+                dt.items.add(file);
+                if (event === 'paste') {
+                  window.dispatchEvent(new ClipboardEvent('paste', {clipboardData: dt, bubbles: true}));
+                } else {
+                  document.getElementById('stage').dispatchEvent(
+                    new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true}));
+                }
+            }""", [data, event])
+        app._wait_change("encoded", before)
+        assert "Encoded 600×400" in app.status()
+    ctx.close()
+
+
+def test_change_model_and_image_mid_session(plain_browser, two_model_server, exported,
+                                            photo_files, shot):
+    ctx, app = _open(plain_browser, two_model_server.url)
+    assert app.page.locator("#model-select option").count() == 2
+    assert app.page.input_value("#model-select") == "sam2.1-hiera-test-fp32"
+    app.upload(photo_files["coffee"])
+    app.click(0.5, 0.5)
+    point = app.objects()[0]["points"][0]
+
+    # Switch to int8: the image is re-encoded and the object re-decoded with the new model.
+    encoded, rendered = app._data("encoded"), app._data("rendered")
+    app.page.select_option("#model-select", "sam2.1-hiera-test-int8")
+    app._wait_change("encoded", encoded)
+    app._wait_change("rendered", rendered)  # the redraw after re-encoding and re-decoding
+    assert "Decoded in" in app.status()
+    int8 = Predictor.from_bundle(exported["int8"].path)
+    int8.set_image(photo_files["coffee"])
+    expected, _, _ = replay(int8, [("point", *point)])
+    assert iou(app.mask(), expected) >= 0.99
+    shot(app.page, "int8")
+
+    # Change the image: the old work is gone, the new image is encoded with the current model.
+    app.upload(photo_files["rocket-portrait"], input_id="change-image")
+    assert "Encoded 427×640" in app.status()
+    assert app.objects()[0]["points"] == []
+    app.click(0.5, 0.3)
+    int8.set_image(photo_files["rocket-portrait"])
+    expected, _, _ = replay(int8, [("point", *app.objects()[0]["points"][0])])
+    got = app.mask()
+    assert got.shape == (640, 427) and iou(got, expected) >= 0.99
+    shot(app.page, "rocket")
+    ctx.close()
+
+
+def test_full_size_tiny_model_in_the_browser(plain_browser, tmp_path, tiny_bundle, photo_files,
+                                            shot):
+    server = Server(make_store(tmp_path / "store", [tiny_bundle]))
+    try:
+        ctx, app = _open(plain_browser, server.url)
+        assert "sam2.1-hiera-tiny" in app.status() and "ready on WASM" in app.status()
+        app.upload(photo_files["chelsea"])
+        app.click(0.45, 0.5)
+        predictor = Predictor.from_bundle(tiny_bundle)
+        predictor.set_image(photo_files["chelsea"])
+        expected, _, _ = replay(predictor, [("point", *app.objects()[0]["points"][0])])
+        assert iou(app.mask(), expected) >= 0.99
+        shot(app.page, "tiny")
+        ctx.close()
+    finally:
+        server.stop()
+
+
+def test_too_small_storage_quota_never_uses_a_broken_model(plain_browser, server, shot):
+    """Chromium with its quota overridden to 2 MB silently drops OPFS writes (no error is raised
+    and estimate() does not show the override), so the app cannot tell it is a quota problem;
+    the sha256 check must still stop the broken file from being used, with a visible error."""
+    ctx = plain_browser.new_context()
+    page = ctx.new_page()
+    page.goto(server.url + "api/models")  # same origin, before the app starts downloading
+    cdp = ctx.new_cdp_session(page)
+    cdp.send("Storage.overrideQuotaForOrigin", {"origin": server.url.rstrip("/"),
+                                               "quotaSize": 2_000_000})
+    page.goto(server.url)
+    for _ in range(300):
+        if "Could not load" in page.inner_text("#status"):
+            break
+        page.wait_for_timeout(100)
+    status = page.inner_text("#status")
+    assert "failed verification" in status or "storage is full" in status, status
+    assert "error" in page.get_attribute("#status", "class")
+    assert "ready on" not in status
+    shot(page, "quota")
+    ctx.close()
+
+
+def test_empty_store_says_how_to_add_a_model(plain_browser, tmp_path, shot):
+    server = Server(tmp_path / "empty")
+    try:
+        ctx, app = _open(plain_browser, server.url)
+        notice = app.page.inner_text("#notice-models")
+        assert "No models are installed" in notice and "sam2web export" in notice
+        assert app.page.is_disabled("#model-select")
+        shot(app.page, "empty")
+        ctx.close()
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("fmt, ext, kwargs", [
+    ("WEBP", "webp", {"lossless": True}), ("BMP", "bmp", {}), ("GIF", "gif", {}),
+    ("AVIF", "avif", {"quality": 100}),
+])
+def test_other_image_formats_match_python(plain_browser, server, photos, tmp_path, fmt, ext,
+                                          kwargs, fp32_bundle):
+    from PIL import Image
+
+    path = tmp_path / f"chelsea.{ext}"
+    Image.fromarray(photos["chelsea"]).save(path, format=fmt, **kwargs)
+    ctx, app = _open(plain_browser, server.url)
+    app.upload(path)
+    assert "Encoded 451×300" in app.status()
+    app.click(0.45, 0.5)
+    predictor = Predictor.from_bundle(fp32_bundle)
+    predictor.set_image(path)  # Pillow decodes the same file (GIF: its first frame)
+    expected, _, _ = replay(predictor, [("point", *app.objects()[0]["points"][0])])
+    # Lossy AVIF decoders may differ by a grey level here and there; the masks must not.
+    assert iou(app.mask(), expected) >= 0.99
+    ctx.close()
+
+
+def test_choosing_another_candidate_mask(plain_browser, server, photo_files, fp32_bundle):
+    ctx, app = _open(plain_browser, server.url)
+    app.upload(photo_files["coffee"])
+    app.click(0.5, 0.5)
+    chips = app.page.locator("#candidates button")
+    assert chips.count() == 3
+    obj = app.objects()[0]
+    other = next(i for i in range(3) if i != obj["chosen"])
+    assert chips.nth(other).inner_text().startswith(f"Mask {other + 1}: ")
+    rendered = app._data("rendered")
+    chips.nth(other).click()
+    app._wait_change("rendered", rendered)
+    assert app.objects()[0]["chosen"] == other
+    predictor = Predictor.from_bundle(fp32_bundle)
+    predictor.set_image(photo_files["coffee"])
+    r = predictor.predict(points=[obj["points"][0][:2]])
+    assert iou(app.mask(), r.masks[other]) >= 0.99
+    ctx.close()
