@@ -153,8 +153,6 @@ def export_bundles(
             if target.exists():
                 shutil.rmtree(target)
             result.path = Path(shutil.move(str(result.path), str(target)))
-            if result.precision == "fp32" and "fp32" not in precisions:
-                shutil.rmtree(result.path)
     failed = [r for r in results if not r.passed]
     if failed:
         lines = [f"{r.precision}: min mask IoU {min(r.parity['mask_iou_min'].values()):.4f} < "
