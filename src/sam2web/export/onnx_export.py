@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import warnings
 from pathlib import Path
 
@@ -119,6 +120,8 @@ def to_int8(src: Path, dst: Path) -> None:
         MatMulNBitsQuantizer,
     )
 
+    # The quantizer logs every skipped node at INFO: noise in a user's terminal.
+    logging.getLogger("onnxruntime.quantization.matmul_nbits_quantizer").setLevel(logging.WARNING)
     config = DefaultWeightOnlyQuantConfig(block_size=32, is_symmetric=True, bits=8)
     quantizer = MatMulNBitsQuantizer(onnx.load(str(src)), bits=8, block_size=32,
                                      is_symmetric=True, algo_config=config)

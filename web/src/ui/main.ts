@@ -515,6 +515,7 @@ function wire() {
 
 async function start() {
   wire();
+  refreshSidebar();
   try {
     const params = new URLSearchParams(location.search);
     const wanted = params.get('backend');
