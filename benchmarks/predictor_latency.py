@@ -116,12 +116,12 @@ def main(argv=None) -> int:
 
     table = Table(title="sam2web Python predictor (ONNX Runtime CPU), median ms")
     for col in ("bundle", "encoder ms", "decoder ms", "encoder MB", "decoder MB", "total MB"):
-        table.add_column(col, justify="right" if col != "bundle" else "left")
+        table.add_column(col, justify="right" if col != "bundle" else "left", no_wrap=True)
     for r in rows:
         table.add_row(r["bundle"], f"{r['encoder_ms']:.1f}", f"{r['decoder_ms']:.2f}",
                       f"{r['encoder_bytes'] / 1e6:.1f}", f"{r['decoder_bytes'] / 1e6:.1f}",
                       f"{r['total_mb']:.1f}")
-    Console().print(table)
+    Console(width=max(100, Console().width)).print(table)
     print(f"JSON: {args.out}")
     return 0
 
