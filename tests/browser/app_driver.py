@@ -109,6 +109,17 @@ class AppPage:
         return np.asarray(Image.open(io.BytesIO(self.download("mask"))).convert("L")) > 127
 
 
+def wait_for_text(page, selector: str, text: str, timeout_s: float = 60) -> str:
+    """Poll an element until it contains `text` (no eval-based waits under the app's CSP);
+    returns its final text either way, for the caller's assertion to show."""
+    deadline = time.time() + timeout_s
+    while True:
+        current = page.inner_text(selector)
+        if text in current or time.time() > deadline:
+            return current
+        page.wait_for_timeout(100)
+
+
 def iou(a: np.ndarray, b: np.ndarray) -> float:
     union = np.logical_or(a, b).sum()
     return 1.0 if union == 0 else float(np.logical_and(a, b).sum() / union)

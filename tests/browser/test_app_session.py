@@ -7,7 +7,7 @@ import pytest
 
 from sam2web.predict.predictor import Predictor
 
-from app_driver import AppPage, iou
+from app_driver import AppPage, iou, wait_for_text
 from replay import replay
 from serve_helpers import Server, make_store
 
@@ -115,11 +115,7 @@ def test_too_small_storage_quota_never_uses_a_broken_model(plain_browser, server
     cdp.send("Storage.overrideQuotaForOrigin", {"origin": server.url.rstrip("/"),
                                                "quotaSize": 2_000_000})
     page.goto(server.url)
-    for _ in range(300):
-        if "Could not load" in page.inner_text("#status"):
-            break
-        page.wait_for_timeout(100)
-    status = page.inner_text("#status")
+    status = wait_for_text(page, "#status", "Could not load", 30)
     assert "failed verification" in status or "storage is full" in status, status
     assert "error" in page.get_attribute("#status", "class")
     assert "ready on" not in status

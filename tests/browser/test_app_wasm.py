@@ -14,7 +14,7 @@ from PIL import Image
 
 from sam2web.predict.predictor import Predictor
 
-from app_driver import AppPage, iou
+from app_driver import AppPage, iou, wait_for_text
 from serve_helpers import Server, make_store
 from replay import replay
 
@@ -159,11 +159,7 @@ def test_second_visit_downloads_no_model_bytes_and_clear_cache(context, server, 
     assert second == [] and "from cache" in app.status()
     shot(page, "cached")
     app.page.click("#clear-cache")
-    for _ in range(100):
-        if "0 cached model file(s)" in app.page.inner_text("#storage-info"):
-            break
-        app.page.wait_for_timeout(50)
-    assert "0 cached model file(s)" in app.page.inner_text("#storage-info")
+    assert "0 cached model file(s)" in wait_for_text(app.page, "#storage-info", "0 cached")
     third = []
     _blob_requests(page, third)
     app.open()
@@ -203,11 +199,7 @@ def test_tampered_model_file_is_rejected(plain_browser, tmp_path, fp32_bundle, s
         ctx = plain_browser.new_context()
         page = ctx.new_page()
         page.goto(server.url)
-        for _ in range(600):
-            if "failed verification" in page.inner_text("#status"):
-                break
-            page.wait_for_timeout(100)
-        status = page.inner_text("#status")
+        status = wait_for_text(page, "#status", "failed verification")
         assert "decoder failed verification" in status and "tampered" in status
         assert "error" in page.get_attribute("#status", "class")
         shot(page, "tampered")
