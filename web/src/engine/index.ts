@@ -62,7 +62,11 @@ export class Sam2Engine {
     return engine;
   }
 
+  /** Called when the GPU device is lost (driver reset, GPU removed...); the engine is unusable. */
+  onDeviceLost: ((reason: string) => void) | null = null;
+
   private receive(msg: WorkerMessage) {
+    if ('event' in msg) { this.onDeviceLost?.(msg.reason); return; }
     const p = this.pending.get(msg.id);
     if (!p) return;
     if ('progress' in msg) { p.onProgress?.(msg.progress); return; }
@@ -124,6 +128,11 @@ export class Sam2Engine {
   exportMasks(kind: 'mask' | 'cutout' | 'coco' | 'svg', objects: ExportObject[], threshold: number,
     fileName: string): Promise<Blob> {
     return this.call({ type: 'export', kind, objects, threshold, fileName }) as Promise<Blob>;
+  }
+
+  /** Destroy the GPU device, as a driver reset would: for testing recovery. */
+  loseDeviceForTesting(): Promise<unknown> {
+    return this.call({ type: 'loseDevice' });
   }
 
   cacheInfo(): Promise<{ files: number; bytes: number; usage: number; quota: number }> {

@@ -90,10 +90,12 @@ export type Request =
   | { type: 'decode'; prompt: Prompt }
   | { type: 'render'; masks: RenderRequest[] }
   | { type: 'export'; kind: 'mask' | 'cutout' | 'coco' | 'svg'; objects: ExportObject[]; threshold: number; fileName: string }
+  | { type: 'loseDevice' }
   | { type: 'cacheInfo' }
   | { type: 'clearCache' };
 
 export type WorkerMessage =
   | { id: number; ok: true; result: unknown }
   | { id: number; ok: false; error: string; code?: string }
-  | { id: number; progress: Progress };
+  | { id: number; progress: Progress }
+  | { id: 0; event: 'device-lost'; reason: string };

@@ -65,6 +65,7 @@ async function initWebGpu(): Promise<string> {
     deviceLost = info.message || info.reason || 'unknown reason';
     loaded = null;
     features = null;
+    post({ id: 0, event: 'device-lost', reason: deviceLost }); // tell the page at once
   });
   return '';
 }
@@ -106,7 +107,7 @@ function sessionOptions(encoder: boolean): ort.InferenceSession.SessionOptions {
 }
 
 async function load(model: ModelInfo, id: number) {
-  if (deviceLost) throw new EngineError(`the GPU device was lost (${deviceLost})`, 'device-lost');
+  checkDevice();
   loaded = null;
   features = null;
   const progress = (p: import('./protocol').Progress) => post({ id, progress: p });
@@ -134,7 +135,8 @@ function pixelsOf(bitmap: ImageBitmap): Uint8ClampedArray {
 }
 
 async function setImage(bitmap: ImageBitmap) {
-  if (!loaded) throw new EngineError(deviceLost ? `the GPU device was lost (${deviceLost})` : 'no model loaded', deviceLost ? 'device-lost' : 'state');
+  checkDevice();
+  if (!loaded) throw new EngineError('no model loaded', 'state');
   const { width, height } = bitmap;
   const rgba = pixelsOf(bitmap);
   bitmap.close();
@@ -151,7 +153,12 @@ async function setImage(bitmap: ImageBitmap) {
   return { width, height, preprocessMs: t1 - t0, encodeMs: performance.now() - t1 };
 }
 
+function checkDevice() {
+  if (deviceLost) throw new EngineError(`the GPU device was lost (${deviceLost})`, 'device-lost');
+}
+
 async function decode(prompt: Prompt) {
+  checkDevice();
   if (!loaded || !features || !image) throw new EngineError('no image encoded yet', 'state');
   const { width, height } = image;
   const size = loaded.model.manifest.input_size;
@@ -267,6 +274,7 @@ async function handle(id: number, req: Request) {
     case 'decode': return decode(req.prompt);
     case 'render': return render(req.masks);
     case 'export': return exportMasks(req.kind, req.objects, req.threshold, req.fileName);
+    case 'loseDevice': device?.destroy(); return null; // drills the recovery path
     case 'cacheInfo': return cacheInfo();
     case 'clearCache': return clearCache();
     default: throw new EngineError(`unknown request ${(req as { type: string }).type}`, 'state');

@@ -49,10 +49,7 @@ function notice(id: string, html: string | null, error = false) {
 function showError(e: unknown, context: string) {
   const message = e instanceof Error ? e.message : String(e);
   status(`${context}: ${message}`, true);
-  if (e instanceof EngineError && e.code === 'device-lost') {
-    notice('device', 'The GPU device was lost. Reloading the model on WASM (CPU) so your work can go on…', true);
-    void recoverOnWasm();
-  }
+  if (e instanceof EngineError && e.code === 'device-lost') void recoverOnWasm(message);
 }
 
 const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
@@ -120,11 +117,27 @@ async function selectModel(model: ModelInfo) {
   }
 }
 
-async function recoverOnWasm() {
+let recovering = false;
+
+/** The GPU is gone: carry on with the same model, image and objects on the CPU. */
+async function recoverOnWasm(reason: string) {
+  if (recovering) return;
+  recovering = true;
+  notice('device', `The GPU device was lost (${reason}). sam2web switched to WASM (CPU) and kept ` +
+    'your image and objects; reload the page to try the GPU again.', true);
   engine.dispose();
   engine = await Sam2Engine.create({ backend: 'wasm' });
-  showBackend();
+  engine.onDeviceLost = null;
+  showBackend(`the GPU device was lost (${reason})`);
+  recovering = false;
   if (currentModel) await selectModel(currentModel);
+}
+
+function startEngine(e: Sam2Engine) {
+  engine = e;
+  engine.onDeviceLost = (reason) => void recoverOnWasm(reason);
+  // For embedding pages and diagnostics (the test suite drills GPU loss through it).
+  (window as unknown as { sam2web: unknown }).sam2web = { get engine() { return engine; } };
 }
 
 // ---- image ----------------------------------------------------------------------------------
@@ -445,9 +458,10 @@ async function refreshStorage() {
 
 // ---- wiring ---------------------------------------------------------------------------------
 
-function showBackend() {
+function showBackend(why?: string) {
   const badge = $('backend-badge');
   const info = engine.info;
+  if (why) info.fallbackReason = why;
   badge.textContent = info.backend === 'webgpu'
     ? `WebGPU${info.adapter ? ` · ${info.adapter.vendor || info.adapter.architecture}` : ''}`
     : `WASM · ${info.numThreads} thread${info.numThreads > 1 ? 's' : ''}`;
@@ -520,9 +534,9 @@ async function start() {
     const params = new URLSearchParams(location.search);
     const wanted = params.get('backend');
     const threads = Number(params.get('threads')) || undefined;
-    engine = await Sam2Engine.create({
+    startEngine(await Sam2Engine.create({
       backend: wanted === 'wasm' || wanted === 'webgpu' ? wanted : 'auto', numThreads: threads,
-    });
+    }));
   } catch (e) {
     showError(e, 'The engine could not start');
     return;
