@@ -26,6 +26,14 @@ function ascii(b: Uint8Array, start: number, end: number): string {
 
 export class ImageInputError extends Error {}
 
+/** Decode the whole image as stored (EXIF-oriented, unpremultiplied, no colour conversion),
+ * matching what Pillow hands the Python predictor. */
+export function decodeBitmap(file: Blob): Promise<ImageBitmap> {
+  return createImageBitmap(file, {
+    imageOrientation: 'from-image', premultiplyAlpha: 'none', colorSpaceConversion: 'none',
+  });
+}
+
 export async function decodeImageFile(file: Blob, name: string): Promise<ImageBitmap> {
   if (file.size === 0) throw new ImageInputError(`“${name}” is empty (0 bytes).`);
   const head = new Uint8Array(await file.slice(0, 64).arrayBuffer());
@@ -37,9 +45,7 @@ export async function decodeImageFile(file: Blob, name: string): Promise<ImageBi
   }
   let bitmap: ImageBitmap;
   try {
-    bitmap = await createImageBitmap(file, {
-      imageOrientation: 'from-image', premultiplyAlpha: 'none', colorSpaceConversion: 'none',
-    });
+    bitmap = await decodeBitmap(file);
   } catch {
     throw new ImageInputError(`“${name}” could not be decoded: the ${kind[0]} file is corrupt or truncated.`);
   }

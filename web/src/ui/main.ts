@@ -3,7 +3,7 @@
 import './styles.css';
 import { EngineError, Sam2Engine, webGpuHelp } from '../engine';
 import type { ExportObject, ModelInfo, Point, Progress, Prompt } from '../engine';
-import { ImageInputError, decodeImageFile } from './imageInput';
+import { ImageInputError, decodeBitmap, decodeImageFile } from './imageInput';
 import { Workspace, type SegObject } from './state';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
@@ -159,27 +159,25 @@ async function openImage(file: Blob, name: string) {
     c.height = bitmap.height;
   }
   imageCanvas.getContext('2d')!.drawImage(bitmap, 0, 0);
-  bitmap.close();
   dropzone.hidden = true;
   stage.hidden = false;
   work.reset();
   clearOverlays();
   refreshSidebar();
-  await encodeCurrentImage(false);
+  await encodeCurrentImage(false, bitmap); // the decoded pixels go on to the engine
 }
 
-async function encodeCurrentImage(redecode: boolean) {
+/** Encode the current image; `decoded` saves decoding the file again (it is handed over). */
+async function encodeCurrentImage(redecode: boolean, decoded?: ImageBitmap) {
   if (!imageBlob || !currentModel) {
+    decoded?.close();
     if (!currentModel) status('Image loaded. No model is ready yet.', !models.length);
     return;
   }
   encoded = false;
   status(`Encoding ${imageName} (${imageSize!.width}×${imageSize!.height}) with ${currentModel.label}…`);
   try {
-    const bitmap = await createImageBitmap(imageBlob, {
-      imageOrientation: 'from-image', premultiplyAlpha: 'none', colorSpaceConversion: 'none',
-    });
-    const r = await engine.setImage(bitmap);
+    const r = await engine.setImage(decoded ?? await decodeBitmap(imageBlob));
     if (!r) return; // superseded by a newer image or model
     encoded = true;
     document.body.dataset.encoded = String(Date.now());
