@@ -20,7 +20,8 @@ SAM2WEB = [sys.executable, "-m", "sam2web.cli"]
 
 
 def run(*args, env=None, ok=True):
-    full_env = {**os.environ, **(env or {})}
+    # The built-in model is hidden unless a test asks for it (env={"SAM2WEB_BUILTIN": "1"}).
+    full_env = {**os.environ, "SAM2WEB_BUILTIN": "0", **(env or {})}
     proc = subprocess.run([*SAM2WEB, *map(str, args)], capture_output=True, text=True,
                           env=full_env, timeout=600)
     if ok:

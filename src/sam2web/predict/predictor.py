@@ -10,11 +10,7 @@ import numpy as np
 from sam2web.errors import BadBundleError, BadPromptError, Sam2WebError
 from sam2web.images import as_rgb_array
 from sam2web.manifest import Manifest, read_manifest
-from sam2web.predict.transforms import preprocess, scale_coords, upsample_logits
-
-LOW_RES = 256
-# The official predictor clamps the low-res logits it hands back for refinement.
-LOGIT_CLAMP = 32.0
+from sam2web.predict.families import FAMILIES, LOW_RES
 
 
 @dataclass
@@ -35,16 +31,17 @@ class Predictor:
     def __init__(self, manifest: Manifest, providers=None, verify: bool = True):
         import onnxruntime as ort
 
-        if manifest.data["family"] != "sam2":
+        family = FAMILIES.get(manifest.data["family"])
+        if family is None:
             raise BadBundleError(
-                f"bundle {manifest.bundle_id} is of family {manifest.data['family']!r}; "
-                "this predictor runs SAM2 bundles"
+                f"bundle {manifest.bundle_id} is of family {manifest.data['family']!r}; this "
+                f"sam2web runs {', '.join(FAMILIES)} bundles"
             )
         if verify:
             manifest.verify_files()
         self.manifest = manifest
+        self.family = family(manifest)
         self.input_size = int(manifest.data["input_size"])
-        self.mean, self.std = manifest.data["mean"], manifest.data["std"]
         self.mask_threshold = float(manifest.data.get("mask_threshold", 0.0))
         options = ort.SessionOptions()
         options.log_severity_level = 3  # ORT's shape-merge warnings are noise to a user
@@ -74,11 +71,12 @@ class Predictor:
         """Encode an image: a path, a PIL image, or an RGB/grey/RGBA array."""
         rgb = as_rgb_array(image)
         self.reset_image()
-        tensor = preprocess(rgb, self.input_size, self.mean, self.std)
-        names = [o.name for o in self.encoder.get_outputs()]
-        outputs = self.encoder.run(None, {"image": tensor})
-        self.features = dict(zip(names, outputs))
+        self.features = self.family.encode(self.encoder, rgb)
         self.orig_hw = rgb.shape[:2]
+
+    def upsample(self, low_res_logits: np.ndarray) -> np.ndarray:
+        """Low-res logits (..., 256, 256) -> logits at the image's resolution (..., H, W)."""
+        return self.family.upsample(low_res_logits, self.orig_hw)
 
     # -- prompts -----------------------------------------------------------------------------
 
@@ -129,7 +127,7 @@ class Predictor:
             raise BadPromptError("labels given without points")
         if not coords:
             raise BadPromptError("give at least one point or a box")
-        coords = scale_coords(np.concatenate(coords, axis=1), self.orig_hw, self.input_size)
+        coords = self.family.scale_coords(np.concatenate(coords, axis=1), self.orig_hw)
         return coords, np.concatenate(tags, axis=1)
 
     def predict(self, points=None, labels=None, box=None, mask_input=None,
@@ -139,7 +137,8 @@ class Predictor:
         points: (N, 2) x,y; labels: (N,) 1 positive / 0 negative (default all positive);
         box: (4,) x0,y0,x1,y1 or (B, 4) for several objects at once; mask_input: low-res
         logits (1, 256, 256) from an earlier prediction, for refinement; multimask: three
-        candidate masks (True) or one (False, with SAM2's stability-based fallback).
+        candidate masks (True) or one (False, with SAM2's stability-based fallback); SAM1-family
+        bundles always give one.
         """
         if self.features is None:
             raise Sam2WebError("call set_image() before predict()")
@@ -155,18 +154,11 @@ class Predictor:
             if mask.shape[0] not in (1, len(coords)):
                 raise BadPromptError(f"{mask.shape[0]} mask inputs for {len(coords)} prompts")
             has_mask = np.ones(mask.shape[0], np.float32)
-        feeds = {
-            **self.features,
-            "point_coords": coords,
-            "point_labels": tags,
-            "mask_input": mask,
-            "has_mask_input": has_mask,
-        }
-        multi_masks, multi_iou, single_mask, single_iou = self.decoder.run(
-            ["masks", "iou_predictions", "single_mask", "single_iou"], feeds)
-        low_res, scores = (multi_masks, multi_iou) if multimask else (single_mask, single_iou)
-        masks = upsample_logits(low_res, self.orig_hw) > self.mask_threshold
-        low_res = np.clip(low_res, -LOGIT_CLAMP, LOGIT_CLAMP)
+        low_res, scores = self.family.decode(self.decoder, self.features, coords, tags, mask,
+                                             has_mask, self.orig_hw, multimask)
+        masks = self.upsample(low_res) > self.mask_threshold
+        if self.family.logit_clamp is not None:
+            low_res = np.clip(low_res, -self.family.logit_clamp, self.family.logit_clamp)
         if len(coords) == 1:  # like the official predictor: drop the batch axis for one prompt
             masks, scores, low_res = masks[0], scores[0], low_res[0]
         return Prediction(masks=masks, scores=scores, low_res_logits=low_res)

@@ -1,10 +1,15 @@
-"""Pre- and post-processing of the official SAM2ImagePredictor, in NumPy and Pillow.
+"""Pre- and post-processing of the official predictors, in NumPy and Pillow.
 
-Official SAM2 squashes the whole image to 1024x1024 (torchvision Resize on a tensor: bilinear with
+SAM2 (SAM2ImagePredictor): squashes the whole image to 1024x1024 (torchvision Resize on a tensor: bilinear with
 antialiasing), normalizes with ImageNet mean/std, scales prompt coordinates per axis, and upsamples
 the 256x256 mask logits bilinearly (align_corners=False, no antialiasing) to the original size.
 Pillow's float ("F") bilinear resize is the same filter as torch's antialiased bilinear (they agree
 to 1 ulp), so the encoder sees the same input as in PyTorch.
+
+SAM1 (segment_anything's SamPredictor and its ONNX decoder): resizes the uint8 image with Pillow so
+its longest side is 1024 (ResizeLongestSide), normalizes on the 0-255 scale, pads bottom/right with
+zeros to 1024x1024; prompts scale per axis to the resized (unpadded) size; mask logits go up to
+1024x1024, lose the padding, then go to the original size (bilinear, align_corners=False both times).
 """
 
 from __future__ import annotations
@@ -58,3 +63,42 @@ def upsample_logits(logits: np.ndarray, orig_hw: tuple[int, int]) -> np.ndarray:
     x0, x1, wx = _bilinear_taps(w_out, logits.shape[-1])
     rows = logits[..., y0, :] * (1 - wy)[:, None] + logits[..., y1, :] * wy[:, None]
     return rows[..., x0] * (1 - wx) + rows[..., x1] * wx
+
+
+def longest_side_shape(orig_hw: tuple[int, int], size: int) -> tuple[int, int]:
+    """SAM1's ResizeLongestSide.get_preprocess_shape: (h, w) with the longest side = size."""
+    h, w = orig_hw
+    scale = size * 1.0 / max(h, w)
+    return int(h * scale + 0.5), int(w * scale + 0.5)
+
+
+def preprocess_longest_side(image: np.ndarray, size: int, mean, std) -> np.ndarray:
+    """RGB uint8 (H, W, 3) -> float32 (1, 3, size, size): resized on uint8 (like the official
+    transform, via Pillow), normalized on the 0-255 scale, zero-padded bottom/right."""
+    new_h, new_w = longest_side_shape(image.shape[:2], size)
+    resized = np.asarray(Image.fromarray(np.ascontiguousarray(image)).resize(
+        (new_w, new_h), Image.Resampling.BILINEAR), np.float32)
+    resized = (resized - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
+    out = np.zeros((1, 3, size, size), np.float32)
+    out[0, :, :new_h, :new_w] = resized.transpose(2, 0, 1)
+    return out
+
+
+def scale_coords_longest_side(coords: np.ndarray, orig_hw: tuple[int, int],
+                              size: int) -> np.ndarray:
+    """SAM1's ResizeLongestSide.apply_coords: per axis, to the resized (unpadded) image."""
+    h, w = orig_hw
+    new_h, new_w = longest_side_shape(orig_hw, size)
+    out = np.asarray(coords, np.float32).copy()
+    out[..., 0] *= new_w / w
+    out[..., 1] *= new_h / h
+    return out
+
+
+def upsample_logits_longest_side(logits: np.ndarray, orig_hw: tuple[int, int],
+                                 size: int) -> np.ndarray:
+    """SAM1's postprocess_masks: (..., 256, 256) -> (..., size, size), crop the padding away,
+    -> (..., H, W); bilinear, align_corners=False."""
+    new_h, new_w = longest_side_shape(orig_hw, size)
+    full = upsample_logits(logits, (size, size))[..., :new_h, :new_w]
+    return upsample_logits(full, orig_hw)

@@ -14,7 +14,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from sam2web.server.headers import SecurityHeadersMiddleware
-from sam2web.store import HOW_TO_ADD, ModelStore
+from sam2web.store import HOW_TO_ADD, ModelStore, is_builtin
 
 STATIC_DIR = Path(__file__).parent / "static"
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -49,6 +49,7 @@ def _describe(manifest) -> dict:
         "precision": data.get("precision"),
         "label": data.get("label") or f"{data.get('model_id')} ({data.get('precision')})",
         "random_weights": bool(data.get("random_weights")),
+        "builtin": is_builtin(manifest),
         "bytes": manifest.total_bytes(),
         "manifest": data,
         "urls": {role: f"/blobs/{info['sha256']}" for role, info in manifest.files.items()},
@@ -71,8 +72,10 @@ def create_app(store: ModelStore, static_dir: Path = STATIC_DIR) -> Starlette:
 
     async def models(request: Request) -> JSONResponse:
         listed = [_describe(m) for m in store.list()]
+        # How to add a SAM2 model, while none is installed (the built-in one is not SAM2).
+        only_builtin = all(m["builtin"] for m in listed)
         return JSONResponse({"models": listed, "store": str(store.root),
-                             "how_to_add": None if listed else HOW_TO_ADD},
+                             "how_to_add": HOW_TO_ADD if only_builtin else None},
                             headers={"cache-control": "no-store"})
 
     async def blob(request: Request) -> FileResponse:

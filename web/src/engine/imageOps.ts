@@ -6,6 +6,7 @@ function resampleTaps(inSize: number, outSize: number) {
   const scale = inSize / outSize;
   const filterScale = Math.max(scale, 1);
   const support = filterScale; // bilinear support 1.0, widened when shrinking
+  const ss = 1 / filterScale; // Pillow multiplies by the reciprocal; so do we, to the last bit
   const starts = new Int32Array(outSize);
   const counts = new Int32Array(outSize);
   const maxTaps = Math.ceil(support) * 2 + 1;
@@ -19,7 +20,7 @@ function resampleTaps(inSize: number, outSize: number) {
     const n = hi - lo;
     let total = 0;
     for (let k = 0; k < n; k++) {
-      const x = Math.abs((k + lo - center + 0.5) / filterScale);
+      const x = Math.abs((k + lo - center + 0.5) * ss);
       const w = x < 1 ? 1 - x : 0;
       weights[o * maxTaps + k] = w;
       total += w;
@@ -68,6 +69,86 @@ export function preprocessSquash(
   return out;
 }
 
+/** Pillow's fixed-point arithmetic for 8-bit images (Resample.c): 22 fractional bits. */
+const PRECISION_BITS = 22;
+const ONE = 2 ** PRECISION_BITS;
+
+function fixedPointTaps(inSize: number, outSize: number) {
+  const t = resampleTaps(inSize, outSize);
+  const k = new Float64Array(t.weights.length);
+  for (let i = 0; i < k.length; i++) {
+    const w = t.weights[i] * ONE;
+    k[i] = w < 0 ? Math.trunc(-0.5 + w) : Math.trunc(0.5 + w);
+  }
+  return { ...t, weights: k };
+}
+
+const clip8 = (acc: number) => {
+  const v = Math.floor(acc / ONE); // acc >> 22 (acc fits a double exactly)
+  return v < 0 ? 0 : v > 255 ? 255 : v;
+};
+
+/**
+ * Pillow's bilinear resize of an 8-bit RGB image (Image.resize, BILINEAR): a horizontal pass then
+ * a vertical one, each rounded back to 8 bits. Returns RGB bytes (3 per pixel).
+ */
+export function resizeRgb8(
+  rgba: Uint8ClampedArray, width: number, height: number, outW: number, outH: number,
+): Uint8Array {
+  const h = fixedPointTaps(width, outW);
+  const v = fixedPointTaps(height, outH);
+  const half = ONE / 2;
+  const tmp = new Uint8Array(outW * height * 3);
+  for (let y = 0; y < height; y++) {
+    for (let o = 0; o < outW; o++) {
+      const start = h.starts[o], n = h.counts[o], wBase = o * h.maxTaps;
+      for (let c = 0; c < 3; c++) {
+        let acc = half;
+        for (let k = 0; k < n; k++) acc += rgba[(y * width + start + k) * 4 + c] * h.weights[wBase + k];
+        tmp[(y * outW + o) * 3 + c] = clip8(acc);
+      }
+    }
+  }
+  const out = new Uint8Array(outW * outH * 3);
+  for (let o = 0; o < outH; o++) {
+    const start = v.starts[o], n = v.counts[o], wBase = o * v.maxTaps;
+    for (let x = 0; x < outW * 3; x++) {
+      let acc = half;
+      for (let k = 0; k < n; k++) acc += tmp[(start + k) * outW * 3 + x] * v.weights[wBase + k];
+      out[o * outW * 3 + x] = clip8(acc);
+    }
+  }
+  return out;
+}
+
+/** SAM1's ResizeLongestSide.get_preprocess_shape: [h, w] with the longest side = size. */
+export function longestSideShape(width: number, height: number, size: number): [number, number] {
+  const scale = size / Math.max(width, height);
+  return [Math.trunc(height * scale + 0.5), Math.trunc(width * scale + 0.5)];
+}
+
+/**
+ * RGBA pixels -> float32 NCHW tensor of size x size like the official SAM1 transform: the 8-bit
+ * image resized (Pillow bilinear) so its longest side is `size`, (x - mean) / std on the 0-255
+ * scale, zero padding bottom/right. The padding is the model's business: the user never sees it.
+ */
+export function preprocessLongestSide(
+  rgba: Uint8ClampedArray, width: number, height: number, size: number,
+  mean: number[], std: number[],
+): Float32Array {
+  const [newH, newW] = longestSideShape(width, height, size);
+  const rgb = resizeRgb8(rgba, width, height, newW, newH);
+  const out = new Float32Array(3 * size * size);
+  const f = Math.fround;
+  for (let c = 0; c < 3; c++) {
+    const m = f(mean[c]), s = f(std[c]), plane = c * size * size;
+    for (let y = 0; y < newH; y++) {
+      for (let x = 0; x < newW; x++) out[plane + y * size + x] = f(f(rgb[(y * newW + x) * 3 + c] - m) / s);
+    }
+  }
+  return out;
+}
+
 /** Source indices and weights of bilinear interpolation with align_corners=False. */
 function bilinearTaps(outSize: number, inSize: number) {
   const scale = Math.fround(inSize / outSize);
@@ -105,6 +186,20 @@ export function upsampleLogits(
     }
   }
   return out;
+}
+
+/**
+ * SAM1's postprocess_masks, as its ONNX decoder does it: low-res logits up to size x size, the
+ * padding cropped away, then up to the image's resolution.
+ */
+export function upsampleLogitsLongestSide(
+  low: Float32Array, lowH: number, lowW: number, width: number, height: number, size: number,
+): Float32Array {
+  const [newH, newW] = longestSideShape(width, height, size);
+  const square = upsampleLogits(low, lowH, lowW, size, size);
+  const cropped = new Float32Array(newH * newW);
+  for (let y = 0; y < newH; y++) cropped.set(square.subarray(y * size, y * size + newW), y * newW);
+  return upsampleLogits(cropped, newH, newW, width, height);
 }
 
 export function threshold(logits: Float32Array, t: number): Uint8Array {

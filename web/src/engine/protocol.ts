@@ -13,6 +13,8 @@ export interface ModelInfo {
   id: string;
   label: string;
   family: 'sam2' | 'sam1';
+  model_id?: string | null;
+  builtin?: boolean;
   precision: string;
   random_weights: boolean;
   bytes: number;

@@ -3,15 +3,14 @@
 
 import * as ort from 'onnxruntime-web/webgpu';
 import { EngineError, cacheInfo, clearCache, fetchModelFile } from './modelCache';
-import { overlayPixels, preprocessSquash, threshold, upsampleLogits } from './imageOps';
+import { overlayPixels, threshold } from './imageOps';
+import { type Family, familyOf } from './families';
 import { maskStats, rleCounts, rleToString, svgDocument, tracePolygons } from './exporters';
 import type { Backend, ExportObject, ModelInfo, Prompt, RenderRequest, Request, WorkerMessage } from './protocol';
 
-const LOW = 256;
-const CLAMP = 32;
-
 interface Loaded {
   model: ModelInfo;
+  family: Family;
   encoder: ort.InferenceSession;
   decoder: ort.InferenceSession;
 }
@@ -115,6 +114,12 @@ async function load(model: ModelInfo, id: number) {
   const encBytes = await fetchModelFile({ url: model.urls.encoder, ...files.encoder }, 'encoder', progress);
   const decBytes = await fetchModelFile({ url: model.urls.decoder, ...files.decoder }, 'decoder', progress);
   progress({ phase: 'compile', file: model.id, loaded: 0, total: 1, bytesPerSecond: 0, fromCache: true });
+  let family: Family;
+  try {
+    family = familyOf(model);
+  } catch (e) {
+    throw new EngineError((e as Error).message, 'session');
+  }
   const t0 = performance.now();
   let encoder: ort.InferenceSession, decoder: ort.InferenceSession;
   try {
@@ -123,7 +128,7 @@ async function load(model: ModelInfo, id: number) {
   } catch (e) {
     throw new EngineError(`onnxruntime-web (${backend}) cannot run ${model.id}: ${(e as Error).message}`, 'session');
   }
-  loaded = { model, encoder, decoder };
+  loaded = { model, family, encoder, decoder };
   return { sessionMs: performance.now() - t0 };
 }
 
@@ -144,12 +149,10 @@ async function setImage(bitmap: ImageBitmap) {
   fullRes.clear();
   for (const t of Object.values(features ?? {})) t.dispose();
   features = null;
-  const m = loaded.model.manifest;
   const t0 = performance.now();
-  const size = m.input_size;
-  const tensor = new ort.Tensor('float32', preprocessSquash(rgba, width, height, size, m.mean, m.std), [1, 3, size, size]);
+  const feeds = loaded.family.encoderFeeds(rgba, width, height);
   const t1 = performance.now();
-  features = await loaded.encoder.run({ image: tensor });
+  features = loaded.family.features(await loaded.encoder.run(feeds));
   return { width, height, preprocessMs: t1 - t0, encodeMs: performance.now() - t1 };
 }
 
@@ -160,35 +163,16 @@ function checkDevice() {
 async function decode(prompt: Prompt) {
   checkDevice();
   if (!loaded || !features || !image) throw new EngineError('no image encoded yet', 'state');
+  if (!prompt.points.length && !prompt.box) throw new EngineError('a prompt needs at least one point or a box', 'prompt');
   const { width, height } = image;
-  const size = loaded.model.manifest.input_size;
-  const coords: number[] = [], labels: number[] = [];
-  // Official layout: box corners (labels 2 and 3) first, then the clicks.
-  if (prompt.box) {
-    const [x0, y0, x1, y1] = prompt.box;
-    coords.push(x0 * size / width, y0 * size / height, x1 * size / width, y1 * size / height);
-    labels.push(2, 3);
-  }
-  for (const [x, y, label] of prompt.points) {
-    coords.push(x * size / width, y * size / height);
-    labels.push(label);
-  }
-  if (!labels.length) throw new EngineError('a prompt needs at least one point or a box', 'prompt');
-  const n = labels.length;
-  const feeds: Record<string, ort.Tensor> = {
-    image_embed: features.image_embed,
-    high_res_feats_0: features.high_res_feats_0,
-    high_res_feats_1: features.high_res_feats_1,
-    point_coords: new ort.Tensor('float32', Float32Array.from(coords), [1, n, 2]),
-    point_labels: new ort.Tensor('float32', Float32Array.from(labels), [1, n]),
-    mask_input: new ort.Tensor('float32', prompt.maskInput ?? new Float32Array(LOW * LOW), [1, 1, LOW, LOW]),
-    has_mask_input: new ort.Tensor('float32', Float32Array.of(prompt.maskInput ? 1 : 0), [1]),
-  };
+  const { family } = loaded;
+  const feeds = { ...features, ...family.promptFeeds(prompt, width, height) };
   const t0 = performance.now();
-  const wanted = prompt.multimask ? ['masks', 'iou_predictions'] : ['single_mask', 'single_iou'];
+  const wanted = family.outputs(prompt.multimask);
   const out = await loaded.decoder.run(feeds, wanted);
   const decodeMs = performance.now() - t0;
-  const lowRes = Float32Array.from(out[wanted[0]].data as Float32Array, (v) => Math.max(-CLAMP, Math.min(CLAMP, v)));
+  const clamp = family.clamp ?? Infinity;
+  const lowRes = Float32Array.from(out[wanted[0]].data as Float32Array, (v) => Math.max(-clamp, Math.min(clamp, v)));
   const scores = Float32Array.from(out[wanted[1]].data as Float32Array);
   for (const t of Object.values(out)) t.dispose();
   return { lowRes, scores, numMasks: scores.length, decodeMs };
@@ -197,7 +181,8 @@ async function decode(prompt: Prompt) {
 function logitsFor(key: string, lowRes: Float32Array): Float32Array {
   let logits = fullRes.get(key);
   if (!logits) {
-    logits = upsampleLogits(lowRes, LOW, LOW, image!.width, image!.height);
+    if (!loaded || !image) throw new EngineError('no model or image loaded', 'state');
+    logits = loaded.family.upsample(lowRes, image.width, image.height);
     fullRes.set(key, logits);
     if (fullRes.size > 16) fullRes.delete(fullRes.keys().next().value as string);
   }

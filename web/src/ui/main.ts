@@ -72,13 +72,17 @@ async function loadCatalogue() {
   modelSelect.replaceChildren(...models.map((m) => {
     const o = document.createElement('option');
     o.value = m.id;
-    o.textContent = `${m.label} · ${mb(m.bytes)}${m.random_weights ? ' · random weights (test)' : ''}`;
+    o.textContent = `${m.label} · ${mb(m.bytes)}${m.random_weights ? ' · random weights (test)' : ''}` +
+      (m.builtin ? ' · built in' : '');
     return o;
   }));
   modelSelect.disabled = models.length === 0;
   if (!models.length) {
     notice('models', `No models are installed on this server. ${body.how_to_add ?? ''}`, true);
     status('No model installed: see the note above.', true);
+  } else if (models.every((m) => m.builtin)) {
+    // Honest about what runs: the built-in model is a distilled SAM1-family model, not SAM2.
+    notice('models', `Using the built-in ${models[0].label}. For SAM2 models: ${body.how_to_add ?? ''}`, false);
   }
 }
 
@@ -88,7 +92,8 @@ function preferredModel(): ModelInfo | undefined {
   if (byId) return byId;
   // fp16 where the GPU computes in fp16, else full precision; the server lists its best first.
   const f16 = engine.info.shaderF16 && engine.info.backend === 'webgpu';
-  return models.find((m) => m.precision === (f16 ? 'fp16' : 'fp32')) ?? models[0];
+  const best = models[0];
+  return models.find((m) => m.model_id === best?.model_id && m.precision === (f16 ? 'fp16' : 'fp32')) ?? best;
 }
 
 async function selectModel(model: ModelInfo) {
