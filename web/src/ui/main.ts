@@ -82,7 +82,7 @@ async function loadCatalogue() {
     status('No model installed: see the note above.', true);
   } else if (models.every((m) => m.builtin)) {
     // Honest about what runs: the built-in model is a distilled SAM1-family model, not SAM2.
-    notice('models', `Using the built-in ${models[0].label}. For SAM2 models: ${body.how_to_add ?? ''}`, false);
+    notice('models', `Using the built-in ${models[0].label}. ${body.how_to_add ?? ''}`, false);
   }
 }
 
@@ -229,12 +229,19 @@ async function decodeObject(o: SegObject, refine = true) {
 
 async function changeActive(mutate: (o: SegObject) => void) {
   if (!encoded) { status('Wait for the image to be encoded.'); return; }
+  const t0 = performance.now();
   work.checkpoint();
   const o = work.active;
   mutate(o);
   try {
     await decodeObject(o);
     await redraw();
+    // Timings for benchmarks/browser_clicks.py: prompt -> mask on screen (the next frame).
+    requestAnimationFrame(() => {
+      const now = performance.now();
+      document.body.dataset.clickToPaintMs = (now - t0).toFixed(2);
+      document.body.dataset.firstMaskAt ??= now.toFixed(1); // ms since the page was opened
+    });
   } catch (e) {
     showError(e, 'Decoding failed');
   }

