@@ -18,8 +18,8 @@ export interface Family {
   features(outputs: Record<string, ort.Tensor>): Record<string, ort.Tensor>;
   /** Prompt tensors (coordinates in the model's input space) for the decoder. */
   promptFeeds(prompt: Prompt, width: number, height: number): Record<string, ort.Tensor>;
-  /** The decoder outputs to fetch: [low-res logits, scores]. */
-  outputs(multimask: boolean): [string, string];
+  /** The decoder outputs to fetch: [low-res logits, scores, (logits at the image's size)]. */
+  outputs(multimask: boolean): string[];
   /** SAM2 clamps the low-res logits it keeps for refinement; SAM1 does not. */
   clamp: number | null;
   upsample(low: Float32Array, width: number, height: number): Float32Array;
@@ -80,7 +80,9 @@ function sam1(m: ModelInfo['manifest']): Family {
         orig_im_size: new ort.Tensor('float32', Float32Array.of(h, w), [2]),
       };
     },
-    outputs: () => ['low_res_masks', 'iou_predictions'],
+    // SAM1's decoder also upsamples in-graph (the official postprocess_masks, on the GPU under
+    // WebGPU): fetching that costs less than redoing it in JavaScript through a 1024x1024 step.
+    outputs: () => ['low_res_masks', 'iou_predictions', 'masks'],
     clamp: null,
     upsample: (low, w, h) => upsampleLogitsLongestSide(low, LOW, LOW, w, h, size),
   };

@@ -24,6 +24,17 @@ let loaded: Loaded | null = null;
 let image: { rgba: Uint8ClampedArray; width: number; height: number } | null = null;
 let features: Record<string, ort.Tensor> | null = null;
 const fullRes = new Map<string, Float32Array>(); // upsampled logits, keyed by object + version
+// Full-resolution logits that came out of the decoder itself, keyed by their low-res logits'
+// fingerprint, until the page asks to render that mask.
+const decodedFullRes = new Map<string, Float32Array>();
+
+/** A cheap identity for a low-res logit map (FNV-1a over its bits). */
+function fingerprint(low: Float32Array): string {
+  const bits = new Uint32Array(low.buffer, low.byteOffset, low.length);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < bits.length; i++) h = Math.imul(h ^ bits[i], 16777619);
+  return `${low.length}:${h >>> 0}`;
+}
 
 const post = (m: WorkerMessage, transfer: Transferable[] = []) =>
   (self as unknown as Worker).postMessage(m, transfer);
@@ -147,6 +158,7 @@ async function setImage(bitmap: ImageBitmap) {
   bitmap.close();
   image = { rgba, width, height };
   fullRes.clear();
+  decodedFullRes.clear();
   for (const t of Object.values(features ?? {})) t.dispose();
   features = null;
   const t0 = performance.now();
@@ -173,7 +185,11 @@ async function decode(prompt: Prompt) {
   const decodeMs = performance.now() - t0;
   const clamp = family.clamp ?? Infinity;
   const lowRes = Float32Array.from(out[wanted[0]].data as Float32Array, (v) => Math.max(-clamp, Math.min(clamp, v)));
-  const scores = Float32Array.from(out[wanted[1]].data as Float32Array);
+  const scores = new Float32Array(out[wanted[1]].data as Float32Array);
+  if (wanted[2]) {
+    decodedFullRes.set(fingerprint(lowRes), new Float32Array(out[wanted[2]].data as Float32Array));
+    if (decodedFullRes.size > 8) decodedFullRes.delete(decodedFullRes.keys().next().value as string);
+  }
   for (const t of Object.values(out)) t.dispose();
   return { lowRes, scores, numMasks: scores.length, decodeMs };
 }
@@ -182,7 +198,7 @@ function logitsFor(key: string, lowRes: Float32Array): Float32Array {
   let logits = fullRes.get(key);
   if (!logits) {
     if (!loaded || !image) throw new EngineError('no model or image loaded', 'state');
-    logits = loaded.family.upsample(lowRes, image.width, image.height);
+    logits = decodedFullRes.get(fingerprint(lowRes)) ?? loaded.family.upsample(lowRes, image.width, image.height);
     fullRes.set(key, logits);
     if (fullRes.size > 16) fullRes.delete(fullRes.keys().next().value as string);
   }
