@@ -102,6 +102,9 @@ def segment(
     manifest = _store(models, builtin).get(model)
     if manifest.data.get("random_weights"):
         err.print(f"[yellow]warning: {manifest.bundle_id} has random weights (a test model)")
+    if manifest.data.get("builtin") and not as_json:
+        err.print(f"using the built-in {manifest.data['label']}; for SAM2 see `sam2web models "
+                  "list`", highlight=False)
     rgb = load_image(image)
     predictor = Predictor(manifest)
     predictor.set_image(rgb)
