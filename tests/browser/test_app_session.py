@@ -3,6 +3,9 @@ the full-size tiny model, a full storage quota, and an empty model store."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from sam2web.predict.predictor import Predictor
@@ -121,6 +124,43 @@ def test_too_small_storage_quota_never_uses_a_broken_model(plain_browser, server
     assert "ready on" not in status
     shot(page, "quota")
     ctx.close()
+
+
+@pytest.fixture
+def tiny_disk():
+    """A 12 MB file system for a browser profile: a real full disk, not a simulated quota."""
+    import subprocess
+    import tempfile
+
+    mountpoint = Path(tempfile.mkdtemp())
+    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=12m", "tmpfs", str(mountpoint)],
+                          capture_output=True, text=True)
+    if proc.returncode:
+        pytest.skip(f"cannot mount a small tmpfs here ({proc.stderr.strip()}); needs root")
+    yield mountpoint
+    subprocess.run(["umount", str(mountpoint)], check=True)
+
+
+def test_a_full_disk_gets_a_clear_storage_message(playwright_instance, server, tiny_disk, shot):
+    from conftest import BASE_FLAGS, CHROMIUM
+
+    ctx = playwright_instance.chromium.launch_persistent_context(
+        str(tiny_disk / "profile"), executable_path=CHROMIUM, headless=True, args=BASE_FLAGS)
+    try:
+        page = ctx.new_page()
+        page.goto(server.url)
+        status = wait_for_text(page, "#status", "Could not load", 120)
+        assert re.search(r"browser storage is full: the (encoder|decoder) needs [\d.]+ MB", status), status
+        assert "disk holding the browser's data is full" in status or "may store only" in status
+        assert "Clear cached models" in status and "error" in page.get_attribute("#status", "class")
+        shot(page, "full-disk")
+        # The half-written file can be cleared away from the page.
+        page.click("#clear-cache")
+        assert "Cached models cleared" in wait_for_text(page, "#status", "cleared", 30)
+        info = wait_for_text(page, "#storage-info", "0 cached model file(s), 0.0 MB", 30)
+        assert info.startswith("0 cached model file(s), 0.0 MB"), info
+    finally:
+        ctx.close()
 
 
 def test_empty_store_says_how_to_add_a_model(plain_browser, tmp_path, shot):

@@ -40,9 +40,13 @@ type OnProgress = (p: Progress) => void;
 async function quotaError(name: string, bytes: number): Promise<EngineError> {
   const est = await navigator.storage.estimate();
   const free = Math.max(0, (est.quota ?? 0) - (est.usage ?? 0));
-  return new EngineError(`browser storage is full: the ${name} needs ${(bytes / 1e6).toFixed(1)} MB, ` +
-    `${(free / 1e6).toFixed(1)} MB are free for this site. Clear cached models or free disk space, ` +
-    'then try again.', 'quota');
+  const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
+  // The browser's quota is a share of the disk; a nearly full disk runs out before the quota does.
+  const why = free >= bytes
+    ? `the disk holding the browser's data is full (the browser would allow this site ${mb(free)} more)`
+    : `this site may store only ${mb(free)} more`;
+  return new EngineError(`browser storage is full: the ${name} needs ${mb(bytes)} and ${why}. ` +
+    'Clear cached models or free disk space, then try again.', 'quota');
 }
 
 /** Read a finished cached file; null when absent. */
