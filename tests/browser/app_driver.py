@@ -69,6 +69,11 @@ class AppPage:
         x, y = self._to_page(fx, fy)
         self._after_decode(lambda: self.page.mouse.click(x, y, button="right" if negative else "left"))
 
+    def hover(self, fx: float, fy: float):
+        x, y = self._to_page(fx, fy)
+        self.page.mouse.move(x - 3, y - 3)
+        self.page.mouse.move(x, y, steps=3)
+
     def drag_box(self, fx0, fy0, fx1, fy1):
         x0, y0 = self._to_page(fx0, fy0)
         x1, y1 = self._to_page(fx1, fy1)

@@ -72,6 +72,25 @@ def test_fresh_install_segments_coins_on_wasm(plain_browser, fresh_server, coins
         _check_click(app, predictor, region)
     assert len(app.objects()) == 3
     shot(page, "coins")
+    # Hover preview, switched on: the mask under the pointer, as the Python predictor makes it.
+    app.new_object()
+    page.select_option("#hover-preview", "on")
+    region, (x, y) = coins[3]
+    before = app._data("previewed")
+    app.hover(x / width, y / height)
+    app._wait_change("previewed", before)
+    px, py = map(float, app._data("previewed").split("@")[0].split(","))
+    expected = predictor.predict(points=[(px, py)]).best()
+    area = int(app._data("previewArea"))
+    assert abs(area - int(expected.sum())) <= 0.02 * expected.sum(), (area, int(expected.sum()))
+    assert iou(expected, region) >= 0.8
+    shot(page, "hover")
+    # ...and off: moving over another coin previews nothing.
+    page.select_option("#hover-preview", "off")
+    shown = app._data("previewed")
+    app.hover(coins[4][1][0] / width, coins[4][1][1] / height)
+    page.wait_for_timeout(1500)
+    assert app._data("previewed") == shown
     assert not [c for c in app.console if c.startswith(("error", "pageerror", "warning"))], app.console
     page.close()
 
@@ -86,8 +105,22 @@ def test_builtin_model_on_webgpu_matches_python(webgpu_compat_browser, fresh_ser
     assert "on WEBGPU" in app.status()
     predictor.set_image(photos["coins"])
     height, width = photos["coins"].shape[:2]
-    region, (x, y) = coin_regions(photos["coins"])[5]
+    coins = coin_regions(photos["coins"])
+    region, (x, y) = coins[5]
     app.click(x / width, y / height)
     _check_click(app, predictor, region)
+    # A negative point on the background refines the same object (from its previous mask).
+    app.click(0.02, 0.03, negative=True)
+    _check_click(app, predictor, region)
+    # A box around another coin, as a new object.
+    app.new_object()
+    region = coins[6][0]
+    ys, xs = region.nonzero()
+    x0, y0, x1, y1 = xs.min() - 3, ys.min() - 3, xs.max() + 3, ys.max() + 3
+    app.drag_box(x0 / width, y0 / height, x1 / width, y1 / height)
+    box = app.objects()[-1]["box"]
+    expected, _, _ = replay(predictor, [("box", *box)])
+    got = app.mask()
+    assert iou(got, expected) >= 0.99 and iou(got, region) >= 0.8
     shot(page, "coin")
     page.close()

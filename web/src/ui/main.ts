@@ -314,7 +314,10 @@ function drawPrompts(dragBox?: [number, number, number, number]) {
   }
 }
 
-function refreshSidebar(areas?: Map<number, number>) {
+let lastAreas = new Map<number, number>(); // mask areas of the last render, by object id
+
+function refreshSidebar(areas: Map<number, number> = lastAreas) {
+  lastAreas = areas;
   const list = $('object-list');
   list.replaceChildren(...work.objects.map((o) => {
     const li = document.createElement('li');
@@ -405,8 +408,10 @@ function boxOf(a: [number, number], b: [number, number]): [number, number, numbe
 
 let hoverBusy = false;
 async function hoverPreview(p: [number, number]) {
-  // Only when decoding keeps up with the pointer; otherwise clicks stay snappy instead.
-  if (!encoded || hoverBusy || lastDecodeMs > 60 || !$<HTMLInputElement>('hover-preview').checked) return;
+  // 'auto': only when decoding keeps up with the pointer, so clicks stay snappy otherwise. 'on':
+  // always (decodes replace each other, so a slow decoder shows fewer previews, never a backlog).
+  const mode = $<HTMLSelectElement>('hover-preview').value;
+  if (!encoded || hoverBusy || mode === 'off' || (mode === 'auto' && lastDecodeMs > 60)) return;
   hoverBusy = true;
   try {
     const o = work.active;
@@ -420,6 +425,8 @@ async function hoverPreview(p: [number, number]) {
     preview?.close();
     preview = bitmap.bitmap;
     paintOverlay();
+    document.body.dataset.previewArea = String(bitmap.area);
+    document.body.dataset.previewed = `${p[0].toFixed(3)},${p[1].toFixed(3)}@${Date.now()}`;
   } catch {
     // A preview that fails is simply not shown; the click path reports errors.
   } finally {
