@@ -13,16 +13,18 @@ TIMEOUT = 240_000  # WebGPU on a CPU-only machine compiles shaders slowly on fir
 
 
 class AppPage:
-    def __init__(self, page, url: str):
+    def __init__(self, page, url: str, timeout_ms: int = TIMEOUT):
         self.page = page
         self.url = url
+        self.timeout_ms = timeout_ms
         self.console: list[str] = []
         page.on("console", lambda m: self.console.append(f"{m.type}: {m.text}"))
         page.on("pageerror", lambda e: self.console.append(f"pageerror: {e}"))
 
     def open(self, query: str = ""):
         self.page.goto(self.url + query)
-        self.page.wait_for_selector("body[data-ready=true]", state="attached", timeout=TIMEOUT)
+        self.page.wait_for_selector("body[data-ready=true]", state="attached",
+                                    timeout=self.timeout_ms)
         return self
 
     def status(self) -> str:
@@ -36,7 +38,7 @@ class AppPage:
 
     def _wait_change(self, key: str, before: str):
         # Polled from Python: the app's CSP (rightly) forbids the eval behind wait_for_function.
-        deadline = time.time() + TIMEOUT / 1000
+        deadline = time.time() + self.timeout_ms / 1000
         while time.time() < deadline:
             value = self._data(key)
             if value and value != before:
@@ -106,7 +108,7 @@ class AppPage:
         self._wait_change("rendered", rendered)
 
     def download(self, kind: str) -> bytes:
-        with self.page.expect_download(timeout=TIMEOUT) as info:
+        with self.page.expect_download(timeout=self.timeout_ms) as info:
             self.page.click(f"#export-{kind}")
         return open(info.value.path(), "rb").read()
 
