@@ -208,7 +208,7 @@ function promptFor(o: SegObject, extra?: Point): Prompt {
 
 async function decodeObject(o: SegObject, refine = true) {
   if (!o.points.length && !o.box) {
-    o.candidates = []; o.scores = []; o.version++;
+    o.candidates = []; o.scores = []; o.version = nextVersion();
     return;
   }
   const prompt = promptFor(o);
@@ -221,7 +221,7 @@ async function decodeObject(o: SegObject, refine = true) {
   o.candidates = candidates;
   o.scores = scores;
   o.chosen = scores.indexOf(Math.max(...scores));
-  o.version++;
+  o.version = nextVersion();
   status(`Decoded in ${r.decodeMs.toFixed(1)} ms · ${o.name}: ${r.numMasks > 1 ? `${r.numMasks} candidates, ` : ''}` +
     `score ${scores[o.chosen].toFixed(3)}`);
   document.body.dataset.decoded = String(Date.now());
@@ -252,24 +252,44 @@ async function changeActive(mutate: (o: SegObject) => void) {
 function clearOverlays() {
   for (const b of overlays.values()) b.close();
   overlays.clear();
+  overlaySignature.clear();
   preview?.close();
   preview = null;
 }
 
+// Versions are unique across the session (never reused after an undo), so a render key always
+// names one mask, in the worker's cache too.
+let versionCounter = 0;
+const nextVersion = () => ++versionCounter;
 const renderKey = (o: SegObject) => `${o.id}:${o.version}:${o.chosen}`;
+/** What each overlay bitmap shows; only objects whose signature changed are rendered again. */
+const overlaySignature = new Map<number, string>();
 
 async function redraw() {
   const t = Number(thresholdInput.value);
   const fill = $<HTMLInputElement>('show-fill').checked;
   const contour = $<HTMLInputElement>('show-contour').checked;
   const visible = work.objects.filter((o) => o.candidates.length);
-  const rendered = visible.length ? await engine.render(visible.map((o) => ({
+  const signature = (o: SegObject) => `${renderKey(o)}|${t}|${fill}|${contour}|${o.color.join()}`;
+  const stale = visible.filter((o) => overlaySignature.get(o.id) !== signature(o));
+  const staleSignatures = stale.map(signature); // as requested, even if objects change meanwhile
+  const rendered = stale.length ? await engine.render(stale.map((o) => ({
     objectId: o.id, key: renderKey(o), lowRes: o.candidates[o.chosen], color: o.color,
     threshold: t, fill, contour,
   }))) : [];
-  clearOverlays();
-  const areas = new Map<number, number>();
-  for (const r of rendered) { overlays.set(r.objectId, r.bitmap); areas.set(r.objectId, r.area); }
+  preview?.close();
+  preview = null;
+  const keep = new Set(visible.map((o) => o.id));
+  for (const [id, bitmap] of overlays) {
+    if (!keep.has(id)) { bitmap.close(); overlays.delete(id); overlaySignature.delete(id); }
+  }
+  const areas = new Map([...lastAreas].filter(([id]) => keep.has(id)));
+  for (const r of rendered) {
+    overlays.get(r.objectId)?.close();
+    overlays.set(r.objectId, r.bitmap);
+    areas.set(r.objectId, r.area);
+  }
+  stale.forEach((o, i) => overlaySignature.set(o.id, staleSignatures[i]));
   paintOverlay();
   drawPrompts();
   refreshSidebar(areas);
@@ -347,7 +367,7 @@ function refreshSidebar(areas: Map<number, number> = lastAreas) {
     const b = document.createElement('button');
     b.className = `candidate${i === active.chosen ? ' active' : ''}`;
     b.textContent = `Mask ${i + 1}: ${s.toFixed(2)}`;
-    b.onclick = () => { work.checkpoint(); active.chosen = i; active.version++; void redraw(); };
+    b.onclick = () => { work.checkpoint(); active.chosen = i; active.version = nextVersion(); void redraw(); };
     return b;
   }) : []));
   $<HTMLButtonElement>('undo').disabled = !work.canUndo();
