@@ -47,21 +47,12 @@ class ModelStore:
         smaller, higher precision."""
         found = []
         if self.root.is_dir():
-            for child in sorted(self.root.iterdir()):
-                if child.is_dir() and not child.name.startswith("."):
-                    try:
-                        manifest = read_manifest(child)
-                    except BadBundleError:
-                        continue  # a stray or broken directory is not a model
-                    manifest.data.pop("builtin", None)  # only sam2web's own files are built in
-                    found.append(manifest)
+            for manifest in _readable_bundles(sorted(self.root.iterdir())):
+                manifest.data.pop("builtin", None)  # only sam2web's own files are built in
+                found.append(manifest)
         if self.builtin:
             ids = {m.bundle_id for m in found}
-            for child in builtin_bundle_dirs():
-                try:
-                    manifest = read_manifest(child)
-                except BadBundleError:
-                    continue
+            for manifest in _readable_bundles(builtin_bundle_dirs()):
                 if manifest.bundle_id not in ids:
                     manifest.data["builtin"] = True
                     found.append(manifest)
@@ -117,6 +108,16 @@ class ModelStore:
         if not (target / "manifest.json").is_file() or bundle_id.startswith("."):
             raise Sam2WebError(f"model '{bundle_id}' is not installed in {self.root}")
         shutil.rmtree(target)
+
+
+def _readable_bundles(dirs):
+    """Manifests of the bundle directories among `dirs`; a stray or broken directory is skipped."""
+    for child in dirs:
+        if child.is_dir() and not child.name.startswith("."):
+            try:
+                yield read_manifest(child)
+            except BadBundleError:
+                continue
 
 
 def _preference(manifest: Manifest):

@@ -6,7 +6,7 @@
 //         padding point appended here when there is no box.
 
 import * as ort from 'onnxruntime-web/webgpu';
-import { preprocessLongestSide, preprocessSquash, upsampleLogits, upsampleLogitsLongestSide } from './imageOps';
+import { longestSideShape, preprocessLongestSide, preprocessSquash, upsampleLogits, upsampleLogitsLongestSide } from './imageOps';
 import type { ModelInfo, Prompt } from './protocol';
 
 export const LOW = 256;
@@ -73,8 +73,7 @@ function sam1(m: ModelInfo['manifest']): Family {
     features: (o) => ({ image_embeddings: o[output] }),
     promptFeeds: (p, w, h) => {
       // Per axis, to the resized (unpadded) image, like ResizeLongestSide.apply_coords.
-      const scale = size / Math.max(w, h);
-      const newH = Math.trunc(h * scale + 0.5), newW = Math.trunc(w * scale + 0.5);
+      const [newH, newW] = longestSideShape(w, h, size);
       return {
         ...promptTensors(p, newW / w, newH / h, true),
         orig_im_size: new ort.Tensor('float32', Float32Array.of(h, w), [2]),
