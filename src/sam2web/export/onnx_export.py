@@ -17,18 +17,21 @@ from sam2web.export.onnx_modules import (
 
 OPSET = 17
 PRECISIONS = ("fp32", "fp16", "int8")
+# Only the number of points is dynamic. One prompt set per run (batch 1) lets the shape
+# arithmetic fold to constants: with a dynamic batch, ~140 shape nodes stayed in the graph and
+# onnxruntime's WebGPU EP ran them on the CPU, syncing with the GPU on every click (measured:
+# 145 CPU nodes per click). Several objects are decoded one after another instead.
 _DECODER_DYNAMIC_AXES = {
-    "point_coords": {0: "batch", 1: "num_points"},
-    "point_labels": {0: "batch", 1: "num_points"},
-    "mask_input": {0: "mask_batch"},
-    "has_mask_input": {0: "mask_batch"},
-    **{name: {0: "batch"} for name in DECODER_OUTPUTS},
+    "point_coords": {1: "num_points"},
+    "point_labels": {1: "num_points"},
 }
 
-def _export(module, args, path: Path, inputs, outputs, dynamic_axes=None) -> None:
+def _export(module, args, path: Path, inputs, outputs, dynamic_axes=None, fused=True) -> None:
     import torch
 
-    with torch.no_grad(), warnings.catch_warnings():
+    from sam2web.export.fused_attention import fused_attention
+
+    with torch.no_grad(), warnings.catch_warnings(), fused_attention(fused):
         warnings.simplefilter("ignore")  # tracer warnings about python control flow on shapes
         # The TorchScript exporter: proven on SAM2's graphs and light on memory for `large`.
         torch.onnx.export(
@@ -41,6 +44,7 @@ def _export(module, args, path: Path, inputs, outputs, dynamic_axes=None) -> Non
             opset_version=OPSET,
             do_constant_folding=True,
             dynamo=False,
+            custom_opsets={"com.microsoft": 1} if fused else None,
         )
 
 def _simplify(path: Path) -> None:
@@ -54,10 +58,10 @@ def _simplify(path: Path) -> None:
 # Shapes the traced decoder leaves symbolic (slices of the mask-token axis); declared so the
 # manifest and the browser know them without running the graph.
 _DECODER_OUTPUT_SHAPES = {
-    "masks": ["batch", 3, 256, 256],
-    "iou_predictions": ["batch", 3],
-    "single_mask": ["batch", 1, 256, 256],
-    "single_iou": ["batch", 1],
+    "masks": [1, 3, 256, 256],
+    "iou_predictions": [1, 3],
+    "single_mask": [1, 1, 256, 256],
+    "single_iou": [1, 1],
 }
 
 
@@ -75,8 +79,12 @@ def _declare_output_shapes(path: Path, shapes: dict) -> None:
     onnx.save(model, str(path))
 
 
-def export_fp32(model, out_dir: Path) -> dict[str, Path]:
-    """Export encoder.onnx and decoder.onnx (fp32) for a built SAM2 model into out_dir."""
+def export_fp32(model, out_dir: Path, fused_attention: bool = True) -> dict[str, Path]:
+    """Export encoder.onnx and decoder.onnx (fp32) for a built SAM2 model into out_dir.
+
+    fused_attention: attention as onnxruntime's fused MultiHeadAttention node (see
+    fused_attention.py); False gives plain ONNX ops any runtime can run.
+    """
     import torch
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -91,9 +99,10 @@ def export_fp32(model, out_dir: Path) -> dict[str, Path]:
         torch.zeros(1),
     )
     paths = {"encoder": out_dir / "encoder.onnx", "decoder": out_dir / "decoder.onnx"}
-    _export(encoder, (image,), paths["encoder"], ENCODER_INPUTS, ENCODER_OUTPUTS)
+    _export(encoder, (image,), paths["encoder"], ENCODER_INPUTS, ENCODER_OUTPUTS,
+            fused=fused_attention)
     _export(decoder, (*feats, *prompts), paths["decoder"], DECODER_INPUTS, DECODER_OUTPUTS,
-            _DECODER_DYNAMIC_AXES)
+            _DECODER_DYNAMIC_AXES, fused=fused_attention)
     for path in paths.values():
         _simplify(path)
     _declare_output_shapes(paths["decoder"], _DECODER_OUTPUT_SHAPES)

@@ -16,6 +16,14 @@ from sam2web.predict import transforms as T
 LOW_RES = 256
 
 
+def _prompt_sets(coords, labels, mask, has_mask):
+    """One prompt set at a time: both families' decoders take a batch of one (several objects are
+    decoded one after another). A single mask input is shared by every set."""
+    for b in range(len(coords)):
+        yield (coords[b:b + 1], labels[b:b + 1], mask[b:b + 1] if len(mask) > 1 else mask,
+               has_mask[b:b + 1] if len(has_mask) > 1 else has_mask[:1])
+
+
 class Sam2Family:
     name = "sam2"
     # The official SAM2 predictor clamps the low-res logits it hands back for refinement.
@@ -35,11 +43,14 @@ class Sam2Family:
 
     def decode(self, decoder, features, coords, labels, mask, has_mask, orig_hw, multimask):
         """-> low-res logits (B, C, 256, 256) and scores (B, C)."""
-        feeds = {**features, "point_coords": coords, "point_labels": labels,
-                 "mask_input": mask, "has_mask_input": has_mask}
-        masks, iou, single, single_iou = decoder.run(
-            ["masks", "iou_predictions", "single_mask", "single_iou"], feeds)
-        return (masks, iou) if multimask else (single, single_iou)
+        wanted = ["masks", "iou_predictions"] if multimask else ["single_mask", "single_iou"]
+        lows, scores = [], []
+        for c, lab, m, has in _prompt_sets(coords, labels, mask, has_mask):
+            low, iou = decoder.run(wanted, {**features, "point_coords": c, "point_labels": lab,
+                                            "mask_input": m, "has_mask_input": has})
+            lows.append(low)
+            scores.append(iou)
+        return np.concatenate(lows), np.concatenate(scores)
 
     def upsample(self, logits, orig_hw):
         return T.upsample_logits(logits, orig_hw)
@@ -65,17 +76,13 @@ class Sam1Family:
     def decode(self, decoder, features, coords, labels, mask, has_mask, orig_hw, multimask):
         # SAM1's ONNX decoder takes one prompt set at a time and gives one mask (no candidates).
         lows, scores = [], []
-        has_box = (labels == 2).any(axis=-1)
-        for b in range(len(coords)):
-            c, lab = coords[b:b + 1], labels[b:b + 1]
-            if not has_box[b]:  # the official ONNX usage pads point-only prompts
+        for c, lab, m, has in _prompt_sets(coords, labels, mask, has_mask):
+            if not (lab == 2).any():  # the official ONNX usage pads point-only prompts
                 c = np.concatenate([c, np.zeros((1, 1, 2), np.float32)], axis=1)
                 lab = np.concatenate([lab, -np.ones((1, 1), np.float32)], axis=1)
-            m = mask[b:b + 1] if len(mask) > 1 else mask
             low, iou = decoder.run(["low_res_masks", "iou_predictions"], {
                 **features, "point_coords": c, "point_labels": lab, "mask_input": m,
-                "has_mask_input": has_mask[:1] if len(has_mask) == 1 else has_mask[b:b + 1],
-                "orig_im_size": np.array(orig_hw, np.float32)})
+                "has_mask_input": has, "orig_im_size": np.array(orig_hw, np.float32)})
             lows.append(low)
             scores.append(iou)
         return np.concatenate(lows), np.concatenate(scores)

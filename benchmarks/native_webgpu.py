@@ -1,0 +1,394 @@
+"""SAM2 on a real GPU: ONNX Runtime's WebGPU execution provider vs PyTorch CUDA.
+
+The same ONNX graphs the browser runs (exported here from the official SAM2.1 architecture, random
+weights unless --checkpoint-dir has official checkpoints) are timed with the native WebGPU EP (Dawn
+over Vulkan: the C++ code onnxruntime-web compiles to WASM) and compared with PyTorch on the same
+GPU. Needs a machine with an NVIDIA GPU, torch with CUDA, and `onnxruntime-webgpu` as the
+`onnxruntime` module (../shared/docs/gpu-benchmarks.md has the recipe).
+
+Per model size, attention form (fused MultiHeadAttention / plain ops) and precision it reports:
+- torch_fp32_ms / torch_bf16_ms: PyTorch encoder (input already on the GPU), CUDA-event timed;
+- encoder_resident_ms: WebGPU encoder, image on the GPU, outputs left on the GPU (what the app
+  does after the one upload), amortised over back-to-back runs with one sync at the end;
+- encoder_upload_ms: the same with the image uploaded from host memory on every run;
+- encoder_readback_ms: plain session.run (upload in, all features read back: the old path);
+- decoder_resident_ms: one click with the features already on the GPU (bound from the encoder's
+  outputs); prompts go up, the 3 low-res masks + scores come back — what a click costs the app;
+- decoder_reupload_ms: the same click with the features re-uploaded from host memory;
+- decoder_session_ms: creating the decoder session (what a naive page pays on every click);
+- parity against PyTorch fp32: max |logit diff| and mask IoU of the decoder output.
+
+    python benchmarks/native_webgpu.py --sizes tiny small --precisions fp32 fp16 --out results/
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+FEATURES = ["image_embed", "high_res_feats_0", "high_res_feats_1"]
+
+
+def median_ms(fn, runs: int, warmup: int = 3) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times)
+
+
+def torch_ms(fn, runs: int) -> float:
+    import torch
+
+    for _ in range(3):
+        fn()
+    torch.cuda.synchronize()
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    times = []
+    for _ in range(runs):
+        start.record()
+        fn()
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end))
+    return statistics.median(times)
+
+
+def prompts(batch_points: int = 2) -> dict:
+    coords = np.array([[[512.0, 400.0], [300.0, 700.0]][:batch_points]], np.float32)
+    return {
+        "point_coords": coords,
+        "point_labels": np.array([[1.0, 0.0][:batch_points]], np.float32),
+        "mask_input": np.zeros((1, 1, 256, 256), np.float32),
+        "has_mask_input": np.zeros(1, np.float32),
+    }
+
+
+def torch_reference(model, image: np.ndarray, runs: int) -> tuple[dict, dict]:
+    import torch
+
+    from sam2web.export.onnx_modules import ImageEncoder, PromptDecoder
+
+    model = model.cuda()
+    encoder, decoder = ImageEncoder(model).eval(), PromptDecoder(model).eval()
+    x = torch.from_numpy(image).cuda()
+    p = {k: torch.from_numpy(v).cuda() for k, v in prompts().items()}
+    out = {}
+    with torch.inference_mode():
+        torch.cuda.reset_peak_memory_stats()
+        out["torch_fp32_ms"] = torch_ms(lambda: encoder(x), runs)
+        out["torch_peak_mem_mb"] = torch.cuda.max_memory_allocated() / 2**20
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            out["torch_bf16_ms"] = torch_ms(lambda: encoder(x), runs)
+        feats = encoder(x)
+        args = (*feats, p["point_coords"], p["point_labels"], p["mask_input"], p["has_mask_input"])
+        out["torch_decoder_fp32_ms"] = torch_ms(lambda: decoder(*args), runs)
+        masks, iou, _, _ = decoder(*args)
+    model.cpu()
+    torch.cuda.empty_cache()
+    return out, {"masks": masks.cpu().numpy(), "iou": iou.cpu().numpy()}
+
+
+# onnxruntime <= 1.27's ReshapeFusion breaks on a Reshape fed by a computed shape ("Attempting to
+# get index by a name which does not exist ... _new_reshape"); onnxruntime-web 1.30 loads the same
+# decoder with every optimizer on. Only the native 1.27 runs here switch it off.
+DISABLED_OPTIMIZERS = ["ReshapeFusion"]
+
+
+def webgpu_session(path: Path, layout: str, profile: bool = False):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.enable_profiling = profile
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3
+    options.add_session_config_entry("ep.WebGpuExecutionProvider.preferredLayout", layout)
+    t0 = time.perf_counter()
+    session = ort.InferenceSession(str(path), options, providers=["WebGpuExecutionProvider"],
+                                   disabled_optimizers=DISABLED_OPTIMIZERS)
+    created = (time.perf_counter() - t0) * 1000
+    if session.get_providers()[0] != "WebGpuExecutionProvider":
+        raise RuntimeError(f"WebGPU EP not used: {session.get_providers()}")
+    return session, created
+
+
+def upload(array: np.ndarray, layout: str):
+    """A GPU-resident copy of `array` (this onnxruntime package cannot allocate WebGPU memory
+    directly, so an Identity graph run on the WebGPU EP writes it into a GPU output)."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    shape = list(array.shape)
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "upload",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)])
+    path = Path(tempfile.mkdtemp()) / "upload.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
+    session, _ = webgpu_session(path, layout)
+    binding = session.io_binding()
+    binding.bind_cpu_input("x", array)
+    binding.bind_output("y", "webgpu")
+    session.run_with_iobinding(binding)
+    value = binding.get_outputs()[0]
+    upload.keep = (session, binding)  # the buffer belongs to that session's allocator
+    return value
+
+
+def sync(value) -> None:
+    """Wait for the GPU: read back a value (ORT returns from run() once work is submitted)."""
+    try:
+        value.numpy()
+    except Exception:  # packages that cannot map WebGPU memory: copy out through a graph
+        import onnx
+        from onnx import TensorProto, helper
+
+        shape = value.shape()
+        key = tuple(shape)
+        if key not in sync.sessions:
+            graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "download",
+                                      [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
+                                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)])
+            path = Path(tempfile.mkdtemp()) / "download.onnx"
+            onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
+            sync.sessions[key] = webgpu_session(path, "NHWC")[0]
+        session = sync.sessions[key]
+        binding = session.io_binding()
+        binding.bind_ortvalue_input("x", value)
+        binding.bind_output("y", "cpu")
+        session.run_with_iobinding(binding)
+        binding.copy_outputs_to_cpu()
+
+
+sync.sessions = {}
+
+
+def bench_onnx(folder: Path, image: np.ndarray, reference: dict, runs: int, layout: str) -> dict:
+    import onnxruntime as ort
+
+    out = {}
+    encoder, out["encoder_session_ms"] = webgpu_session(folder / "encoder.onnx", layout)
+    t0 = time.perf_counter()
+    cpu_feats = encoder.run(None, {"image": image})
+    out["encoder_first_run_ms"] = (time.perf_counter() - t0) * 1000
+    out["encoder_readback_ms"] = median_ms(lambda: encoder.run(None, {"image": image}), runs)
+
+    gpu_image = upload(image, layout)
+    binding = encoder.io_binding()
+    binding.bind_ortvalue_input("image", gpu_image)
+    for name in FEATURES:
+        binding.bind_output(name, "webgpu")
+
+    def encode_resident(n: int):
+        for _ in range(n):
+            encoder.run_with_iobinding(binding)
+        sync(binding.get_outputs()[0])
+
+    encode_resident(3)
+    t0 = time.perf_counter()
+    encode_resident(runs)
+    out["encoder_resident_ms"] = (time.perf_counter() - t0) * 1000 / runs
+
+    per_run = encoder.io_binding()
+    per_run.bind_cpu_input("image", image)
+    for name in FEATURES:
+        per_run.bind_output(name, "webgpu")
+
+    def encode_upload(n: int):
+        for _ in range(n):
+            encoder.run_with_iobinding(per_run)
+        sync(per_run.get_outputs()[0])
+
+    encode_upload(3)
+    t0 = time.perf_counter()
+    encode_upload(runs)
+    out["encoder_upload_ms"] = (time.perf_counter() - t0) * 1000 / runs
+    gpu_feats = dict(zip(FEATURES, binding.get_outputs()))
+
+    try:
+        out.update(bench_decoder(folder, cpu_feats, gpu_feats, reference, runs, layout))
+    except Exception as e:  # keep the encoder's figures when only the decoder fails
+        out["decoder_error"] = f"{type(e).__name__}: {e}"
+    out["bytes"] = sum((folder / f).stat().st_size for f in ("encoder.onnx", "decoder.onnx"))
+    del binding, per_run, gpu_feats, encoder
+    return out
+
+
+def bench_decoder(folder: Path, cpu_feats, gpu_feats, reference, runs: int, layout: str) -> dict:
+    out = {}
+    decoder, out["decoder_session_ms"] = webgpu_session(folder / "decoder.onnx", layout)
+    p = prompts()
+    reupload_feeds = {**dict(zip(FEATURES, cpu_feats)), **p}
+    wanted = ["masks", "iou_predictions"]
+    out["decoder_reupload_ms"] = median_ms(lambda: decoder.run(wanted, reupload_feeds), runs)
+
+    click = decoder.io_binding()
+    for name, value in gpu_feats.items():
+        click.bind_ortvalue_input(name, value)
+    for name in wanted:
+        click.bind_output(name, "cpu")
+
+    def decode_resident():
+        for name, value in p.items():  # prompts change on every click: upload them each time
+            click.bind_cpu_input(name, value)
+        decoder.run_with_iobinding(click)
+        return click.copy_outputs_to_cpu()
+
+    out["decoder_resident_ms"] = median_ms(decode_resident, runs)
+    masks, iou = decode_resident()
+    ref = reference["masks"]
+    a, b = masks > 0, ref > 0
+    union = np.logical_or(a, b).sum()
+    out["decoder_max_abs_diff"] = float(np.abs(masks - ref).max())
+    out["mask_iou_vs_torch"] = float(np.logical_and(a, b).sum() / union) if union else 1.0
+    out["iou_pred_max_abs_diff"] = float(np.abs(iou - reference["iou"]).max())
+    if PROFILE:
+        out["decoder_profile"] = profile_decoder(folder, gpu_feats, p, wanted, layout)
+    return out
+
+
+PROFILE = False
+
+
+def profile_decoder(folder: Path, gpu_feats: dict, p: dict, wanted: list, layout: str) -> dict:
+    """Where a click's time goes: per execution provider and per op type (ORT's profiler)."""
+    from collections import Counter, defaultdict
+
+    decoder, _ = webgpu_session(folder / "decoder.onnx", layout, profile=True)
+    click = decoder.io_binding()
+    for name, value in gpu_feats.items():
+        click.bind_ortvalue_input(name, value)
+    for name in wanted:
+        click.bind_output(name, "cpu")
+    runs = 10
+    for _ in range(runs):
+        for name, value in p.items():
+            click.bind_cpu_input(name, value)
+        decoder.run_with_iobinding(click)
+        click.copy_outputs_to_cpu()
+    events = json.loads(Path(decoder.end_profiling()).read_text())
+    by_provider, by_op, count = defaultdict(float), defaultdict(float), Counter()
+    cpu_ops = Counter()
+    run_us = 0.0
+    for e in events:
+        if e.get("cat") == "Session" and e.get("name") == "model_run":
+            run_us += e["dur"]
+        if e.get("cat") != "Node" or not e.get("name", "").endswith("_kernel_time"):
+            continue
+        a = e.get("args", {})
+        by_provider[a.get("provider", "?")] += e["dur"] / runs / 1000
+        by_op[a.get("op_name", "?")] += e["dur"] / runs / 1000
+        count[a.get("provider", "?")] += 1
+        if a.get("provider") == "CPUExecutionProvider":
+            cpu_ops[a.get("op_name", "?")] += 1
+    return {
+        "model_run_ms": run_us / runs / 1000,
+        "kernel_ms_by_provider": dict(by_provider),
+        "nodes_per_run_by_provider": {k: v // runs for k, v in count.items()},
+        "cpu_op_types": {k: v // runs for k, v in cpu_ops.items()},
+        "top_ops_ms": dict(sorted(by_op.items(), key=lambda kv: -kv[1])[:12]),
+    }
+
+
+def export(model, folder: Path, fused: bool, precision: str) -> Path:
+    from sam2web.export.onnx_export import convert, export_fp32
+
+    fp32 = folder / f"{'fused' if fused else 'plain'}-fp32"
+    if not (fp32 / "decoder.onnx").is_file():
+        export_fp32(model, fp32, fused_attention=fused)
+    if precision == "fp32":
+        return fp32
+    target = folder / f"{'fused' if fused else 'plain'}-{precision}"
+    if not (target / "decoder.onnx").is_file():
+        convert(fp32, target, precision)
+    return target
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", nargs="+", default=["tiny", "small", "base_plus", "large"])
+    parser.add_argument("--precisions", nargs="+", default=["fp32", "fp16"])
+    parser.add_argument("--attention", nargs="+", default=["fused", "plain"])
+    parser.add_argument("--layouts", nargs="+", default=["NHWC"])
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--out", type=Path, default=None, help="folder for one JSON file per size")
+    parser.add_argument("--work", type=Path, default=None, help="export folder (default: temp)")
+    parser.add_argument("--export-only", action="store_true",
+                        help="only export the graphs into --work (fp16/int8 conversion needs a "
+                             "newer onnxruntime than onnxruntime-webgpu 1.27: run this step with it)")
+    parser.add_argument("--profile", action="store_true", help="add the decoder's ORT profile")
+    args = parser.parse_args()
+    global PROFILE
+    PROFILE = args.profile
+
+    import onnxruntime as ort
+    import torch
+
+    from sam2web.export.checkpoint import build_model
+    from sam2web.export.models import get_spec
+
+    if args.export_only:
+        for size in args.sizes:
+            torch.manual_seed(0)
+            model = build_model(get_spec(f"sam2.1-hiera-{size.replace('_', '-')}"))
+            for attention in args.attention:
+                for precision in args.precisions:
+                    export(model, args.work / size, attention == "fused", precision)
+                    print("exported", size, attention, precision, flush=True)
+        return
+    if "WebGpuExecutionProvider" not in ort.get_available_providers():
+        sys.exit(f"onnxruntime {ort.__version__} has no WebGPU EP: install onnxruntime-webgpu")
+    work = args.work or Path(tempfile.mkdtemp(prefix="sam2web-native-"))
+    image = np.random.default_rng(0).standard_normal((1, 3, 1024, 1024)).astype(np.float32)
+    rows = []
+    for size in args.sizes:
+        torch.manual_seed(0)
+        model = build_model(get_spec(f"sam2.1-hiera-{size.replace('_', '-')}"))
+        ref_times, reference = torch_reference(model, image, args.runs)
+        result = {"size": size, "gpu": torch.cuda.get_device_name(), "onnxruntime": ort.__version__,
+                  "torch": torch.__version__, **ref_times, "runs": []}
+        for attention in args.attention:
+            for precision in args.precisions:
+                t0 = time.perf_counter()
+                folder = export(model, work / size, attention == "fused", precision)
+                export_s = time.perf_counter() - t0
+                for layout in args.layouts:
+                    try:
+                        r = bench_onnx(folder, image, reference, args.runs, layout)
+                    except Exception as e:  # report and go on: one failing variant must not hide the rest
+                        r = {"error": f"{type(e).__name__}: {e}"}
+                    r.update(attention=attention, precision=precision, layout=layout, export_s=export_s)
+                    if "encoder_resident_ms" in r:
+                        r["encoder_vs_torch_fp32"] = r["encoder_resident_ms"] / ref_times["torch_fp32_ms"]
+                    result["runs"].append(r)
+                    rows.append({"size": size, **r, "torch_fp32_ms": ref_times["torch_fp32_ms"]})
+                    print(json.dumps({"size": size, **r}), flush=True)
+        if args.out:
+            args.out.mkdir(parents=True, exist_ok=True)
+            (args.out / f"native-{size}.json").write_text(json.dumps(result, indent=1))
+    print_table(rows)
+
+
+def print_table(rows: list[dict]) -> None:
+    cols = ["size", "attention", "precision", "layout", "torch_fp32_ms", "encoder_resident_ms",
+            "encoder_vs_torch_fp32", "encoder_upload_ms", "encoder_readback_ms",
+            "decoder_resident_ms", "decoder_reupload_ms", "decoder_session_ms", "mask_iou_vs_torch"]
+    fmt = lambda v: f"{v:.2f}" if isinstance(v, float) else str(v)  # noqa: E731
+    print("| " + " | ".join(cols) + " |")
+    print("|" + "---|" * len(cols))
+    for r in rows:
+        print("| " + " | ".join(fmt(r.get(c, r.get("error", "-") if c == "encoder_resident_ms" else "-"))
+                                for c in cols) + " |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""Export SAM2's attention as one fused ONNX node instead of MatMul -> Softmax -> MatMul.
+
+The official modules call `F.scaled_dot_product_attention`; traced as is, it becomes separate
+nodes that materialise the whole attention matrix (4096 x 4096 per head in Hiera's global blocks).
+Inside `fused_attention()` each such call is exported as onnxruntime's `MultiHeadAttention`
+(com.microsoft domain), which the WebGPU, WASM and CPU execution providers run as one kernel.
+The PyTorch result is unchanged: tracing runs the official SDPA, only the recorded graph differs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+import torch.nn.functional as F
+
+_original_sdpa = F.scaled_dot_product_attention
+
+
+class _MultiHeadAttention(torch.autograd.Function):
+    """[B, S, heads*d] inputs -> [B, S, heads*d]; exported as one com.microsoft node."""
+
+    @staticmethod
+    def forward(ctx, q, k, v, num_heads: int):  # noqa: ARG004 - signature fixed by autograd
+        heads = lambda t: t.unflatten(2, (num_heads, -1)).transpose(1, 2)  # noqa: E731
+        return _original_sdpa(heads(q), heads(k), heads(v)).transpose(1, 2).flatten(2)
+
+    @staticmethod
+    def symbolic(g, q, k, v, num_heads: int):
+        out = g.op("com.microsoft::MultiHeadAttention", q, k, v, num_heads_i=num_heads)
+        out.setType(q.type().with_sizes([None, None, None]))
+        return out
+
+
+def _sdpa(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, **kw):
+    # Only the plain form SAM2 uses at inference has a fused equivalent; anything else is traced
+    # as before.
+    if attn_mask is not None or is_causal or scale is not None or dropout_p or kw \
+            or query.dim() != 4:
+        return _original_sdpa(query, key, value, attn_mask=attn_mask, dropout_p=dropout_p,
+                              is_causal=is_causal, scale=scale, **kw)
+    num_heads = query.shape[1]
+    flat = lambda t: t.transpose(1, 2).flatten(2)  # noqa: E731  [B,h,S,d] -> [B,S,h*d]
+    out = _MultiHeadAttention.apply(flat(query), flat(key), flat(value), int(num_heads))
+    # Sizes taken from the inputs, not from the fused node (whose output shape ONNX cannot infer):
+    # otherwise the exporter falls back to the traced sizes and bakes the number of prompt tokens
+    # into the decoder's reshapes.
+    b, h, s, d = query.shape[0], query.shape[1], query.shape[2], value.shape[3]
+    return out.reshape(b, s, h, d).transpose(1, 2)
+
+
+@contextlib.contextmanager
+def fused_attention(enabled: bool = True):
+    """While active, SAM2's attention traces to a fused MultiHeadAttention node."""
+    if not enabled:
+        yield
+        return
+    F.scaled_dot_product_attention = _sdpa
+    try:
+        yield
+    finally:
+        F.scaled_dot_product_attention = _original_sdpa
