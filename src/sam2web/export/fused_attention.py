@@ -36,17 +36,15 @@ def _sdpa(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, sca
     # Only the plain form SAM2 uses at inference has a fused equivalent; anything else is traced
     # as before.
     if attn_mask is not None or is_causal or scale is not None or dropout_p or kw \
-            or query.dim() != 4:
+            or query.dim() != 4 or value.shape[-1] != query.shape[-1]:
         return _original_sdpa(query, key, value, attn_mask=attn_mask, dropout_p=dropout_p,
                               is_causal=is_causal, scale=scale, **kw)
     num_heads = query.shape[1]
     flat = lambda t: t.transpose(1, 2).flatten(2)  # noqa: E731  [B,h,S,d] -> [B,S,h*d]
     out = _MultiHeadAttention.apply(flat(query), flat(key), flat(value), int(num_heads))
-    # Sizes taken from the inputs, not from the fused node (whose output shape ONNX cannot infer):
-    # otherwise the exporter falls back to the traced sizes and bakes the number of prompt tokens
-    # into the decoder's reshapes.
-    b, h, s, d = query.shape[0], query.shape[1], query.shape[2], value.shape[3]
-    return out.reshape(b, s, h, d).transpose(1, 2)
+    # Shaped like the query, not from the fused node's own sizes (which ONNX cannot infer): the
+    # exporter would otherwise bake the traced number of prompt tokens into later reshapes.
+    return out.reshape_as(query.transpose(1, 2)).transpose(1, 2)
 
 
 @contextlib.contextmanager
