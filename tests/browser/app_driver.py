@@ -112,6 +112,17 @@ class AppPage:
             self.page.click(f"#export-{kind}")
         return open(info.value.path(), "rb").read()
 
+    def overlay_alpha(self) -> np.ndarray:
+        """The alpha channel of the drawn overlay (image-sized), as the user sees it."""
+        w, h, data = self.page.evaluate("""() => {
+            const c = document.getElementById('overlay-canvas');
+            const a = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+            const alpha = new Array(a.length / 4);
+            for (let i = 0; i < alpha.length; i++) alpha[i] = a[i * 4 + 3];
+            return [c.width, c.height, alpha];
+        }""")
+        return np.asarray(data, np.uint8).reshape(h, w)
+
     def mask(self) -> np.ndarray:
         return np.asarray(Image.open(io.BytesIO(self.download("mask"))).convert("L")) > 127
 

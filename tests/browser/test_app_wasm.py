@@ -79,6 +79,24 @@ def test_click_negative_box_and_box_point_match_python(app, photo_files, predict
     assert not [c for c in app.console if c.startswith(("error", "pageerror", "warning"))], app.console
 
 
+def test_masks_are_drawn_on_the_gpu_matching_python(app, photo_files, predictor):
+    """The overlay is upsampled, thresholded and outlined by WebGL2 in the engine's worker (no
+    per-pixel JavaScript); what it draws is the Python predictor's mask, and its area the count."""
+    app.upload(photo_files["coffee"])
+    predictor.set_image(photo_files["coffee"])
+    app.click(0.5, 0.45)
+    assert app._data("renderer") == "webgl2"
+    point = app.objects()[0]["points"][0]
+    expected, _, _ = replay(predictor, [("point", *point)])
+    alpha = app.overlay_alpha()
+    assert alpha.shape == expected.shape == (400, 600)
+    drawn = alpha > 0
+    assert iou(drawn, expected) >= 0.99
+    assert set(np.unique(alpha[drawn])) <= {110, 255}  # translucent fill, opaque outline
+    area = int(app.page.inner_text("#object-list li").split("px")[0].split()[-1].replace(",", ""))
+    assert abs(area - int(expected.sum())) <= 0.005 * expected.sum(), (area, int(expected.sum()))
+
+
 def test_threshold_rethresholds_without_decoding(app, photo_files, predictor):
     app.upload(photo_files["coffee"])
     predictor.set_image(photo_files["coffee"])

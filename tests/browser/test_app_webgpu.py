@@ -35,10 +35,19 @@ def test_webgpu_click_matches_python(webgpu_browser, server, photo_files, predic
     obj = app.objects()[0]
     (x, y, label), = obj["points"]
     assert label == 1 and len(obj["scores"]) == 3  # a lone click gives three candidates
-    expected, _, score = replay(predictor, [("point", x, y, 1)])
+    expected, low, score = replay(predictor, [("point", x, y, 1)])
     got = app.mask()
     assert got.shape == (400, 600)  # the whole image, at its own resolution
-    assert iou(got, expected) >= 0.99
+    # The random-weight test model's logits stay within about +-0.2, so float noise flips pixels
+    # near 0 (SwiftShader runs the fused attention with a different summation order than the
+    # CPU). Every pixel whose logit is clearly decided must agree, and the masks as a whole too.
+    logits = predictor.upsample(low[None])[0]
+    decided = np.abs(logits) >= 0.01
+    agreement = float((got == expected)[decided].mean())
+    print(f"webgpu vs python: iou {iou(got, expected):.4f}, decided-pixel agreement {agreement:.5f}, "
+          f"decided {decided.mean():.3f}, |logit| p50 {np.median(np.abs(logits)):.4f}")
+    assert agreement >= 0.999
+    assert iou(got, expected) >= 0.97
     assert obj["scores"][obj["chosen"]] == pytest.approx(score, abs=1e-3)
     shot(page, "click")
     assert not [c for c in app.console if c.startswith(("error", "pageerror", "warning"))], app.console
@@ -69,3 +78,26 @@ def test_lost_gpu_device_recovers_on_wasm_keeping_the_work(webgpu_browser, serve
     got = np.asarray(Image.open(info.value.path()).convert("L")) > 127
     assert iou(got, expected) >= 0.99
     page.close()
+
+
+def test_fp16_bundle_is_chosen_where_the_adapter_computes_in_fp16(webgpu_browser, exported,
+                                                                  tmp_path_factory):
+    """Same model in fp32 and fp16: WebGPU with `shader-f16` picks fp16, anything else fp32."""
+    from serve_helpers import Server, make_store
+
+    store = make_store(tmp_path_factory.mktemp("f16store"),
+                       [exported["fp32"].path, exported["fp16"].path])
+    srv = Server(store)
+    try:
+        page = webgpu_browser.new_page(viewport={"width": 1300, "height": 900})
+        AppPage(page, srv.url).open()
+        f16 = page.evaluate("() => window.sam2web.engine.info.shaderF16")
+        chosen = page.eval_on_selector("#model-select", "s => s.value")
+        assert chosen.endswith("-fp16" if f16 else "-fp32"), (f16, chosen)
+        page.close()
+        page = webgpu_browser.new_page(viewport={"width": 1300, "height": 900})
+        AppPage(page, srv.url).open("?model=" + chosen.replace("-fp16", "-fp32"))
+        assert page.eval_on_selector("#model-select", "s => s.value").endswith("-fp32")
+        page.close()
+    finally:
+        srv.stop()

@@ -12,7 +12,14 @@ from sam2web import __version__
 from sam2web.errors import ParityError, Sam2WebError
 from sam2web.manifest import FORMAT, FORMAT_VERSION, Manifest, describe_file, sha256_file
 from sam2web.export.models import ModelSpec, get_spec
-from sam2web.export.onnx_export import OPSET, PRECISIONS, convert, export_fp32, io_signature
+from sam2web.export.onnx_export import (
+    OPSET,
+    PRECISIONS,
+    convert,
+    convert_file,
+    export_fp32,
+    io_signature,
+)
 from sam2web.export.verify import IOU_THRESHOLDS, passes
 
 MEAN = [0.485, 0.456, 0.406]
@@ -180,3 +187,30 @@ def _verify(official, root: Path, photos: dict, precision: str, log) -> tuple[di
     parity["threshold"] = IOU_THRESHOLDS[precision]
     parity["passed"] = ok
     return parity, ok
+
+
+def derive_precision(source: Path, precision: str, out_root: Path) -> Path:
+    """A reduced-precision copy of an existing bundle (any family, e.g. the built-in model):
+    the same graphs converted to fp16 or weight-only int8, with a manifest that says so."""
+    import json
+
+    from sam2web.manifest import read_manifest
+
+    if precision not in ("fp16", "int8"):
+        raise Sam2WebError(f"precision must be fp16 or int8, not {precision!r}")
+    src = read_manifest(source)
+    if src.data.get("precision") != "fp32":
+        raise Sam2WebError(f"{src.bundle_id} is {src.data.get('precision')}; convert from fp32")
+    data = json.loads(json.dumps(src.data))
+    base = src.bundle_id.removesuffix("-fp32")
+    data.update(id=f"{base}-{precision}", precision=precision, builtin=False, parity=None,
+                derived_from=src.bundle_id)
+    if "label" in data:
+        data["label"] = f"{data['label']} [{precision}]"
+    target = out_root / data["id"]
+    target.mkdir(parents=True, exist_ok=True)
+    for role, entry in src.files.items():
+        convert_file(src.path_of(role), target / entry["path"], precision)
+        data["files"][role] = describe_file(target, entry["path"])
+    Manifest(data, target).write()
+    return target

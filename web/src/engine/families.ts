@@ -7,6 +7,7 @@
 
 import * as ort from 'onnxruntime-web/webgpu';
 import { longestSideShape, preprocessLongestSide, preprocessSquash, upsampleLogits, upsampleLogitsLongestSide } from './imageOps';
+import type { Mapping } from './maskRenderer';
 import type { ModelInfo, Prompt } from './protocol';
 
 export const LOW = 256;
@@ -23,6 +24,8 @@ export interface Family {
   /** SAM2 clamps the low-res logits it keeps for refinement; SAM1 does not. */
   clamp: number | null;
   upsample(low: Float32Array, width: number, height: number): Float32Array;
+  /** The same geometry for the GPU mask renderer. */
+  mapping: Mapping;
 }
 
 function promptTensors(prompt: Prompt, sx: number, sy: number, padding: boolean) {
@@ -59,6 +62,7 @@ function sam2(m: ModelInfo['manifest']): Family {
     outputs: (multimask) => multimask ? ['masks', 'iou_predictions'] : ['single_mask', 'single_iou'],
     clamp: 32,
     upsample: (low, w, h) => upsampleLogits(low, LOW, LOW, w, h),
+    mapping: { kind: 'squash' },
   };
 }
 
@@ -79,11 +83,12 @@ function sam1(m: ModelInfo['manifest']): Family {
         orig_im_size: new ort.Tensor('float32', Float32Array.of(h, w), [2]),
       };
     },
-    // SAM1's decoder also upsamples in-graph (the official postprocess_masks, on the GPU under
-    // WebGPU): fetching that costs less than redoing it in JavaScript through a 1024x1024 step.
+    // SAM1's decoder also upsamples in-graph (the official postprocess_masks): where masks are
+    // drawn in JavaScript, fetching that costs less than redoing it through a 1024x1024 step.
     outputs: () => ['low_res_masks', 'iou_predictions', 'masks'],
     clamp: null,
     upsample: (low, w, h) => upsampleLogitsLongestSide(low, LOW, LOW, w, h, size),
+    mapping: { kind: 'longest-side', size },
   };
 }
 

@@ -83,6 +83,8 @@ export interface RenderedMask {
   bitmap: ImageBitmap;
   area: number;
   renderMs: number;
+  /** Where the mask was drawn: WebGL2 on the GPU, or JavaScript where WebGL2 is unavailable. */
+  renderer: 'webgl2' | 'js';
 }
 
 export type Request =

@@ -4,6 +4,7 @@
 import * as ort from 'onnxruntime-web/webgpu';
 import { EngineError, cacheInfo, clearCache, fetchModelFile } from './modelCache';
 import { overlayPixels, threshold } from './imageOps';
+import { GpuMaskRenderer } from './maskRenderer';
 import { type Family, familyOf } from './families';
 import { maskStats, rleCounts, rleToString, svgDocument, tracePolygons } from './exporters';
 import type { Backend, ExportObject, ModelInfo, Prompt, RenderRequest, Request, WorkerMessage } from './protocol';
@@ -34,6 +35,19 @@ function fingerprint(low: Float32Array): string {
   let h = 0x811c9dc5;
   for (let i = 0; i < bits.length; i++) h = Math.imul(h ^ bits[i], 16777619);
   return `${low.length}:${h >>> 0}`;
+}
+
+// Masks are drawn on the GPU (WebGL2) where possible; null once it proved unavailable.
+let gpuRenderer: GpuMaskRenderer | null | undefined;
+function maskRenderer(): GpuMaskRenderer | null {
+  if (gpuRenderer === undefined) {
+    try {
+      gpuRenderer = GpuMaskRenderer.create();
+    } catch {
+      gpuRenderer = null;
+    }
+  }
+  return gpuRenderer;
 }
 
 const post = (m: WorkerMessage, transfer: Transferable[] = []) =>
@@ -122,23 +136,34 @@ async function load(model: ModelInfo, id: number) {
   features = null;
   const progress = (p: import('./protocol').Progress) => post({ id, progress: p });
   const files = model.manifest.files;
-  const encBytes = await fetchModelFile({ url: model.urls.encoder, ...files.encoder }, 'encoder', progress);
-  const decBytes = await fetchModelFile({ url: model.urls.decoder, ...files.decoder }, 'decoder', progress);
-  progress({ phase: 'compile', file: model.id, loaded: 0, total: 1, bytesPerSecond: 0, fromCache: true });
   let family: Family;
   try {
     family = familyOf(model);
   } catch (e) {
     throw new EngineError((e as Error).message, 'session');
   }
+  const create = async (bytes: ArrayBuffer, encoder: boolean) => {
+    try {
+      return await ort.InferenceSession.create(new Uint8Array(bytes), sessionOptions(encoder));
+    } catch (e) {
+      throw new EngineError(`onnxruntime-web (${backend}) cannot run ${model.id}: ${(e as Error).message}`, 'session');
+    }
+  };
+  // The encoder's session is compiled while the decoder still downloads: set-up hides behind
+  // the network instead of following it.
+  const encBytes = await fetchModelFile({ url: model.urls.encoder, ...files.encoder }, 'encoder', progress);
   const t0 = performance.now();
-  let encoder: ort.InferenceSession, decoder: ort.InferenceSession;
+  const encoderReady = create(encBytes, true);
+  encoderReady.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
+  let decBytes: ArrayBuffer;
   try {
-    encoder = await ort.InferenceSession.create(new Uint8Array(encBytes), sessionOptions(true));
-    decoder = await ort.InferenceSession.create(new Uint8Array(decBytes), sessionOptions(false));
+    decBytes = await fetchModelFile({ url: model.urls.decoder, ...files.decoder }, 'decoder', progress);
   } catch (e) {
-    throw new EngineError(`onnxruntime-web (${backend}) cannot run ${model.id}: ${(e as Error).message}`, 'session');
+    void encoderReady.then((s) => s.release(), () => undefined);
+    throw e;
   }
+  progress({ phase: 'compile', file: model.id, loaded: 0, total: 1, bytesPerSecond: 0, fromCache: true });
+  const [encoder, decoder] = await Promise.all([encoderReady, create(decBytes, false)]);
   loaded = { model, family, encoder, decoder };
   return { sessionMs: performance.now() - t0 };
 }
@@ -180,7 +205,8 @@ async function decode(prompt: Prompt) {
   const { family } = loaded;
   const feeds = { ...features, ...family.promptFeeds(prompt, width, height) };
   const t0 = performance.now();
-  const wanted = family.outputs(prompt.multimask);
+  // The decoder's own full-resolution masks (SAM1) only help the JavaScript drawing path.
+  const wanted = family.outputs(prompt.multimask).slice(0, maskRenderer() ? 2 : 3);
   const out = await loaded.decoder.run(feeds, wanted);
   const decodeMs = performance.now() - t0;
   const clamp = family.clamp ?? Infinity;
@@ -211,10 +237,20 @@ async function render(masks: RenderRequest[]) {
   const results = [];
   for (const m of masks) {
     const t0 = performance.now();
+    const gpu = loaded ? maskRenderer() : null;
+    if (gpu && loaded) {
+      try {
+        const { bitmap, area } = gpu.render(m.lowRes, loaded.family.mapping, width, height, m);
+        results.push({ objectId: m.objectId, bitmap, area, renderMs: performance.now() - t0, renderer: 'webgl2' as const });
+        continue;
+      } catch {
+        gpuRenderer = null; // e.g. a lost WebGL context: draw in JavaScript from now on
+      }
+    }
     const bits = threshold(logitsFor(m.key, m.lowRes), m.threshold);
     const { pixels, area } = overlayPixels(bits, width, height, m.color, m.fill, m.contour);
     const bitmap = await createImageBitmap(new ImageData(pixels as Uint8ClampedArray<ArrayBuffer>, width, height));
-    results.push({ objectId: m.objectId, bitmap, area, renderMs: performance.now() - t0 });
+    results.push({ objectId: m.objectId, bitmap, area, renderMs: performance.now() - t0, renderer: 'js' as const });
   }
   return results;
 }

@@ -285,6 +285,8 @@ async function redraw() {
   }
   const areas = new Map([...lastAreas].filter(([id]) => keep.has(id)));
   for (const r of rendered) {
+    document.body.dataset.renderer = r.renderer;
+    document.body.dataset.renderMs = r.renderMs.toFixed(2);
     overlays.get(r.objectId)?.close();
     overlays.set(r.objectId, r.bitmap);
     areas.set(r.objectId, r.area);
@@ -447,6 +449,7 @@ async function hoverPreview(p: [number, number]) {
     paintOverlay();
     document.body.dataset.previewArea = String(bitmap.area);
     document.body.dataset.previewed = `${p[0].toFixed(3)},${p[1].toFixed(3)}@${Date.now()}`;
+    document.body.dataset.previews = String(Number(document.body.dataset.previews ?? 0) + 1);
   } catch {
     // A preview that fails is simply not shown; the click path reports errors.
   } finally {
