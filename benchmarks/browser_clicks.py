@@ -10,8 +10,8 @@ Playwright and measures, per backend:
   - click -> mask painted (p50/p95 over --clicks single clicks on different coins: the prompt is
     decoded, the overlay drawn, and the next animation frame reached).
   - hover-preview frames per second (preview "on", the pointer moving over the coins);
-  - memory after the clicks (performance.measureUserAgentSpecificMemory: page + worker + WASM heaps;
-    GPU memory is not exposed to pages).
+  - peak memory of the whole browser during the warm run (sum of its processes' PSS, from /proc:
+    pages cannot measure their workers' and WASM heaps together; GPU memory is not included).
 Per model (--models: bundle ids; the built-in model by default; --sam2-tiny adds SAM2.1 tiny, random
 weights, in fp32/fp16/int8) and backend (WASM; --webgpu adds the ANGLE/OpenGL ES WebGPU adapter).
 The naive baseline (bench/naive.html) is the pipeline sam2web replaces: per click a new decoder
@@ -50,15 +50,62 @@ CHROMIUM = "/usr/bin/chromium"
 BASE = ["--no-sandbox", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--disable-quic"]
 WEBGPU = ["--enable-unsafe-webgpu", "--use-angle=gl-egl", "--use-webgpu-adapter=opengles"]
-# measureUserAgentSpecificMemory answers at once instead of at the next garbage collection.
-MEMORY = ["--enable-blink-features=ForceEagerMeasureMemory"]
+MEMORY: list[str] = []
 
 
-def memory_bytes(page) -> int | None:
-    try:
-        return int(page.evaluate("performance.measureUserAgentSpecificMemory().then(m => m.bytes)"))
-    except Exception:  # not cross-origin isolated, or not supported
-        return None
+class PeakMemory:
+    """Peak memory of one Chromium (browser, renderer, GPU and utility processes together), as
+    the sum of their proportional set sizes, sampled every 200 ms from /proc. Pages cannot see
+    their workers' and WASM heaps together (measureUserAgentSpecificMemory took 60 s here), the
+    OS can. Linux only; None elsewhere."""
+
+    def __init__(self, profile: str):
+        import threading
+
+        self.profile, self.peak, self._stop = profile, 0, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _pids(self) -> list[int]:
+        parents, root = {}, None
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+                parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+                if root is None and f"--user-data-dir={self.profile}" in \
+                        (entry / "cmdline").read_text().replace("\0", " "):
+                    root = int(entry.name)
+            except OSError:
+                continue
+        if root is None:
+            return []
+        found, frontier = {root}, [root]
+        while frontier:
+            parent = frontier.pop()
+            for pid, ppid in parents.items():
+                if ppid == parent and pid not in found:
+                    found.add(pid)
+                    frontier.append(pid)
+        return sorted(found)
+
+    def _run(self):
+        while not self._stop.wait(0.2):
+            total = 0
+            for pid in self._pids():
+                try:
+                    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                        if line.startswith("Pss:"):
+                            total += int(line.split()[1]) * 1024
+                except OSError:
+                    continue
+            self.peak = max(self.peak, total)
+
+    def stop(self) -> int | None:
+        self._stop.set()
+        self._thread.join()
+        return self.peak or None
 
 
 def hover_fps(page, clicks, size, seconds: float = 5.0) -> float:
@@ -112,6 +159,7 @@ def run_sam2web(browser_type, flags, url, image_path, clicks, size):
                                                      headless=True, args=BASE + MEMORY + flags,
                                                      viewport={"width": 1300, "height": 900})
         for phase in ("cold", "warm"):
+            memory = PeakMemory(profile) if phase == "warm" else None
             page = ctx.new_page()
             downloaded: list[int] = []
             count_model_bytes(page, downloaded)
@@ -144,8 +192,8 @@ def run_sam2web(browser_type, flags, url, image_path, clicks, size):
             if phase == "warm":
                 results["click_to_paint_ms"] = times
                 results["decode_ms"] = decode_ms  # the decoder's run alone, inside the worker
-                results["memory_bytes"] = memory_bytes(page)
                 results["hover_fps"] = hover_fps(page, clicks, size)
+                results["memory_bytes"] = memory.stop()
             page.close()
         ctx.close()
     return results
@@ -195,6 +243,7 @@ def run_naive(browser_type, flags, url, model_id, image_path, clicks, threads, b
         ctx.route("**/bench-image.png", lambda route: route.fulfill(
             body=image_path.read_bytes(), content_type="image/png",
             headers={"cross-origin-resource-policy": "same-origin"}))
+        memory = PeakMemory(profile)
         page = ctx.new_page()
         page.goto(url + f"bench/naive.html?model={model_id}&image=/bench-image.png"
                         f"&threads={threads}&backend={backend}")
@@ -202,10 +251,13 @@ def run_naive(browser_type, flags, url, model_id, image_path, clicks, threads, b
         if ready != "true":
             raise RuntimeError(page.inner_text("#status"))
         log(f"naive {backend}: ready")
-        times = [page.evaluate("([x, y]) => window.click(x, y)", [x, y]) for x, y in clicks]
+        times = []
+        for x, y in clicks:
+            times.append(page.evaluate("([x, y]) => window.click(x, y)", [x, y]))
+            log(f"naive click {len(times)}: {times[-1]:.0f} ms")
         result = {"click_to_paint_ms": times,
                   "encode_ms": float(page.evaluate("document.body.dataset.encodeMs")),
-                  "memory_bytes": memory_bytes(page)}
+                  "memory_bytes": memory.stop()}
         ctx.close()
     return result
 
@@ -218,7 +270,7 @@ def summary(name, model, r):
            "click_p50_ms": round(statistics.median(t), 1),
            "click_p95_ms": round(percentile(t, 95), 1), "clicks": len(t),
            "hover_fps": round(r["hover_fps"], 1) if r.get("hover_fps") is not None else None,
-           "memory_mb": round(r["memory_bytes"] / 2**20) if r.get("memory_bytes") else None}
+           "peak_memory_mb": round(r["memory_bytes"] / 2**20) if r.get("memory_bytes") else None}
     if "warm" in r:
         row.update(cold_first_mask_ms=round(r["cold"]["first_mask_ms"]),
                    cold_bytes=r["cold"]["bytes_downloaded"],

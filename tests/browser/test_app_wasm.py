@@ -79,9 +79,12 @@ def test_click_negative_box_and_box_point_match_python(app, photo_files, predict
     assert not [c for c in app.console if c.startswith(("error", "pageerror", "warning"))], app.console
 
 
-def test_masks_are_drawn_on_the_gpu_matching_python(app, photo_files, predictor):
+def test_masks_are_drawn_on_the_gpu_matching_python(context, server, photo_files, predictor):
     """The overlay is upsampled, thresholded and outlined by WebGL2 in the engine's worker (no
-    per-pixel JavaScript); what it draws is the Python predictor's mask, and its area the count."""
+    per-pixel JavaScript); what it draws is the Python predictor's mask, and its area the count.
+    Chromium here has only SwiftShader's CPU-emulated WebGL, where 'auto' draws in JavaScript
+    (faster there), so the test asks for WebGL2 explicitly."""
+    app = AppPage(context.new_page(), server.url).open("?renderer=webgl2")
     app.upload(photo_files["coffee"])
     predictor.set_image(photo_files["coffee"])
     app.click(0.5, 0.45)
@@ -95,6 +98,14 @@ def test_masks_are_drawn_on_the_gpu_matching_python(app, photo_files, predictor)
     assert set(np.unique(alpha[drawn])) <= {110, 255}  # translucent fill, opaque outline
     area = int(app.page.inner_text("#object-list li").split("px")[0].split()[-1].replace(",", ""))
     assert abs(area - int(expected.sum())) <= 0.005 * expected.sum(), (area, int(expected.sum()))
+    app.page.close()
+    # 'auto' on this CPU-emulated WebGL: JavaScript draws the same mask.
+    auto = AppPage(context.new_page(), server.url).open()
+    auto.upload(photo_files["coffee"])
+    auto.click(0.5, 0.45)
+    assert auto._data("renderer") == "js"
+    assert iou(auto.overlay_alpha() > 0, drawn) >= 0.99
+    auto.page.close()
 
 
 def test_threshold_rethresholds_without_decoding(app, photo_files, predictor):

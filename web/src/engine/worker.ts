@@ -7,7 +7,7 @@ import { overlayPixels, threshold } from './imageOps';
 import { GpuMaskRenderer } from './maskRenderer';
 import { type Family, familyOf } from './families';
 import { maskStats, rleCounts, rleToString, svgDocument, tracePolygons } from './exporters';
-import type { Backend, ExportObject, ModelInfo, Prompt, RenderRequest, Request, WorkerMessage } from './protocol';
+import type { Backend, ExportObject, MaskRendererChoice, ModelInfo, Prompt, RenderRequest, Request, WorkerMessage } from './protocol';
 
 interface Loaded {
   model: ModelInfo;
@@ -37,12 +37,14 @@ function fingerprint(low: Float32Array): string {
   return `${low.length}:${h >>> 0}`;
 }
 
-// Masks are drawn on the GPU (WebGL2) where possible; null once it proved unavailable.
+// Masks are drawn on the GPU (WebGL2) where that is a hardware GPU; null once it proved
+// unavailable, or where the choice is JavaScript.
+let rendererChoice: MaskRendererChoice = 'auto';
 let gpuRenderer: GpuMaskRenderer | null | undefined;
 function maskRenderer(): GpuMaskRenderer | null {
   if (gpuRenderer === undefined) {
     try {
-      gpuRenderer = GpuMaskRenderer.create();
+      gpuRenderer = rendererChoice === 'js' ? null : GpuMaskRenderer.create(rendererChoice === 'webgl2');
     } catch {
       gpuRenderer = null;
     }
@@ -94,7 +96,9 @@ async function initWebGpu(): Promise<string> {
   return '';
 }
 
-async function init(wanted: Backend | 'auto', numThreads: number) {
+async function init(wanted: Backend | 'auto', numThreads: number, renderer: MaskRendererChoice) {
+  rendererChoice = renderer;
+  gpuRenderer = undefined;
   ort.env.logLevel = 'error'; // no console noise in normal use
   ort.env.wasm.numThreads = numThreads;
   // The runtime files sit in ort/ at the app's root (see vite.config.ts); this worker is in assets/.
@@ -114,6 +118,7 @@ async function init(wanted: Backend | 'auto', numThreads: number) {
     crossOriginIsolated: self.crossOriginIsolated,
     adapter: info ? { vendor: info.vendor, architecture: info.architecture } : null,
     shaderF16: device?.features.has('shader-f16') ?? false,
+    maskRenderer: renderer,
   };
 }
 
@@ -305,7 +310,7 @@ async function exportMasks(kind: string, objects: ExportObject[], t: number, fil
 
 async function handle(id: number, req: Request) {
   switch (req.type) {
-    case 'init': return init(req.backend, req.numThreads);
+    case 'init': return init(req.backend, req.numThreads, req.maskRenderer);
     case 'load': return load(req.model, id);
     case 'setImage': return setImage(req.image);
     case 'decode': return decode(req.prompt);

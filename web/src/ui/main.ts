@@ -131,7 +131,7 @@ async function recoverOnWasm(reason: string) {
   notice('device', `The GPU device was lost (${reason}). sam2web switched to WASM (CPU) and kept ` +
     'your image and objects; reload the page to try the GPU again.', true);
   engine.dispose();
-  engine = await Sam2Engine.create({ backend: 'wasm' });
+  engine = await Sam2Engine.create({ backend: 'wasm', maskRenderer: engine.info.maskRenderer });
   engine.onDeviceLost = null;
   showBackend(`the GPU device was lost (${reason})`);
   recovering = false;
@@ -574,8 +574,10 @@ async function start() {
     const params = new URLSearchParams(location.search);
     const wanted = params.get('backend');
     const threads = Number(params.get('threads')) || undefined;
+    const renderer = params.get('renderer');
     startEngine(await Sam2Engine.create({
       backend: wanted === 'wasm' || wanted === 'webgpu' ? wanted : 'auto', numThreads: threads,
+      maskRenderer: renderer === 'webgl2' || renderer === 'js' ? renderer : 'auto',
     }));
   } catch (e) {
     showError(e, 'The engine could not start');
