@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 _original_sdpa = F.scaled_dot_product_attention
+MAX_SCORES = 1 << 24  # attention scores per fused node (see _sdpa)
 
 
 class _MultiHeadAttention(torch.autograd.Function):
@@ -41,7 +42,16 @@ def _sdpa(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, sca
                               is_causal=is_causal, scale=scale, **kw)
     num_heads = query.shape[1]
     flat = lambda t: t.transpose(1, 2).flatten(2)  # noqa: E731  [B,h,S,d] -> [B,S,h*d]
-    out = _MultiHeadAttention.apply(flat(query), flat(key), flat(value), int(num_heads))
+    q, k, v = flat(query), flat(key), flat(value)
+    # Hiera's global blocks attend 4096 tokens to 4096: one node would need scratch buffers of
+    # heads x 4096 x 4096 floats, which overflowed onnxruntime-web's 32-bit WASM allocator
+    # ("SafeInt ... Integer overflow"). Queries go in chunks of at most MAX_SCORES scores.
+    rows = max(1, MAX_SCORES // (int(num_heads) * int(key.shape[2])))
+    if int(query.shape[2]) > rows:
+        out = torch.cat([_MultiHeadAttention.apply(chunk, k, v, int(num_heads))
+                         for chunk in q.split(rows, dim=1)], dim=1)
+    else:
+        out = _MultiHeadAttention.apply(q, k, v, int(num_heads))
     # Shaped like the query, not from the fused node's own sizes (which ONNX cannot infer): the
     # exporter would otherwise bake the traced number of prompt tokens into later reshapes.
     return out.reshape_as(query.transpose(1, 2)).transpose(1, 2)

@@ -168,7 +168,9 @@ async function load(model: ModelInfo, id: number) {
     throw e;
   }
   progress({ phase: 'compile', file: model.id, loaded: 0, total: 1, bytesPerSecond: 0, fromCache: true });
-  const [encoder, decoder] = await Promise.all([encoderReady, create(decBytes, false)]);
+  // One session at a time: onnxruntime-web's WebGPU EP refuses to create two at once.
+  const encoder = await encoderReady;
+  const decoder = await create(decBytes, false);
   loaded = { model, family, encoder, decoder };
   return { sessionMs: performance.now() - t0 };
 }
