@@ -43,15 +43,13 @@ def _sdpa(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, sca
     num_heads = query.shape[1]
     flat = lambda t: t.transpose(1, 2).flatten(2)  # noqa: E731  [B,h,S,d] -> [B,S,h*d]
     q, k, v = flat(query), flat(key), flat(value)
-    # Hiera's global blocks attend 4096 tokens to 4096: one node would need scratch buffers of
-    # heads x 4096 x 4096 floats, which overflowed onnxruntime-web's 32-bit WASM allocator
-    # ("SafeInt ... Integer overflow"). Queries go in chunks of at most MAX_SCORES scores.
-    rows = max(1, MAX_SCORES // (int(num_heads) * int(key.shape[2])))
-    if int(query.shape[2]) > rows:
-        out = torch.cat([_MultiHeadAttention.apply(chunk, k, v, int(num_heads))
-                         for chunk in q.split(rows, dim=1)], dim=1)
-    else:
-        out = _MultiHeadAttention.apply(q, k, v, int(num_heads))
+    # Hiera's global blocks attend 4096 tokens to 4096: as one fused node that overflowed
+    # onnxruntime-web's 32-bit WASM allocator ("SafeInt ... Integer overflow"), and split into
+    # query chunks it ran 1.6x slower on WebGPU (H100) than these blocks as plain ops. So only
+    # attention up to MAX_SCORES scores (windowed blocks, the decoder) is fused.
+    if int(num_heads) * int(query.shape[2]) * int(key.shape[2]) > MAX_SCORES:
+        return _original_sdpa(query, key, value)
+    out = _MultiHeadAttention.apply(q, k, v, int(num_heads))
     # Shaped like the query, not from the fused node's own sizes (which ONNX cannot infer): the
     # exporter would otherwise bake the traced number of prompt tokens into later reshapes.
     return out.reshape_as(query.transpose(1, 2)).transpose(1, 2)
