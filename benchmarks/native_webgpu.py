@@ -105,14 +105,25 @@ def torch_reference(model, image: np.ndarray, runs: int) -> tuple[dict, dict]:
 DISABLED_OPTIMIZERS = ["ReshapeFusion"]
 
 
-def webgpu_session(path: Path, layout: str, profile: bool = False):
+EP_OPTION = "ep.webgpuexecutionprovider."  # the WebGPU EP reads its options from session config
+VALIDATION = None  # ORT's default unless --validation names a mode (the browser cannot turn it off)
+
+
+def webgpu_session(path: Path, layout: str, profile: bool = False, capture: bool = False,
+                   fixed_dims: dict | None = None):
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.enable_profiling = profile
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3
-    options.add_session_config_entry("ep.WebGpuExecutionProvider.preferredLayout", layout)
+    options.add_session_config_entry(EP_OPTION + "preferredLayout", layout)
+    if capture:  # record the command buffers once, replay them on later runs
+        options.add_session_config_entry(EP_OPTION + "enableGraphCapture", "1")
+    if VALIDATION:
+        options.add_session_config_entry(EP_OPTION + "validationMode", VALIDATION)
+    for name, size in (fixed_dims or {}).items():  # static shapes let ORT fold the shape nodes away
+        options.add_free_dimension_override_by_name(name, size)
     t0 = time.perf_counter()
     session = ort.InferenceSession(str(path), options, providers=["WebGpuExecutionProvider"],
                                    disabled_optimizers=DISABLED_OPTIMIZERS)
@@ -122,51 +133,61 @@ def webgpu_session(path: Path, layout: str, profile: bool = False):
     return session, created
 
 
-def upload(array: np.ndarray, layout: str):
-    """A GPU-resident copy of `array` (this onnxruntime package cannot allocate WebGPU memory
-    directly, so an Identity graph run on the WebGPU EP writes it into a GPU output)."""
+def identity_session(shape: list, layout: str):
     import onnx
     from onnx import TensorProto, helper
 
-    shape = list(array.shape)
-    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "upload",
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "copy",
                               [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)])
-    path = Path(tempfile.mkdtemp()) / "upload.onnx"
+    path = Path(tempfile.mkdtemp()) / "copy.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
-    session, _ = webgpu_session(path, layout)
-    binding = session.io_binding()
-    binding.bind_cpu_input("x", array)
-    binding.bind_output("y", "webgpu")
-    session.run_with_iobinding(binding)
-    value = binding.get_outputs()[0]
-    upload.keep = (session, binding)  # the buffer belongs to that session's allocator
-    return value
+    return webgpu_session(path, layout)[0]
 
 
-def sync(value) -> None:
-    """Wait for the GPU: read back a value (ORT returns from run() once work is submitted)."""
+class GpuSlot:
+    """A fixed GPU buffer that host arrays are written into (this onnxruntime package cannot
+    allocate WebGPU memory directly: an Identity graph on the WebGPU EP writes into it). Graph
+    capture replays recorded commands on the same buffers, so inputs must change in place."""
+
+    def __init__(self, array: np.ndarray, layout: str):
+        self.session = identity_session(list(array.shape), layout)
+        self.binding = self.session.io_binding()
+        self.binding.bind_cpu_input("x", array)
+        self.binding.bind_output("y", "webgpu")
+        self.session.run_with_iobinding(self.binding)
+        self.value = self.binding.get_outputs()[0]
+        self.binding.bind_ortvalue_output("y", self.value)
+
+    def write(self, array: np.ndarray) -> None:
+        self.binding.bind_cpu_input("x", array)
+        self.session.run_with_iobinding(self.binding)
+
+
+def upload(array: np.ndarray, layout: str):
+    """A GPU-resident copy of `array`."""
+    slot = GpuSlot(array, layout)
+    upload.keep.append(slot)  # the buffer belongs to that session's allocator
+    return slot.value
+
+
+upload.keep = []
+
+
+def sync(value) -> np.ndarray:
+    """Read a GPU value back (which also waits for the GPU: ORT returns once work is submitted)."""
     try:
-        value.numpy()
+        return value.numpy()
     except Exception:  # packages that cannot map WebGPU memory: copy out through a graph
-        import onnx
-        from onnx import TensorProto, helper
-
-        shape = value.shape()
-        key = tuple(shape)
+        key = tuple(value.shape())
         if key not in sync.sessions:
-            graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "download",
-                                      [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
-                                      [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)])
-            path = Path(tempfile.mkdtemp()) / "download.onnx"
-            onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
-            sync.sessions[key] = webgpu_session(path, "NHWC")[0]
+            sync.sessions[key] = identity_session(list(key), "NHWC")
         session = sync.sessions[key]
         binding = session.io_binding()
         binding.bind_ortvalue_input("x", value)
         binding.bind_output("y", "cpu")
         session.run_with_iobinding(binding)
-        binding.copy_outputs_to_cpu()
+        return binding.copy_outputs_to_cpu()[0]
 
 
 sync.sessions = {}
@@ -213,6 +234,11 @@ def bench_onnx(folder: Path, image: np.ndarray, reference: dict, runs: int, layo
     encode_upload(runs)
     out["encoder_upload_ms"] = (time.perf_counter() - t0) * 1000 / runs
     gpu_feats = dict(zip(FEATURES, binding.get_outputs()))
+    if CAPTURE:
+        try:
+            out.update(bench_encoder_captured(folder, gpu_image, cpu_feats, runs, layout))
+        except Exception as e:
+            out["encoder_captured_error"] = f"{type(e).__name__}: {e}"
 
     try:
         out.update(bench_decoder(folder, cpu_feats, gpu_feats, reference, runs, layout))
@@ -221,6 +247,93 @@ def bench_onnx(folder: Path, image: np.ndarray, reference: dict, runs: int, layo
     out["bytes"] = sum((folder / f).stat().st_size for f in ("encoder.onnx", "decoder.onnx"))
     del binding, per_run, gpu_feats, encoder
     return out
+
+
+def bench_encoder_captured(folder: Path, gpu_image, cpu_feats, runs: int, layout: str) -> dict:
+    """The encoder with ORT's graph capture: the first run records its command buffers, later runs
+    replay them on the same input and output buffers (no per-kernel host work)."""
+    encoder, _ = webgpu_session(folder / "encoder.onnx", layout, capture=True)
+    binding = encoder.io_binding()
+    binding.bind_ortvalue_input("image", gpu_image)
+    for name in FEATURES:
+        binding.bind_output(name, "webgpu")
+    encoder.run_with_iobinding(binding)
+    outputs = binding.get_outputs()
+    for name, value in zip(FEATURES, outputs):  # replays write into these very buffers
+        binding.bind_ortvalue_output(name, value)
+
+    def encode(n: int):
+        for _ in range(n):
+            encoder.run_with_iobinding(binding)
+        sync(outputs[0])
+
+    encode(3)
+    t0 = time.perf_counter()
+    encode(runs)
+    ms = (time.perf_counter() - t0) * 1000 / runs
+    diff = max(float(np.abs(sync(v) - ref).max()) for v, ref in zip(outputs, cpu_feats))
+    return {"encoder_captured_ms": ms, "encoder_captured_max_abs_diff": diff}
+
+
+def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a > 0, b > 0
+    union = np.logical_or(a, b).sum()
+    return float(np.logical_and(a, b).sum() / union) if union else 1.0
+
+
+def bench_decoder_captured(out: dict, folder: Path, gpu_feats: dict, plain_click, runs: int, layout: str) -> None:
+    """A click with static shapes (one session per point count: ORT folds the shape nodes away,
+    so every node runs on the GPU) and graph capture: the prompts are written into fixed GPU
+    buffers, the recorded decoder is replayed, masks and scores are read back. Fills `out` as it
+    goes, so a failing step keeps the figures before it."""
+    p = prompts()
+    fixed = {"num_points": p["point_coords"].shape[1]}
+    static, out["decoder_static_session_ms"] = webgpu_session(folder / "decoder.onnx", layout,
+                                                               fixed_dims=fixed)
+    static_click = static.io_binding()
+    for name, value in gpu_feats.items():
+        static_click.bind_ortvalue_input(name, value)
+    for name in ("masks", "iou_predictions"):
+        static_click.bind_output(name, "cpu")
+
+    def decode_static():
+        for name, value in p.items():
+            static_click.bind_cpu_input(name, value)
+        static.run_with_iobinding(static_click)
+        return static_click.copy_outputs_to_cpu()
+
+    out["decoder_static_ms"] = median_ms(decode_static, runs)
+
+    decoder, out["decoder_captured_session_ms"] = webgpu_session(
+        folder / "decoder.onnx", layout, capture=True, fixed_dims=fixed)
+    slots = {name: GpuSlot(value, layout) for name, value in p.items()}
+    binding = decoder.io_binding()
+    for name, value in gpu_feats.items():
+        binding.bind_ortvalue_input(name, value)
+    for name, slot in slots.items():
+        binding.bind_ortvalue_input(name, slot.value)
+    wanted = ["masks", "iou_predictions"]
+    for name in wanted:
+        binding.bind_output(name, "webgpu")
+    decoder.run_with_iobinding(binding)
+    outputs = binding.get_outputs()
+    for name, value in zip(wanted, outputs):
+        binding.bind_ortvalue_output(name, value)
+
+    def click(feeds: dict):
+        for name, slot in slots.items():
+            slot.write(feeds[name])
+        decoder.run_with_iobinding(binding)
+        return [sync(v) for v in outputs]
+
+    out["decoder_captured_ms"] = median_ms(lambda: click(p), runs)
+    # A replay must see new prompts: move the points and compare with the plain session.
+    moved = {**p, "point_coords": p["point_coords"][:, ::-1].copy(), "point_labels": np.ones_like(p["point_labels"])}
+    masks, iou = click(moved)
+    ref_masks, ref_iou = plain_click(moved)
+    out["decoder_captured_iou_vs_plain"] = mask_iou(masks, ref_masks)
+    out["decoder_captured_max_abs_diff"] = float(np.abs(masks - ref_masks).max())
+    out["decoder_captured_prompt_changes_output"] = bool(np.abs(masks - click(p)[0]).max() > 1e-3)
 
 
 def bench_decoder(folder: Path, cpu_feats, gpu_feats, reference, runs: int, layout: str) -> dict:
@@ -237,8 +350,8 @@ def bench_decoder(folder: Path, cpu_feats, gpu_feats, reference, runs: int, layo
     for name in wanted:
         click.bind_output(name, "cpu")
 
-    def decode_resident():
-        for name, value in p.items():  # prompts change on every click: upload them each time
+    def decode_resident(feeds: dict = p):
+        for name, value in feeds.items():  # prompts change on every click: upload them each time
             click.bind_cpu_input(name, value)
         decoder.run_with_iobinding(click)
         return click.copy_outputs_to_cpu()
@@ -246,17 +359,21 @@ def bench_decoder(folder: Path, cpu_feats, gpu_feats, reference, runs: int, layo
     out["decoder_resident_ms"] = median_ms(decode_resident, runs)
     masks, iou = decode_resident()
     ref = reference["masks"]
-    a, b = masks > 0, ref > 0
-    union = np.logical_or(a, b).sum()
     out["decoder_max_abs_diff"] = float(np.abs(masks - ref).max())
-    out["mask_iou_vs_torch"] = float(np.logical_and(a, b).sum() / union) if union else 1.0
+    out["mask_iou_vs_torch"] = mask_iou(masks, ref)
     out["iou_pred_max_abs_diff"] = float(np.abs(iou - reference["iou"]).max())
+    if CAPTURE:
+        try:
+            bench_decoder_captured(out, folder, gpu_feats, decode_resident, runs, layout)
+        except Exception as e:
+            out["decoder_captured_error"] = f"{type(e).__name__}: {e}"
     if PROFILE:
         out["decoder_profile"] = profile_decoder(folder, gpu_feats, p, wanted, layout)
     return out
 
 
 PROFILE = False
+CAPTURE = False
 
 
 def profile_decoder(folder: Path, gpu_feats: dict, p: dict, wanted: list, layout: str) -> dict:
@@ -326,9 +443,13 @@ def main() -> None:
                         help="only export the graphs into --work (fp16/int8 conversion needs a "
                              "newer onnxruntime than onnxruntime-webgpu 1.27: run this step with it)")
     parser.add_argument("--profile", action="store_true", help="add the decoder's ORT profile")
+    parser.add_argument("--capture", action="store_true",
+                        help="also time graph-captured encoder/decoder runs (static decoder shapes)")
+    parser.add_argument("--validation", default=None,
+                        help="the WebGPU EP's validationMode (disabled|wgpuOnly|basic|full)")
     args = parser.parse_args()
-    global PROFILE
-    PROFILE = args.profile
+    global PROFILE, CAPTURE, VALIDATION
+    PROFILE, CAPTURE, VALIDATION = args.profile, args.capture, args.validation
 
     import onnxruntime as ort
     import torch
@@ -381,7 +502,8 @@ def main() -> None:
 def print_table(rows: list[dict]) -> None:
     cols = ["size", "attention", "precision", "layout", "torch_fp32_ms", "encoder_resident_ms",
             "encoder_vs_torch_fp32", "encoder_upload_ms", "encoder_readback_ms",
-            "decoder_resident_ms", "decoder_reupload_ms", "decoder_session_ms", "mask_iou_vs_torch"]
+            "encoder_captured_ms", "decoder_resident_ms", "decoder_static_ms", "decoder_captured_ms",
+            "decoder_reupload_ms", "decoder_session_ms", "mask_iou_vs_torch"]
     fmt = lambda v: f"{v:.2f}" if isinstance(v, float) else str(v)  # noqa: E731
     print("| " + " | ".join(cols) + " |")
     print("|" + "---|" * len(cols))

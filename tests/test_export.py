@@ -83,6 +83,13 @@ def test_graphs_use_fused_attention_and_static_shapes(fp32_bundle):
               for i in graph.input}
     assert inputs["point_coords"] == [1, "num_points", 2]
     assert inputs["image_embed"][0] == 1 and inputs["mask_input"][0] == 1
+    # The stability score counts pixels in float: an int64 ReduceSum has no WebGPU kernel, runs on
+    # the CPU and rules out graph capture.
+    typed = onnx.shape_inference.infer_shapes(onnx.load(str(fp32_bundle / "decoder.onnx")))
+    types = {v.name: v.type.tensor_type.elem_type
+             for v in [*typed.graph.value_info, *typed.graph.input, *typed.graph.output]}
+    reduce_inputs = [n.input[0] for n in typed.graph.node if n.op_type == "ReduceSum"]
+    assert reduce_inputs and all(types[i] == onnx.TensorProto.FLOAT for i in reduce_inputs)
 
 
 @pytest.mark.parametrize("precision", ["fp16", "int8"])

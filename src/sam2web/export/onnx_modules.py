@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from torch import nn
 
@@ -34,6 +36,27 @@ class ImageEncoder(nn.Module):
             for feat, c, (h, w) in zip(vision_feats, self.channels, FEATURE_SIZES)
         ]
         return feats[2], feats[0], feats[1]
+
+
+def _stability_scores(decoder, mask_logits):
+    """The official `_get_stability_scores` with the pixel counts summed as floats. torch sums
+    booleans as int64, and onnxruntime's WebGPU EP has no int64 ReduceSum: those nodes ran on the
+    CPU between GPU kernels, and they alone kept a static decoder from graph capture. Counts of at
+    most 256*256 pixels are exact in fp32, so the scores are identical."""
+    mask_logits = mask_logits.flatten(-2)
+    delta = decoder.dynamic_multimask_stability_delta
+    area_i = torch.sum((mask_logits > delta).float(), dim=-1)
+    area_u = torch.sum((mask_logits > -delta).float(), dim=-1)
+    return torch.where(area_u > 0, area_i / area_u, 1.0)
+
+
+@contextlib.contextmanager
+def _float_stability_counts(decoder):
+    decoder._get_stability_scores = lambda logits: _stability_scores(decoder, logits)
+    try:
+        yield
+    finally:
+        del decoder._get_stability_scores  # back to the class's own method
 
 
 class PromptDecoder(nn.Module):
@@ -74,7 +97,8 @@ class PromptDecoder(nn.Module):
             high_res_features=[high_res_feats_0, high_res_feats_1],
         )
         if decoder.dynamic_multimask_via_stability:
-            single_mask, single_iou = decoder._dynamic_multimask_via_stability(masks, iou)
+            with _float_stability_counts(decoder):
+                single_mask, single_iou = decoder._dynamic_multimask_via_stability(masks, iou)
         else:
             single_mask, single_iou = masks[:, 0:1], iou[:, 0:1]
         return masks[:, 1:], iou[:, 1:], single_mask, single_iou
