@@ -327,6 +327,25 @@ def bench_decoder_captured(out: dict, folder: Path, gpu_feats: dict, plain_click
         return [sync(v) for v in outputs]
 
     out["decoder_captured_ms"] = median_ms(lambda: click(p), runs)
+    # Where a captured click goes: the replay alone (back-to-back, one sync), the prompt uploads
+    # (the browser writes them with queue.writeBuffer instead) and the readback of the outputs.
+    def replay(n: int):
+        for _ in range(n):
+            decoder.run_with_iobinding(binding)
+        sync(outputs[1])
+
+    replay(3)
+    t0 = time.perf_counter()
+    replay(runs)
+    out["decoder_captured_replay_ms"] = (time.perf_counter() - t0) * 1000 / runs
+
+    def write_prompts():
+        for name, slot in slots.items():
+            slot.write(p[name])
+        sync(slots["has_mask_input"].value)
+
+    out["decoder_prompt_upload_ms"] = median_ms(write_prompts, runs)
+    out["decoder_output_readback_ms"] = median_ms(lambda: [sync(v) for v in outputs], runs)
     # A replay must see new prompts: move the points and compare with the plain session.
     moved = {**p, "point_coords": p["point_coords"][:, ::-1].copy(), "point_labels": np.ones_like(p["point_labels"])}
     masks, iou = click(moved)
