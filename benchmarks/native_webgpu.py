@@ -133,42 +133,49 @@ def webgpu_session(path: Path, layout: str, profile: bool = False, capture: bool
     return session, created
 
 
-def identity_session(shape: list, layout: str):
+def identity_session(shapes: dict, layout: str):
+    """A graph that copies each named input to an output named after it, on the WebGPU EP."""
     import onnx
     from onnx import TensorProto, helper
 
-    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "copy",
-                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)])
+    nodes = [helper.make_node("Identity", [name], [name + "_out"]) for name in shapes]
+    graph = helper.make_graph(
+        nodes, "copy",
+        [helper.make_tensor_value_info(name, TensorProto.FLOAT, list(s)) for name, s in shapes.items()],
+        [helper.make_tensor_value_info(name + "_out", TensorProto.FLOAT, list(s)) for name, s in shapes.items()])
     path = Path(tempfile.mkdtemp()) / "copy.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
     return webgpu_session(path, layout)[0]
 
 
-class GpuSlot:
-    """A fixed GPU buffer that host arrays are written into (this onnxruntime package cannot
-    allocate WebGPU memory directly: an Identity graph on the WebGPU EP writes into it). Graph
-    capture replays recorded commands on the same buffers, so inputs must change in place."""
+class GpuSlots:
+    """Fixed GPU buffers that host arrays are written into, all in one session run (this
+    onnxruntime package cannot write WebGPU memory directly: an Identity graph on the WebGPU EP
+    does it; a browser calls queue.writeBuffer). Graph capture replays recorded commands on the
+    same buffers, so inputs must change in place."""
 
-    def __init__(self, array: np.ndarray, layout: str):
-        self.session = identity_session(list(array.shape), layout)
+    def __init__(self, arrays: dict, layout: str):
+        self.session = identity_session({k: v.shape for k, v in arrays.items()}, layout)
         self.binding = self.session.io_binding()
-        self.binding.bind_cpu_input("x", array)
-        self.binding.bind_output("y", "webgpu")
+        for name, array in arrays.items():
+            self.binding.bind_cpu_input(name, array)
+            self.binding.bind_output(name + "_out", "webgpu")
         self.session.run_with_iobinding(self.binding)
-        self.value = self.binding.get_outputs()[0]
-        self.binding.bind_ortvalue_output("y", self.value)
+        self.values = dict(zip(arrays, self.binding.get_outputs()))
+        for name, value in self.values.items():
+            self.binding.bind_ortvalue_output(name + "_out", value)
 
-    def write(self, array: np.ndarray) -> None:
-        self.binding.bind_cpu_input("x", array)
+    def write(self, arrays: dict) -> None:
+        for name, array in arrays.items():
+            self.binding.bind_cpu_input(name, array)
         self.session.run_with_iobinding(self.binding)
 
 
 def upload(array: np.ndarray, layout: str):
     """A GPU-resident copy of `array`."""
-    slot = GpuSlot(array, layout)
-    upload.keep.append(slot)  # the buffer belongs to that session's allocator
-    return slot.value
+    slots = GpuSlots({"x": array}, layout)
+    upload.keep.append(slots)  # the buffer belongs to that session's allocator
+    return slots.values["x"]
 
 
 upload.keep = []
@@ -181,11 +188,11 @@ def sync(value) -> np.ndarray:
     except Exception:  # packages that cannot map WebGPU memory: copy out through a graph
         key = tuple(value.shape())
         if key not in sync.sessions:
-            sync.sessions[key] = identity_session(list(key), "NHWC")
+            sync.sessions[key] = identity_session({"x": key}, "NHWC")
         session = sync.sessions[key]
         binding = session.io_binding()
         binding.bind_ortvalue_input("x", value)
-        binding.bind_output("y", "cpu")
+        binding.bind_output("x_out", "cpu")
         session.run_with_iobinding(binding)
         return binding.copy_outputs_to_cpu()[0]
 
@@ -218,6 +225,9 @@ def bench_onnx(folder: Path, image: np.ndarray, reference: dict, runs: int, layo
     t0 = time.perf_counter()
     encode_resident(runs)
     out["encoder_resident_ms"] = (time.perf_counter() - t0) * 1000 / runs
+    out["encoder_resident_max_abs_diff"] = max(
+        float(np.abs(sync(v) - ref).max()) for v, ref in zip(binding.get_outputs(), cpu_feats))
+    out["feature_max_abs"] = max(float(np.abs(f).max()) for f in cpu_feats)
 
     per_run = encoder.io_binding()
     per_run.bind_cpu_input("image", image)
@@ -306,12 +316,12 @@ def bench_decoder_captured(out: dict, folder: Path, gpu_feats: dict, plain_click
 
     decoder, out["decoder_captured_session_ms"] = webgpu_session(
         folder / "decoder.onnx", layout, capture=True, fixed_dims=fixed)
-    slots = {name: GpuSlot(value, layout) for name, value in p.items()}
+    slots = GpuSlots(p, layout)
     binding = decoder.io_binding()
     for name, value in gpu_feats.items():
         binding.bind_ortvalue_input(name, value)
-    for name, slot in slots.items():
-        binding.bind_ortvalue_input(name, slot.value)
+    for name, value in slots.values.items():
+        binding.bind_ortvalue_input(name, value)
     wanted = ["masks", "iou_predictions"]
     for name in wanted:
         binding.bind_output(name, "webgpu")
@@ -321,8 +331,7 @@ def bench_decoder_captured(out: dict, folder: Path, gpu_feats: dict, plain_click
         binding.bind_ortvalue_output(name, value)
 
     def click(feeds: dict):
-        for name, slot in slots.items():
-            slot.write(feeds[name])
+        slots.write(feeds)
         decoder.run_with_iobinding(binding)
         return [sync(v) for v in outputs]
 
@@ -340,9 +349,8 @@ def bench_decoder_captured(out: dict, folder: Path, gpu_feats: dict, plain_click
     out["decoder_captured_replay_ms"] = (time.perf_counter() - t0) * 1000 / runs
 
     def write_prompts():
-        for name, slot in slots.items():
-            slot.write(p[name])
-        sync(slots["has_mask_input"].value)
+        slots.write(p)
+        sync(slots.values["has_mask_input"])
 
     out["decoder_prompt_upload_ms"] = median_ms(write_prompts, runs)
     out["decoder_output_readback_ms"] = median_ms(lambda: [sync(v) for v in outputs], runs)
