@@ -24,7 +24,8 @@ def test_webgpu_click_matches_python(webgpu_browser, server, photo_files, predic
     project notes. Decoding on a CPU-emulated GPU takes minutes for the first click: one click.)
     """
     page = webgpu_browser.new_page(viewport={"width": 1300, "height": 900})
-    app = AppPage(page, server.url).open()
+    # capture=on: graph capture is on by default only on hardware GPUs; here it is checked too.
+    app = AppPage(page, server.url).open("?capture=on")
     assert app.badge().startswith("WebGPU"), app.badge()
     assert "ready on WEBGPU" in app.status()
     app.upload(photo_files["coffee"])
@@ -49,7 +50,19 @@ def test_webgpu_click_matches_python(webgpu_browser, server, photo_files, predic
     assert agreement >= 0.999
     assert iou(got, expected) >= 0.97
     assert obj["scores"][obj["chosen"]] == pytest.approx(score, abs=1e-3)
+    assert app._data("captured") == "false"  # the first one-point click records the decoder
     shot(page, "click")
+
+    # The same click for a second object replays the recorded decoder: same masks, same scores.
+    app.new_object()
+    app.click(0.5, 0.45)
+    assert app._data("captured") == "true"
+    replayed = app.mask()
+    second = app.objects()[1]
+    agreement = float((replayed == expected)[decided].mean())
+    print(f"replayed vs python: iou {iou(replayed, expected):.4f}, decided-pixel agreement {agreement:.5f}")
+    assert agreement >= 0.999 and iou(replayed, expected) >= 0.97
+    assert second["scores"] == pytest.approx(obj["scores"], abs=1e-4)
     assert not [c for c in app.console if c.startswith(("error", "pageerror", "warning"))], app.console
     page.close()
 

@@ -26,6 +26,9 @@ export interface Family {
   upsample(low: Float32Array, width: number, height: number): Float32Array;
   /** The same geometry for the GPU mask renderer. */
   mapping: Mapping;
+  /** Whether its decoder can be graph-captured (sam2web's SAM2 export: batch 1, `num_points`
+   * the only free axis, every node on the WebGPU EP). */
+  capturable: boolean;
 }
 
 function promptTensors(prompt: Prompt, sx: number, sy: number, padding: boolean) {
@@ -63,6 +66,7 @@ function sam2(m: ModelInfo['manifest']): Family {
     clamp: 32,
     upsample: (low, w, h) => upsampleLogits(low, LOW, LOW, w, h),
     mapping: { kind: 'squash' },
+    capturable: true,
   };
 }
 
@@ -89,6 +93,7 @@ function sam1(m: ModelInfo['manifest']): Family {
     clamp: null,
     upsample: (low, w, h) => upsampleLogitsLongestSide(low, LOW, LOW, w, h, size),
     mapping: { kind: 'longest-side', size },
+    capturable: false,
   };
 }
 

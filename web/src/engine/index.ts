@@ -6,11 +6,11 @@
 //   const r = await engine.decode({ points: [[x, y, 1]], multimask: true });
 
 import type {
-  Backend, MaskRendererChoice, DecodeResult, ExportObject, ModelInfo, Progress, Prompt, RenderRequest, RenderedMask,
+  Backend, GraphCaptureChoice, MaskRendererChoice, DecodeResult, ExportObject, ModelInfo, Progress, Prompt, RenderRequest, RenderedMask,
   Request, WorkerMessage,
 } from './protocol';
 
-export type { Backend, MaskRendererChoice, DecodeResult, ExportObject, ModelInfo, Progress, Prompt, RenderRequest, RenderedMask };
+export type { Backend, GraphCaptureChoice, MaskRendererChoice, DecodeResult, ExportObject, ModelInfo, Progress, Prompt, RenderRequest, RenderedMask };
 export type { Box, Point } from './protocol';
 export { webGpuHelp } from './webgpuHelp';
 
@@ -28,6 +28,7 @@ export interface EngineInfo {
   adapter: { vendor: string; architecture: string } | null;
   shaderF16: boolean;
   maskRenderer: MaskRendererChoice;
+  graphCapture: GraphCaptureChoice;
 }
 
 interface Pending {
@@ -55,12 +56,13 @@ export class Sam2Engine {
     };
   }
 
-  static async create(options: { backend?: Backend | 'auto'; numThreads?: number; maskRenderer?: MaskRendererChoice } = {}): Promise<Sam2Engine> {
+  static async create(options: { backend?: Backend | 'auto'; numThreads?: number; maskRenderer?: MaskRendererChoice; graphCapture?: GraphCaptureChoice } = {}): Promise<Sam2Engine> {
     const engine = new Sam2Engine();
     const threads = options.numThreads ??
       (self.crossOriginIsolated ? Math.min(8, navigator.hardwareConcurrency || 1) : 1);
     engine.info = await engine.call({
       type: 'init', backend: options.backend ?? 'auto', numThreads: threads, maskRenderer: options.maskRenderer ?? 'auto',
+      graphCapture: options.graphCapture ?? 'auto',
     }) as EngineInfo;
     return engine;
   }

@@ -5,6 +5,8 @@ export type Backend = 'webgpu' | 'wasm';
 /** Where masks are drawn: 'auto' = WebGL2 on a hardware GPU, JavaScript where WebGL is emulated
  * on the CPU (slower there than plain JavaScript); 'webgl2' / 'js' force one. */
 export type MaskRendererChoice = 'auto' | 'webgl2' | 'js';
+/** Replaying recorded decoder runs (WebGPU graph capture): 'auto' uses it on hardware GPUs. */
+export type GraphCaptureChoice = 'auto' | 'on' | 'off';
 
 export interface ModelFile {
   url: string;
@@ -61,6 +63,8 @@ export interface DecodeResult {
   scores: Float32Array;
   numMasks: number;
   decodeMs: number;
+  /** Whether the click replayed a recorded (graph-captured) decoder run. */
+  captured: boolean;
 }
 
 export interface ExportObject {
@@ -92,7 +96,7 @@ export interface RenderedMask {
 }
 
 export type Request =
-  | { type: 'init'; backend: Backend | 'auto'; numThreads: number; maskRenderer: MaskRendererChoice }
+  | { type: 'init'; backend: Backend | 'auto'; numThreads: number; maskRenderer: MaskRendererChoice; graphCapture: GraphCaptureChoice }
   | { type: 'load'; model: ModelInfo }
   | { type: 'setImage'; image: ImageBitmap }
   | { type: 'decode'; prompt: Prompt }

@@ -5,15 +5,19 @@ import * as ort from 'onnxruntime-web/webgpu';
 import { EngineError, cacheInfo, clearCache, fetchModelFile } from './modelCache';
 import { overlayPixels, threshold } from './imageOps';
 import { GpuMaskRenderer } from './maskRenderer';
+import { CapturedDecoders } from './capturedDecoder';
 import { type Family, familyOf } from './families';
 import { maskStats, rleCounts, rleToString, svgDocument, tracePolygons } from './exporters';
-import type { Backend, ExportObject, MaskRendererChoice, ModelInfo, Prompt, RenderRequest, Request, WorkerMessage } from './protocol';
+import type { Backend, ExportObject, GraphCaptureChoice, MaskRendererChoice, ModelInfo, Prompt, RenderRequest, Request, WorkerMessage } from './protocol';
 
 interface Loaded {
   model: ModelInfo;
   family: Family;
   encoder: ort.InferenceSession;
   decoder: ort.InferenceSession;
+  /** The decoder's bytes, kept while graph-captured sessions may still be made from them. */
+  decoderBytes: Uint8Array | null;
+  captured: CapturedDecoders | null;
 }
 
 let backend: Backend = 'wasm';
@@ -40,6 +44,7 @@ function fingerprint(low: Float32Array): string {
 // Masks are drawn on the GPU (WebGL2) where that is a hardware GPU; null once it proved
 // unavailable, or where the choice is JavaScript.
 let rendererChoice: MaskRendererChoice = 'auto';
+let captureChoice: GraphCaptureChoice = 'auto';
 let gpuRenderer: GpuMaskRenderer | null | undefined;
 function maskRenderer(): GpuMaskRenderer | null {
   if (gpuRenderer === undefined) {
@@ -96,8 +101,9 @@ async function initWebGpu(): Promise<string> {
   return '';
 }
 
-async function init(wanted: Backend | 'auto', numThreads: number, renderer: MaskRendererChoice) {
+async function init(wanted: Backend | 'auto', numThreads: number, renderer: MaskRendererChoice, capture: GraphCaptureChoice) {
   rendererChoice = renderer;
+  captureChoice = capture;
   gpuRenderer = undefined;
   ort.env.logLevel = 'error'; // no console noise in normal use
   ort.env.wasm.numThreads = numThreads;
@@ -119,6 +125,7 @@ async function init(wanted: Backend | 'auto', numThreads: number, renderer: Mask
     adapter: info ? { vendor: info.vendor, architecture: info.architecture } : null,
     shaderF16: device?.features.has('shader-f16') ?? false,
     maskRenderer: renderer,
+    graphCapture: capture,
   };
 }
 
@@ -135,8 +142,15 @@ function sessionOptions(encoder: boolean): ort.InferenceSession.SessionOptions {
   return { executionProviders: ['wasm'], graphOptimizationLevel: 'all', logSeverityLevel: 3 };
 }
 
+/** Graph capture where it pays: WebGPU on a hardware GPU (or when asked for), SAM2 decoders. */
+function wantsCapture(family: Family): boolean {
+  if (backend !== 'webgpu' || !family.capturable || captureChoice === 'off') return false;
+  return captureChoice === 'on' || !adapterIsSoftware;
+}
+
 async function load(model: ModelInfo, id: number) {
   checkDevice();
+  loaded?.captured?.release();
   loaded = null;
   features = null;
   const progress = (p: import('./protocol').Progress) => post({ id, progress: p });
@@ -171,7 +185,7 @@ async function load(model: ModelInfo, id: number) {
   // One session at a time: onnxruntime-web's WebGPU EP refuses to create two at once.
   const encoder = await encoderReady;
   const decoder = await create(decBytes, false);
-  loaded = { model, family, encoder, decoder };
+  loaded = { model, family, encoder, decoder, decoderBytes: wantsCapture(family) ? new Uint8Array(decBytes) : null, captured: null };
   return { sessionMs: performance.now() - t0 };
 }
 
@@ -197,6 +211,11 @@ async function setImage(bitmap: ImageBitmap) {
   const feeds = loaded.family.encoderFeeds(rgba, width, height);
   const t1 = performance.now();
   features = loaded.family.features(await loaded.encoder.run(feeds));
+  if (loaded.decoderBytes && device) {
+    loaded.captured ??= new CapturedDecoders(device, loaded.decoderBytes,
+      Object.fromEntries(Object.entries(features).map(([k, t]) => [k, t.dims])));
+    loaded.captured.setFeatures(features);
+  }
   return { width, height, preprocessMs: t1 - t0, encodeMs: performance.now() - t1 };
 }
 
@@ -210,7 +229,23 @@ async function decode(prompt: Prompt) {
   if (!prompt.points.length && !prompt.box) throw new EngineError('a prompt needs at least one point or a box', 'prompt');
   const { width, height } = image;
   const { family } = loaded;
-  const feeds = { ...features, ...family.promptFeeds(prompt, width, height) };
+  const prompts = family.promptFeeds(prompt, width, height);
+  const captured = loaded.captured;
+  const points = prompts.point_coords?.dims[1] ?? 0;
+  if (captured?.has(points)) {
+    const t0 = performance.now();
+    try {
+      const { lowRes, scores } = await captured.run(prompts, prompt.multimask);
+      const clamp = family.clamp ?? Infinity;
+      for (let i = 0; i < lowRes.length; i++) lowRes[i] = Math.max(-clamp, Math.min(clamp, lowRes[i]));
+      return { lowRes, scores, numMasks: scores.length, decodeMs: performance.now() - t0, captured: true };
+    } catch (e) {
+      checkDevice();
+      captured.disable((e as Error).message); // the plain session answers from now on
+    }
+  }
+  if (captured && !captured.failure) prepareCapture(captured, points, prompts);
+  const feeds = { ...features, ...prompts };
   const t0 = performance.now();
   // The decoder's own full-resolution masks (SAM1) only help the JavaScript drawing path.
   const wanted = family.outputs(prompt.multimask).slice(0, maskRenderer() ? 2 : 3);
@@ -224,7 +259,16 @@ async function decode(prompt: Prompt) {
     if (decodedFullRes.size > 8) decodedFullRes.delete(decodedFullRes.keys().next().value as string);
   }
   for (const t of Object.values(out)) t.dispose();
-  return { lowRes, scores, numMasks: scores.length, decodeMs };
+  return { lowRes, scores, numMasks: scores.length, decodeMs, captured: false };
+}
+
+/** Records the decoder for this point count after the current request, so the next click with
+ * as many points replays it; this click is answered by the plain session meanwhile. */
+function prepareCapture(captured: CapturedDecoders, points: number, prompts: Record<string, ort.Tensor>) {
+  enqueue(async () => {
+    if (loaded?.captured !== captured || deviceLost) return; // a new model came in meanwhile
+    await captured.prepare(points, prompts);
+  });
 }
 
 function logitsFor(key: string, lowRes: Float32Array): Float32Array {
@@ -312,7 +356,7 @@ async function exportMasks(kind: string, objects: ExportObject[], t: number, fil
 
 async function handle(id: number, req: Request) {
   switch (req.type) {
-    case 'init': return init(req.backend, req.numThreads, req.maskRenderer);
+    case 'init': return init(req.backend, req.numThreads, req.maskRenderer, req.graphCapture);
     case 'load': return load(req.model, id);
     case 'setImage': return setImage(req.image);
     case 'decode': return decode(req.prompt);
@@ -327,9 +371,12 @@ async function handle(id: number, req: Request) {
 
 // One request at a time: an ORT session must not run twice at once, and order matters.
 let queue: Promise<unknown> = Promise.resolve();
+function enqueue(job: () => Promise<void>) {
+  queue = queue.then(job).catch(() => undefined);
+}
 self.onmessage = (event: MessageEvent) => {
   const { id, request } = event.data as { id: number; request: Request };
-  queue = queue.then(async () => {
+  enqueue(async () => {
     try {
       const result = await handle(id, request);
       const transfer: Transferable[] = [];

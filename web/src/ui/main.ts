@@ -131,7 +131,7 @@ async function recoverOnWasm(reason: string) {
   notice('device', `The GPU device was lost (${reason}). sam2web switched to WASM (CPU) and kept ` +
     'your image and objects; reload the page to try the GPU again.', true);
   engine.dispose();
-  engine = await Sam2Engine.create({ backend: 'wasm', maskRenderer: engine.info.maskRenderer });
+  engine = await Sam2Engine.create({ backend: 'wasm', maskRenderer: engine.info.maskRenderer, graphCapture: engine.info.graphCapture });
   engine.onDeviceLost = null;
   showBackend(`the GPU device was lost (${reason})`);
   recovering = false;
@@ -216,6 +216,7 @@ async function decodeObject(o: SegObject, refine = true) {
   const r = await engine.decode(prompt);
   if (!r) return;
   lastDecodeMs = r.decodeMs;
+  document.body.dataset.captured = String(r.captured);
   const candidates = Array.from({ length: r.numMasks }, (_, i) => r.lowRes.slice(i * 65536, (i + 1) * 65536));
   const scores = Array.from(r.scores);
   o.candidates = candidates;
@@ -575,9 +576,11 @@ async function start() {
     const wanted = params.get('backend');
     const threads = Number(params.get('threads')) || undefined;
     const renderer = params.get('renderer');
+    const capture = params.get('capture');
     startEngine(await Sam2Engine.create({
       backend: wanted === 'wasm' || wanted === 'webgpu' ? wanted : 'auto', numThreads: threads,
       maskRenderer: renderer === 'webgl2' || renderer === 'js' ? renderer : 'auto',
+      graphCapture: capture === 'on' || capture === 'off' ? capture : 'auto',
     }));
   } catch (e) {
     showError(e, 'The engine could not start');
