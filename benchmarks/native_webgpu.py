@@ -200,6 +200,49 @@ def sync(value) -> np.ndarray:
 sync.sessions = {}
 
 
+def amortised_ms(session, binding, runs: int) -> float:
+    """Runs back to back with one sync at the end (ORT returns once work is submitted), so the
+    figure is the GPU's throughput, not one run's latency plus a readback."""
+    def batch(n: int):
+        for _ in range(n):
+            session.run_with_iobinding(binding)
+        sync(binding.get_outputs()[-1])
+
+    batch(3)
+    t0 = time.perf_counter()
+    batch(runs)
+    return (time.perf_counter() - t0) * 1000 / runs
+
+
+def pin_outputs(session, binding, names: list) -> list:
+    """One run with the outputs allocated on the GPU, then those very buffers bound as outputs:
+    graph capture replays its recorded commands into them."""
+    for name in names:
+        binding.bind_output(name, "webgpu")
+    session.run_with_iobinding(binding)
+    outputs = binding.get_outputs()
+    for name, value in zip(names, outputs):
+        binding.bind_ortvalue_output(name, value)
+    return outputs
+
+
+def resident_clicker(decoder, gpu_feats: dict, wanted: list):
+    """A click with the features already on the GPU: prompts go up, `wanted` comes back."""
+    click = decoder.io_binding()
+    for name, value in gpu_feats.items():
+        click.bind_ortvalue_input(name, value)
+    for name in wanted:
+        click.bind_output(name, "cpu")
+
+    def run(feeds: dict):
+        for name, value in feeds.items():  # prompts change on every click: upload them each time
+            click.bind_cpu_input(name, value)
+        decoder.run_with_iobinding(click)
+        return click.copy_outputs_to_cpu()
+
+    return run
+
+
 def bench_onnx(folder: Path, image: np.ndarray, reference: dict, runs: int, layout: str) -> dict:
     import onnxruntime as ort
 
@@ -215,16 +258,7 @@ def bench_onnx(folder: Path, image: np.ndarray, reference: dict, runs: int, layo
     binding.bind_ortvalue_input("image", gpu_image)
     for name in FEATURES:
         binding.bind_output(name, "webgpu")
-
-    def encode_resident(n: int):
-        for _ in range(n):
-            encoder.run_with_iobinding(binding)
-        sync(binding.get_outputs()[0])
-
-    encode_resident(3)
-    t0 = time.perf_counter()
-    encode_resident(runs)
-    out["encoder_resident_ms"] = (time.perf_counter() - t0) * 1000 / runs
+    out["encoder_resident_ms"] = amortised_ms(encoder, binding, runs)
     out["encoder_resident_max_abs_diff"] = max(
         float(np.abs(sync(v) - ref).max()) for v, ref in zip(binding.get_outputs(), cpu_feats))
     out["feature_max_abs"] = max(float(np.abs(f).max()) for f in cpu_feats)
@@ -233,16 +267,7 @@ def bench_onnx(folder: Path, image: np.ndarray, reference: dict, runs: int, layo
     per_run.bind_cpu_input("image", image)
     for name in FEATURES:
         per_run.bind_output(name, "webgpu")
-
-    def encode_upload(n: int):
-        for _ in range(n):
-            encoder.run_with_iobinding(per_run)
-        sync(per_run.get_outputs()[0])
-
-    encode_upload(3)
-    t0 = time.perf_counter()
-    encode_upload(runs)
-    out["encoder_upload_ms"] = (time.perf_counter() - t0) * 1000 / runs
+    out["encoder_upload_ms"] = amortised_ms(encoder, per_run, runs)
     gpu_feats = dict(zip(FEATURES, binding.get_outputs()))
     if CAPTURE:
         try:
@@ -265,22 +290,8 @@ def bench_encoder_captured(folder: Path, gpu_image, cpu_feats, runs: int, layout
     encoder, _ = webgpu_session(folder / "encoder.onnx", layout, capture=True)
     binding = encoder.io_binding()
     binding.bind_ortvalue_input("image", gpu_image)
-    for name in FEATURES:
-        binding.bind_output(name, "webgpu")
-    encoder.run_with_iobinding(binding)
-    outputs = binding.get_outputs()
-    for name, value in zip(FEATURES, outputs):  # replays write into these very buffers
-        binding.bind_ortvalue_output(name, value)
-
-    def encode(n: int):
-        for _ in range(n):
-            encoder.run_with_iobinding(binding)
-        sync(outputs[0])
-
-    encode(3)
-    t0 = time.perf_counter()
-    encode(runs)
-    ms = (time.perf_counter() - t0) * 1000 / runs
+    outputs = pin_outputs(encoder, binding, FEATURES)
+    ms = amortised_ms(encoder, binding, runs)
     diff = max(float(np.abs(sync(v) - ref).max()) for v, ref in zip(outputs, cpu_feats))
     return {"encoder_captured_ms": ms, "encoder_captured_max_abs_diff": diff}
 
@@ -298,21 +309,11 @@ def bench_decoder_captured(out: dict, folder: Path, gpu_feats: dict, plain_click
     goes, so a failing step keeps the figures before it."""
     p = prompts()
     fixed = {"num_points": p["point_coords"].shape[1]}
+    wanted = ["masks", "iou_predictions"]
     static, out["decoder_static_session_ms"] = webgpu_session(folder / "decoder.onnx", layout,
                                                                fixed_dims=fixed)
-    static_click = static.io_binding()
-    for name, value in gpu_feats.items():
-        static_click.bind_ortvalue_input(name, value)
-    for name in ("masks", "iou_predictions"):
-        static_click.bind_output(name, "cpu")
-
-    def decode_static():
-        for name, value in p.items():
-            static_click.bind_cpu_input(name, value)
-        static.run_with_iobinding(static_click)
-        return static_click.copy_outputs_to_cpu()
-
-    out["decoder_static_ms"] = median_ms(decode_static, runs)
+    decode_static = resident_clicker(static, gpu_feats, wanted)
+    out["decoder_static_ms"] = median_ms(lambda: decode_static(p), runs)
 
     decoder, out["decoder_captured_session_ms"] = webgpu_session(
         folder / "decoder.onnx", layout, capture=True, fixed_dims=fixed)
@@ -322,13 +323,7 @@ def bench_decoder_captured(out: dict, folder: Path, gpu_feats: dict, plain_click
         binding.bind_ortvalue_input(name, value)
     for name, value in slots.values.items():
         binding.bind_ortvalue_input(name, value)
-    wanted = ["masks", "iou_predictions"]
-    for name in wanted:
-        binding.bind_output(name, "webgpu")
-    decoder.run_with_iobinding(binding)
-    outputs = binding.get_outputs()
-    for name, value in zip(wanted, outputs):
-        binding.bind_ortvalue_output(name, value)
+    outputs = pin_outputs(decoder, binding, wanted)
 
     def click(feeds: dict):
         slots.write(feeds)
@@ -338,15 +333,7 @@ def bench_decoder_captured(out: dict, folder: Path, gpu_feats: dict, plain_click
     out["decoder_captured_ms"] = median_ms(lambda: click(p), runs)
     # Where a captured click goes: the replay alone (back-to-back, one sync), the prompt uploads
     # (the browser writes them with queue.writeBuffer instead) and the readback of the outputs.
-    def replay(n: int):
-        for _ in range(n):
-            decoder.run_with_iobinding(binding)
-        sync(outputs[1])
-
-    replay(3)
-    t0 = time.perf_counter()
-    replay(runs)
-    out["decoder_captured_replay_ms"] = (time.perf_counter() - t0) * 1000 / runs
+    out["decoder_captured_replay_ms"] = amortised_ms(decoder, binding, runs)
 
     def write_prompts():
         slots.write(p)
@@ -357,7 +344,7 @@ def bench_decoder_captured(out: dict, folder: Path, gpu_feats: dict, plain_click
     # A replay must see new prompts: move the points and compare with the plain session.
     moved = {**p, "point_coords": p["point_coords"][:, ::-1].copy(), "point_labels": np.ones_like(p["point_labels"])}
     masks, iou = click(moved)
-    ref_masks, ref_iou = plain_click(moved)
+    ref_masks, _ = plain_click(moved)
     out["decoder_captured_iou_vs_plain"] = mask_iou(masks, ref_masks)
     out["decoder_captured_max_abs_diff"] = float(np.abs(masks - ref_masks).max())
     out["decoder_captured_prompt_changes_output"] = bool(np.abs(masks - click(p)[0]).max() > 1e-3)
@@ -371,20 +358,9 @@ def bench_decoder(folder: Path, cpu_feats, gpu_feats, reference, runs: int, layo
     wanted = ["masks", "iou_predictions"]
     out["decoder_reupload_ms"] = median_ms(lambda: decoder.run(wanted, reupload_feeds), runs)
 
-    click = decoder.io_binding()
-    for name, value in gpu_feats.items():
-        click.bind_ortvalue_input(name, value)
-    for name in wanted:
-        click.bind_output(name, "cpu")
-
-    def decode_resident(feeds: dict = p):
-        for name, value in feeds.items():  # prompts change on every click: upload them each time
-            click.bind_cpu_input(name, value)
-        decoder.run_with_iobinding(click)
-        return click.copy_outputs_to_cpu()
-
-    out["decoder_resident_ms"] = median_ms(decode_resident, runs)
-    masks, iou = decode_resident()
+    decode_resident = resident_clicker(decoder, gpu_feats, wanted)
+    out["decoder_resident_ms"] = median_ms(lambda: decode_resident(p), runs)
+    masks, iou = decode_resident(p)
     ref = reference["masks"]
     out["decoder_max_abs_diff"] = float(np.abs(masks - ref).max())
     out["mask_iou_vs_torch"] = mask_iou(masks, ref)
@@ -408,17 +384,10 @@ def profile_decoder(folder: Path, gpu_feats: dict, p: dict, wanted: list, layout
     from collections import Counter, defaultdict
 
     decoder, _ = webgpu_session(folder / "decoder.onnx", layout, profile=True)
-    click = decoder.io_binding()
-    for name, value in gpu_feats.items():
-        click.bind_ortvalue_input(name, value)
-    for name in wanted:
-        click.bind_output(name, "cpu")
+    decode = resident_clicker(decoder, gpu_feats, wanted)
     runs = 10
     for _ in range(runs):
-        for name, value in p.items():
-            click.bind_cpu_input(name, value)
-        decoder.run_with_iobinding(click)
-        click.copy_outputs_to_cpu()
+        decode(p)
     events = json.loads(Path(decoder.end_profiling()).read_text())
     by_provider, by_op, count = defaultdict(float), defaultdict(float), Counter()
     cpu_ops = Counter()

@@ -12,21 +12,18 @@ import * as ort from 'onnxruntime-web/webgpu';
 const FLOAT = 4;
 const LOW_RES = 256 * 256;
 const FEATURE_NAMES = ['image_embed', 'high_res_feats_0', 'high_res_feats_1'];
-// [name, floats per mask or per score]: what a click reads back, multimask or single.
-const OUTPUTS: Record<string, [string, number][]> = {
-  multi: [['masks', 3 * LOW_RES], ['iou_predictions', 3]],
-  single: [['single_mask', LOW_RES], ['single_iou', 1]],
+// Every decoder output gets a fixed buffer (a replay writes all of them); a click reads back two.
+const OUTPUT_DIMS: Record<string, number[]> = {
+  masks: [1, 3, 256, 256], iou_predictions: [1, 3], single_mask: [1, 1, 256, 256], single_iou: [1, 1],
 };
-const ALL_OUTPUTS: [string, number[]][] = [
-  ['masks', [1, 3, 256, 256]], ['iou_predictions', [1, 3]],
-  ['single_mask', [1, 1, 256, 256]], ['single_iou', [1, 1]],
-];
+const SCORES_AT = 3 * LOW_RES * FLOAT; // where the scores sit in the staging buffer, after the masks
+const floats = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
 const MAX_SESSIONS = 4; // point counts kept compiled (each holds its own copy of the weights)
 
 interface Slot { buffer: GPUBuffer; tensor: ort.Tensor }
 
 function slot(device: GPUDevice, dims: number[]): Slot {
-  const bytes = dims.reduce((a, b) => a * b, 1) * FLOAT;
+  const bytes = floats(dims) * FLOAT;
   const buffer = device.createBuffer({
     size: Math.ceil(bytes / 16) * 16,
     usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
@@ -72,8 +69,7 @@ export class CapturedDecoders {
     const encoder = this.device.createCommandEncoder();
     for (const name of FEATURE_NAMES) {
       const t = features[name];
-      const bytes = t.dims.reduce((a, b) => a * b, 1) * FLOAT;
-      encoder.copyBufferToBuffer(t.gpuBuffer as GPUBuffer, 0, this.features[name].buffer, 0, bytes);
+      encoder.copyBufferToBuffer(t.gpuBuffer as GPUBuffer, 0, this.features[name].buffer, 0, floats(t.dims) * FLOAT);
     }
     this.device.queue.submit([encoder.finish()]);
   }
@@ -95,7 +91,7 @@ export class CapturedDecoders {
       const inputs: Record<string, Slot> = {};
       for (const [name, t] of Object.entries(sample)) inputs[name] = slot(this.device, [...t.dims]);
       const outputs: Record<string, Slot> = {};
-      for (const [name, dims] of ALL_OUTPUTS) outputs[name] = slot(this.device, dims);
+      for (const [name, dims] of Object.entries(OUTPUT_DIMS)) outputs[name] = slot(this.device, dims);
       const captured = { session, inputs, outputs };
       await this.replay(captured, sample); // the first run records the commands
       if (this.sessions.size >= MAX_SESSIONS) {
@@ -124,25 +120,27 @@ export class CapturedDecoders {
     await c.session.run(feeds, fetches);
   }
 
-  /** One click: prompts written, the recording replayed, masks and scores read back. */
-  async run(prompts: Record<string, ort.Tensor>, multimask: boolean): Promise<{ lowRes: Float32Array; scores: Float32Array }> {
+  /** One click: prompts written, the recording replayed, the wanted masks and scores (the
+   * family's output names) read back. */
+  async run(prompts: Record<string, ort.Tensor>, [maskName, scoreName]: string[]): Promise<{ lowRes: Float32Array; scores: Float32Array }> {
     const points = prompts.point_coords.dims[1];
     const c = this.sessions.get(points);
     if (!c) throw new Error(`no captured decoder for ${points} points`);
     this.sessions.delete(points); // most recently used last
     this.sessions.set(points, c);
     await this.replay(c, prompts);
-    const [[maskName, maskFloats], [scoreName, scoreFloats]] = OUTPUTS[multimask ? 'multi' : 'single'];
+    const maskFloats = floats(OUTPUT_DIMS[maskName]);
+    const scoreFloats = floats(OUTPUT_DIMS[scoreName]);
     const encoder = this.device.createCommandEncoder();
     encoder.copyBufferToBuffer(c.outputs[maskName].buffer, 0, this.staging, 0, maskFloats * FLOAT);
-    encoder.copyBufferToBuffer(c.outputs[scoreName].buffer, 0, this.staging, 3 * LOW_RES * FLOAT, 4 * FLOAT);
+    encoder.copyBufferToBuffer(c.outputs[scoreName].buffer, 0, this.staging, SCORES_AT, scoreFloats * FLOAT);
     this.device.queue.submit([encoder.finish()]);
     await this.staging.mapAsync(GPUMapMode.READ);
     try {
       const all = new Float32Array(this.staging.getMappedRange());
       return {
         lowRes: all.slice(0, maskFloats),
-        scores: all.slice(3 * LOW_RES, 3 * LOW_RES + scoreFloats),
+        scores: all.slice(SCORES_AT / FLOAT, SCORES_AT / FLOAT + scoreFloats),
       };
     } finally {
       this.staging.unmap();

@@ -230,14 +230,17 @@ async function decode(prompt: Prompt) {
   const { width, height } = image;
   const { family } = loaded;
   const prompts = family.promptFeeds(prompt, width, height);
+  // The decoder's own full-resolution masks (SAM1) only help the JavaScript drawing path.
+  const wanted = family.outputs(prompt.multimask).slice(0, maskRenderer() ? 2 : 3);
+  const clamp = family.clamp ?? Infinity;
+  const clamped = (v: number) => Math.max(-clamp, Math.min(clamp, v));
   const captured = loaded.captured;
   const points = prompts.point_coords?.dims[1] ?? 0;
   if (captured?.has(points)) {
     const t0 = performance.now();
     try {
-      const { lowRes, scores } = await captured.run(prompts, prompt.multimask);
-      const clamp = family.clamp ?? Infinity;
-      for (let i = 0; i < lowRes.length; i++) lowRes[i] = Math.max(-clamp, Math.min(clamp, lowRes[i]));
+      const { lowRes, scores } = await captured.run(prompts, wanted);
+      for (let i = 0; i < lowRes.length; i++) lowRes[i] = clamped(lowRes[i]);
       return { lowRes, scores, numMasks: scores.length, decodeMs: performance.now() - t0, captured: true };
     } catch (e) {
       checkDevice();
@@ -247,12 +250,9 @@ async function decode(prompt: Prompt) {
   if (captured && !captured.failure) prepareCapture(captured, points, prompts);
   const feeds = { ...features, ...prompts };
   const t0 = performance.now();
-  // The decoder's own full-resolution masks (SAM1) only help the JavaScript drawing path.
-  const wanted = family.outputs(prompt.multimask).slice(0, maskRenderer() ? 2 : 3);
   const out = await loaded.decoder.run(feeds, wanted);
   const decodeMs = performance.now() - t0;
-  const clamp = family.clamp ?? Infinity;
-  const lowRes = Float32Array.from(out[wanted[0]].data as Float32Array, (v) => Math.max(-clamp, Math.min(clamp, v)));
+  const lowRes = Float32Array.from(out[wanted[0]].data as Float32Array, clamped);
   const scores = new Float32Array(out[wanted[1]].data as Float32Array);
   if (wanted[2]) {
     decodedFullRes.set(fingerprint(lowRes), new Float32Array(out[wanted[2]].data as Float32Array));
