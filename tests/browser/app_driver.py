@@ -22,9 +22,15 @@ class AppPage:
         page.on("pageerror", lambda e: self.console.append(f"pageerror: {e}"))
 
     def open(self, query: str = ""):
+        """Load the page and wait until its model is ready (or it says why not)."""
         self.page.goto(self.url + query)
-        self.page.wait_for_selector("body[data-ready=true]", state="attached",
-                                    timeout=self.timeout_ms)
+        deadline = time.time() + self.timeout_ms / 1000
+        while self._data("ready") != "true":
+            if time.time() > deadline:
+                raise TimeoutError(f"the app was not ready after {self.timeout_ms / 1000:.0f} s; "
+                                   f"status: {self.status()!r}; progress: "
+                                   f"{self.page.text_content('#progress')!r}; console: {self.console}")
+            self.page.wait_for_timeout(100)
         return self
 
     def status(self) -> str:
@@ -107,9 +113,15 @@ class AppPage:
         self.page.locator("#threshold").fill(str(value))
         self._wait_change("rendered", rendered)
 
-    def download(self, kind: str) -> bytes:
+    def download(self, kind: str, from_script: bool = False) -> bytes:
+        """from_script: click the button from script, not the mouse. After a WebGPU device is
+        destroyed, headless Chromium may stop producing compositor frames (Playwright's
+        actionability checks then hang) while the page itself keeps working."""
         with self.page.expect_download(timeout=self.timeout_ms) as info:
-            self.page.click(f"#export-{kind}")
+            if from_script:
+                self.page.evaluate(f"() => document.getElementById('export-{kind}').click()")
+            else:
+                self.page.click(f"#export-{kind}")
         return open(info.value.path(), "rb").read()
 
     def overlay_alpha(self) -> np.ndarray:
@@ -123,8 +135,9 @@ class AppPage:
         }""")
         return np.asarray(data, np.uint8).reshape(h, w)
 
-    def mask(self) -> np.ndarray:
-        return np.asarray(Image.open(io.BytesIO(self.download("mask"))).convert("L")) > 127
+    def mask(self, from_script: bool = False) -> np.ndarray:
+        png = self.download("mask", from_script)
+        return np.asarray(Image.open(io.BytesIO(png)).convert("L")) > 127
 
 
 def wait_for_text(page, selector: str, text: str, timeout_s: float = 60) -> str:

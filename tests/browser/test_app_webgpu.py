@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from sam2web.predict.predictor import Predictor
 
@@ -64,32 +63,6 @@ def test_webgpu_click_matches_python(webgpu_browser, server, photo_files, predic
     assert agreement >= 0.999 and iou(replayed, expected) >= 0.97
     assert second["scores"] == pytest.approx(obj["scores"], abs=1e-4)
     assert not [c for c in app.console if c.startswith(("error", "pageerror", "warning"))], app.console
-    page.close()
-
-
-def test_lost_gpu_device_recovers_on_wasm_keeping_the_work(webgpu_browser, server, photo_files,
-                                                          predictor, shot):
-    page = webgpu_browser.new_page(viewport={"width": 1300, "height": 900})
-    app = AppPage(page, server.url).open()
-    assert app.badge().startswith("WebGPU")
-    app.upload(photo_files["chelsea"])
-    encoded = app._data("encoded")
-    # Destroy the engine's GPU device, as a driver reset or an unplugged GPU would.
-    page.evaluate("() => window.sam2web.engine.loseDeviceForTesting()")
-    app._wait_change("encoded", encoded)  # the same image, encoded again on the CPU
-    assert app.badge().startswith("WASM")
-    assert "The GPU device was lost" in page.inner_text("#notice-device")
-    assert "Encoded 451×300" in app.status() and "on WASM" in app.status()
-    app.click(0.45, 0.5)
-    predictor.set_image(photo_files["chelsea"])
-    expected, _, _ = replay(predictor, [("point", *app.objects()[0]["points"][0])])
-    # After the device is destroyed, headless Chromium on SwiftShader stops producing compositor
-    # frames (screenshots and Playwright's "stable" checks hang), so the export button is clicked
-    # from script; the page itself keeps working.
-    with page.expect_download() as info:
-        page.evaluate("() => document.getElementById('export-mask').click()")
-    got = np.asarray(Image.open(info.value.path()).convert("L")) > 127
-    assert iou(got, expected) >= 0.99
     page.close()
 
 

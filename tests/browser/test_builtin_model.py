@@ -37,12 +37,12 @@ def coins_png(tmp_path_factory, photos):
     return path
 
 
-def _check_click(app, predictor, coin, steps_so_far=()):
+def _check_click(app, predictor, coin, steps_so_far=(), from_script=False):
     """The object's mask equals the Python predictor's and matches the coin."""
     obj = app.objects()[-1]
     steps = [*steps_so_far, *[("point", x, y, lab) for x, y, lab in obj["points"]]]
     expected, _, score = replay(predictor, steps)
-    got = app.mask()
+    got = app.mask(from_script)
     assert got.shape == expected.shape
     assert iou(got, expected) >= 0.99
     assert obj["scores"][obj["chosen"]] == pytest.approx(score, abs=1e-3)
@@ -98,7 +98,7 @@ def test_fresh_install_segments_coins_on_wasm(plain_browser, fresh_server, coins
     page.close()
 
 
-def test_builtin_model_on_webgpu_matches_python(webgpu_compat_browser, fresh_server, coins_png, photos,
+def test_builtin_model_on_webgpu_matches_python_and_survives_a_lost_device(webgpu_compat_browser, fresh_server, coins_png, photos,
                                                 predictor, shot):
     page = webgpu_compat_browser.new_page(viewport={"width": 1300, "height": 900},
                                           accept_downloads=True)
@@ -127,4 +127,20 @@ def test_builtin_model_on_webgpu_matches_python(webgpu_compat_browser, fresh_ser
     got = app.mask()
     assert iou(got, expected) >= 0.99 and iou(got, region) >= 0.8
     shot(page, "coin")
+
+    # Then the GPU is lost (a driver reset, an unplugged GPU): the app carries on on WASM with the
+    # same image and objects, re-decoded on the CPU, and they are still the predictor's masks.
+    encoded, rendered = app._data("encoded"), app._data("rendered")
+    page.evaluate("() => window.sam2web.engine.loseDeviceForTesting()")
+    app._wait_change("encoded", encoded)
+    app._wait_change("rendered", rendered)
+    assert app.badge().startswith("WASM")
+    assert "The GPU device was lost" in page.inner_text("#notice-device")
+    assert len(app.objects()) == 2 and app.objects()[-1]["box"] == box
+    assert iou(app.mask(from_script=True), expected) >= 0.99
+    # ...and new clicks work there too.
+    app.new_object()
+    region, (x, y) = coins[7]
+    app.click(x / width, y / height)
+    _check_click(app, predictor, region, from_script=True)
     page.close()

@@ -3,24 +3,28 @@
 // A plain decoder run pays host-side work for each of its ~350 kernels; on an H100 that is most
 // of a click (benchmarks/results/native-h100: ~12-15 ms a click, ~3 ms replayed). Capture needs
 // fixed shapes and fixed buffers, so there is one session per point count (the `num_points`
-// axis fixed at creation, which also folds the shape arithmetic away), and every input and
-// output lives in a buffer owned here: the image features are copied in once per image, the
-// prompts are written before each replay, the two wanted outputs are read back after it.
+// axis fixed at creation, which also folds the shape arithmetic away). Every input lives in a
+// buffer owned here: the image features are copied in once per image, the prompts are written
+// before each replay. The outputs stay in the buffers onnxruntime allocated for the recording
+// (the IO binding is pinned after the first run); the two wanted ones are read back from there.
+// Handing it our own output buffers instead fails on replay in onnxruntime-web 1.30: the pinned
+// outputs keep a buffer handle that was released after the first run, and mapping it back to a
+// GPUBuffer works or throws depending on how the handle table was reused.
 
 import * as ort from 'onnxruntime-web/webgpu';
 
 const FLOAT = 4;
 const LOW_RES = 256 * 256;
 const FEATURE_NAMES = ['image_embed', 'high_res_feats_0', 'high_res_feats_1'];
-// Every decoder output gets a fixed buffer (a replay writes all of them); a click reads back two.
-const OUTPUT_DIMS: Record<string, number[]> = {
-  masks: [1, 3, 256, 256], iou_predictions: [1, 3], single_mask: [1, 1, 256, 256], single_iou: [1, 1],
-};
 const SCORES_AT = 3 * LOW_RES * FLOAT; // where the scores sit in the staging buffer, after the masks
 const floats = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
 const MAX_SESSIONS = 4; // point counts kept compiled (each holds its own copy of the weights)
 
 interface Slot { buffer: GPUBuffer; tensor: ort.Tensor }
+
+function disposeAll(values: ort.InferenceSession.OnnxValueMapType): void {
+  for (const t of Object.values(values)) t.dispose();
+}
 
 function slot(device: GPUDevice, dims: number[]): Slot {
   const bytes = floats(dims) * FLOAT;
@@ -34,7 +38,6 @@ function slot(device: GPUDevice, dims: number[]): Slot {
 interface Captured {
   session: ort.InferenceSession;
   inputs: Record<string, Slot>;
-  outputs: Record<string, Slot>;
 }
 
 export class CapturedDecoders {
@@ -84,16 +87,15 @@ export class CapturedDecoders {
       session = await ort.InferenceSession.create(this.model, {
         executionProviders: [{ name: 'webgpu', device: this.device } as unknown as ort.InferenceSession.ExecutionProviderConfig],
         enableGraphCapture: true,
+        preferredOutputLocation: 'gpu-buffer',
         freeDimensionOverrides: { num_points: points },
         graphOptimizationLevel: 'all',
         logSeverityLevel: 3,
       });
       const inputs: Record<string, Slot> = {};
       for (const [name, t] of Object.entries(sample)) inputs[name] = slot(this.device, [...t.dims]);
-      const outputs: Record<string, Slot> = {};
-      for (const [name, dims] of Object.entries(OUTPUT_DIMS)) outputs[name] = slot(this.device, dims);
-      const captured = { session, inputs, outputs };
-      await this.replay(captured, sample); // the first run records the commands
+      const captured = { session, inputs };
+      disposeAll(await this.replay(captured, sample)); // the first run records the commands
       if (this.sessions.size >= MAX_SESSIONS) {
         const [oldest, old] = this.sessions.entries().next().value as [number, Captured];
         this.sessions.delete(oldest);
@@ -108,16 +110,16 @@ export class CapturedDecoders {
     }
   }
 
-  private async replay(c: Captured, prompts: Record<string, ort.Tensor>): Promise<void> {
+  /** Writes the prompts and runs (the first time: records) the decoder; the outputs are views
+   * of the recording's own GPU buffers, the same ones on every replay. */
+  private async replay(c: Captured, prompts: Record<string, ort.Tensor>): Promise<ort.InferenceSession.OnnxValueMapType> {
     for (const [name, t] of Object.entries(prompts)) {
       this.device.queue.writeBuffer(c.inputs[name].buffer, 0, t.data as Float32Array<ArrayBuffer>);
     }
     const feeds: Record<string, ort.Tensor> = {};
     for (const name of FEATURE_NAMES) feeds[name] = this.features[name].tensor;
     for (const [name, s] of Object.entries(c.inputs)) feeds[name] = s.tensor;
-    const fetches: Record<string, ort.Tensor> = {};
-    for (const [name, s] of Object.entries(c.outputs)) fetches[name] = s.tensor;
-    await c.session.run(feeds, fetches);
+    return c.session.run(feeds);
   }
 
   /** One click: prompts written, the recording replayed, the wanted masks and scores (the
@@ -128,13 +130,15 @@ export class CapturedDecoders {
     if (!c) throw new Error(`no captured decoder for ${points} points`);
     this.sessions.delete(points); // most recently used last
     this.sessions.set(points, c);
-    await this.replay(c, prompts);
-    const maskFloats = floats(OUTPUT_DIMS[maskName]);
-    const scoreFloats = floats(OUTPUT_DIMS[scoreName]);
+    const out = await this.replay(c, prompts);
+    const mask = out[maskName], score = out[scoreName];
+    const maskFloats = floats(mask.dims);
+    const scoreFloats = floats(score.dims);
     const encoder = this.device.createCommandEncoder();
-    encoder.copyBufferToBuffer(c.outputs[maskName].buffer, 0, this.staging, 0, maskFloats * FLOAT);
-    encoder.copyBufferToBuffer(c.outputs[scoreName].buffer, 0, this.staging, SCORES_AT, scoreFloats * FLOAT);
+    encoder.copyBufferToBuffer(mask.gpuBuffer as GPUBuffer, 0, this.staging, 0, maskFloats * FLOAT);
+    encoder.copyBufferToBuffer(score.gpuBuffer as GPUBuffer, 0, this.staging, SCORES_AT, scoreFloats * FLOAT);
     this.device.queue.submit([encoder.finish()]);
+    disposeAll(out); // releases only these views: the pinned IO binding keeps the buffers
     await this.staging.mapAsync(GPUMapMode.READ);
     try {
       const all = new Float32Array(this.staging.getMappedRange());
@@ -149,7 +153,7 @@ export class CapturedDecoders {
 
   private dispose(c: Captured): void {
     void c.session.release();
-    for (const s of [...Object.values(c.inputs), ...Object.values(c.outputs)]) s.buffer.destroy();
+    for (const s of Object.values(c.inputs)) s.buffer.destroy();
   }
 
   release(): void {

@@ -6,6 +6,9 @@ import type { ModelFile, Progress } from './protocol';
 
 const DIR = 'sam2web-models';
 const MAX_RESUMES = 5;
+// No byte for this long and the connection is taken for dead: it is dropped and the download
+// resumes on a new one (a stalled socket would otherwise leave the app "loading" forever).
+const STALL_MS = 20_000;
 
 export class EngineError extends Error {
   constructor(message: string, readonly code: string) {
@@ -78,20 +81,27 @@ async function download(dir: FileSystemDirectoryHandle, file: ModelFile, name: s
         throw new EngineError(`download of ${name} keeps breaking off at ${have} of ${file.bytes} ` +
           'bytes; check the connection to the server and try again (it will resume)', 'network');
       }
+      const stall = new AbortController();
+      let timer = setTimeout(() => stall.abort(), STALL_MS);
+      const alive = () => { clearTimeout(timer); timer = setTimeout(() => stall.abort(), STALL_MS); };
       let response: Response;
       try {
-        response = await fetch(file.url, { headers: have ? { Range: `bytes=${have}-` } : {} });
+        response = await fetch(file.url, { headers: have ? { Range: `bytes=${have}-` } : {}, signal: stall.signal });
       } catch (e) {
+        clearTimeout(timer);
+        if (stall.signal.aborted) continue; // no answer at all: try again on a new connection
         throw new EngineError(`cannot reach the server for ${name}: ${(e as Error).message}; ` +
           `${have} bytes are kept and the next attempt resumes`, 'network');
       }
       if (!response.ok || !response.body) {
+        clearTimeout(timer);
         throw new EngineError(`server answered ${response.status} for ${name}`, 'network');
       }
       if (have && response.status !== 206) { access.truncate(0); have = 0; } // range ignored
       const reader = response.body.getReader();
       try {
         for (;;) {
+          alive();
           const { done, value } = await reader.read();
           if (done) break;
           let written: number;
@@ -113,7 +123,9 @@ async function download(dir: FileSystemDirectoryHandle, file: ModelFile, name: s
         }
       } catch (e) {
         if (e instanceof EngineError) throw e;
-        // Connection dropped mid-body: loop round and resume from what we have.
+        // Connection dropped or stalled mid-body: loop round and resume from what we have.
+      } finally {
+        clearTimeout(timer);
       }
       access.flush();
     }

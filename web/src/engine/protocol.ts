@@ -65,6 +65,8 @@ export interface DecodeResult {
   decodeMs: number;
   /** Whether the click replayed a recorded (graph-captured) decoder run. */
   captured: boolean;
+  /** Why graph capture is off for this model ('' when it is not, or was never wanted). */
+  captureFailure: string;
 }
 
 export interface ExportObject {

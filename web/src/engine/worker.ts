@@ -241,7 +241,7 @@ async function decode(prompt: Prompt) {
     try {
       const { lowRes, scores } = await captured.run(prompts, wanted);
       for (let i = 0; i < lowRes.length; i++) lowRes[i] = clamped(lowRes[i]);
-      return { lowRes, scores, numMasks: scores.length, decodeMs: performance.now() - t0, captured: true };
+      return { lowRes, scores, numMasks: scores.length, decodeMs: performance.now() - t0, captured: true, captureFailure: '' };
     } catch (e) {
       checkDevice();
       captured.disable((e as Error).message); // the plain session answers from now on
@@ -259,7 +259,7 @@ async function decode(prompt: Prompt) {
     if (decodedFullRes.size > 8) decodedFullRes.delete(decodedFullRes.keys().next().value as string);
   }
   for (const t of Object.values(out)) t.dispose();
-  return { lowRes, scores, numMasks: scores.length, decodeMs, captured: false };
+  return { lowRes, scores, numMasks: scores.length, decodeMs, captured: false, captureFailure: captured?.failure ?? '' };
 }
 
 /** Records the decoder for this point count after the current request, so the next click with
