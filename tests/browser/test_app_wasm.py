@@ -45,6 +45,8 @@ def test_without_webgpu_falls_back_to_wasm_with_a_notice(app, shot):
     # cross-origin isolated, so WASM runs threaded
     assert app.page.evaluate("self.crossOriginIsolated") is True
     assert re.search(r"WASM · [2-9] threads", app.badge())
+    # onnxruntime-web's plain WASM build (about twice as fast on the CPU as the WebGPU build's)
+    assert app.runtime_builds() == {"plain"}, app.requests
     shot(app.page, "fallback")
 
 

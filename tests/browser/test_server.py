@@ -27,10 +27,11 @@ def test_app_runtime_files_have_correct_types(client):
     index = client.get("/")
     assert index.status_code == 200 and index.headers["content-type"].startswith("text/html")
     assert index.headers["cache-control"] == "no-cache"
-    assert client.get("/ort/ort-wasm-simd-threaded.asyncify.wasm").headers["content-type"] == \
-        "application/wasm"
-    assert client.get("/ort/ort-wasm-simd-threaded.asyncify.mjs").headers[
-        "content-type"].startswith("text/javascript")
+    for build in ("asyncify.", ""):  # onnxruntime-web's WebGPU and WASM builds
+        assert client.get(f"/ort/ort-wasm-simd-threaded.{build}wasm").headers["content-type"] == \
+            "application/wasm"
+        assert client.get(f"/ort/ort-wasm-simd-threaded.{build}mjs").headers[
+            "content-type"].startswith("text/javascript")
     script = next(part for part in index.text.split('"') if part.endswith(".js"))
     r = client.get("/" + script.lstrip("./"))
     assert r.headers["content-type"].startswith("text/javascript")

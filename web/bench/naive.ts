@@ -7,8 +7,9 @@
 // and releases the session afterwards. Timings land on document.body.dataset for
 // benchmarks/browser_clicks.py. Not part of the app: nothing here ships to users' pages.
 
-import * as ort from 'onnxruntime-web';
 import { familyOf } from '../src/engine/families';
+import { openGpuDevice } from '../src/engine/gpuDevice';
+import { f32, loadRuntime, type InferenceSession, type OrtModule, type Tensor } from '../src/engine/runtime';
 import { overlayPixels, threshold } from '../src/engine/imageOps';
 import type { ModelInfo } from '../src/engine/protocol';
 
@@ -17,19 +18,26 @@ const statusLine = document.getElementById('status')!;
 const frame = () => new Promise<number>((resolve) => requestAnimationFrame(() => resolve(performance.now())));
 
 let decoderBytes: Uint8Array;
-let features: Record<string, ort.Tensor> = {};
+let features: Record<string, Tensor> = {};
 let model: ModelInfo;
 let image: HTMLImageElement;
 let rgba: Uint8ClampedArray;
-let options: ort.InferenceSession.SessionOptions;
+let options: InferenceSession.SessionOptions;
+let ort: OrtModule;
 
 async function start() {
   const params = new URLSearchParams(location.search);
   const backend = params.get('backend') === 'webgpu' ? 'webgpu' : 'wasm';
-  ort.env.wasm.numThreads = Number(params.get('threads') ?? 1);
-  ort.env.wasm.wasmPaths = new URL('../ort/', location.href).href;
-  ort.env.logLevel = 'error';
-  options = { executionProviders: [backend], graphOptimizationLevel: 'all', logSeverityLevel: 3 };
+  // The same onnxruntime-web build as the app's engine on this backend.
+  ort = await loadRuntime(backend, new URL('../ort/', location.href).href, Number(params.get('threads') ?? 1));
+  // On WebGPU, the very adapter the app picks (ORT's own choice may be another, slower one).
+  let provider: InferenceSession.ExecutionProviderConfig = backend;
+  if (backend === 'webgpu') {
+    const gpu = await openGpuDevice();
+    if ('reason' in gpu) throw new Error(gpu.reason);
+    provider = { name: 'webgpu', device: gpu.device } as unknown as InferenceSession.ExecutionProviderConfig;
+  }
+  options = { executionProviders: [provider], graphOptimizationLevel: 'all', logSeverityLevel: 3 };
   const listing = await (await fetch('/api/models')).json();
   model = (listing.models as ModelInfo[]).find((m) => m.id === params.get('model'))!;
   if (!model) throw new Error(`model ${params.get('model')} is not served`);
@@ -50,7 +58,7 @@ async function start() {
   const outputs = await encoder.run(family.encoderFeeds(rgba, view.width, view.height));
   // Read back to host memory: the naive page keeps features as plain arrays.
   for (const [name, t] of Object.entries(family.features(outputs))) {
-    features[name] = new ort.Tensor('float32', new Float32Array(await t.getData() as Float32Array), t.dims);
+    features[name] = f32(new Float32Array(await t.getData() as Float32Array), t.dims);
   }
   await encoder.release();
   document.body.dataset.encodeMs = (performance.now() - t0).toFixed(1);

@@ -11,7 +11,7 @@
 // outputs keep a buffer handle that was released after the first run, and mapping it back to a
 // GPUBuffer works or throws depending on how the handle table was reused.
 
-import * as ort from 'onnxruntime-web/webgpu';
+import { runtime, type InferenceSession, type Tensor } from './runtime';
 
 const FLOAT = 4;
 const LOW_RES = 256 * 256;
@@ -20,9 +20,9 @@ const SCORES_AT = 3 * LOW_RES * FLOAT; // where the scores sit in the staging bu
 const floats = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
 const MAX_SESSIONS = 4; // point counts kept compiled (each holds its own copy of the weights)
 
-interface Slot { buffer: GPUBuffer; tensor: ort.Tensor }
+interface Slot { buffer: GPUBuffer; tensor: Tensor }
 
-function disposeAll(values: ort.InferenceSession.OnnxValueMapType): void {
+function disposeAll(values: InferenceSession.OnnxValueMapType): void {
   for (const t of Object.values(values)) t.dispose();
 }
 
@@ -32,11 +32,11 @@ function slot(device: GPUDevice, dims: number[]): Slot {
     size: Math.ceil(bytes / 16) * 16,
     usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
   });
-  return { buffer, tensor: ort.Tensor.fromGpuBuffer(buffer, { dataType: 'float32', dims }) };
+  return { buffer, tensor: runtime().Tensor.fromGpuBuffer(buffer, { dataType: 'float32', dims }) };
 }
 
 interface Captured {
-  session: ort.InferenceSession;
+  session: InferenceSession;
   inputs: Record<string, Slot>;
 }
 
@@ -68,7 +68,7 @@ export class CapturedDecoders {
   }
 
   /** Copies the encoder's GPU outputs into the buffers every captured session reads. */
-  setFeatures(features: Record<string, ort.Tensor>): void {
+  setFeatures(features: Record<string, Tensor>): void {
     const encoder = this.device.createCommandEncoder();
     for (const name of FEATURE_NAMES) {
       const t = features[name];
@@ -79,13 +79,13 @@ export class CapturedDecoders {
 
   /** Compiles and records the session for `points` prompt points; false if capture failed
    * (the reason is kept in `failure` and the plain decoder carries on). */
-  async prepare(points: number, sample: Record<string, ort.Tensor>): Promise<boolean> {
+  async prepare(points: number, sample: Record<string, Tensor>): Promise<boolean> {
     if (this.failed) return false;
     if (this.sessions.has(points)) return true;
-    let session: ort.InferenceSession | null = null;
+    let session: InferenceSession | null = null;
     try {
-      session = await ort.InferenceSession.create(this.model, {
-        executionProviders: [{ name: 'webgpu', device: this.device } as unknown as ort.InferenceSession.ExecutionProviderConfig],
+      session = await runtime().InferenceSession.create(this.model, {
+        executionProviders: [{ name: 'webgpu', device: this.device } as unknown as InferenceSession.ExecutionProviderConfig],
         enableGraphCapture: true,
         preferredOutputLocation: 'gpu-buffer',
         freeDimensionOverrides: { num_points: points },
@@ -112,11 +112,11 @@ export class CapturedDecoders {
 
   /** Writes the prompts and runs (the first time: records) the decoder; the outputs are views
    * of the recording's own GPU buffers, the same ones on every replay. */
-  private async replay(c: Captured, prompts: Record<string, ort.Tensor>): Promise<ort.InferenceSession.OnnxValueMapType> {
+  private async replay(c: Captured, prompts: Record<string, Tensor>): Promise<InferenceSession.OnnxValueMapType> {
     for (const [name, t] of Object.entries(prompts)) {
       this.device.queue.writeBuffer(c.inputs[name].buffer, 0, t.data as Float32Array<ArrayBuffer>);
     }
-    const feeds: Record<string, ort.Tensor> = {};
+    const feeds: Record<string, Tensor> = {};
     for (const name of FEATURE_NAMES) feeds[name] = this.features[name].tensor;
     for (const [name, s] of Object.entries(c.inputs)) feeds[name] = s.tensor;
     return c.session.run(feeds);
@@ -124,7 +124,7 @@ export class CapturedDecoders {
 
   /** One click: prompts written, the recording replayed, the wanted masks and scores (the
    * family's output names) read back. */
-  async run(prompts: Record<string, ort.Tensor>, [maskName, scoreName]: string[]): Promise<{ lowRes: Float32Array; scores: Float32Array }> {
+  async run(prompts: Record<string, Tensor>, [maskName, scoreName]: string[]): Promise<{ lowRes: Float32Array; scores: Float32Array }> {
     const points = prompts.point_coords.dims[1];
     const c = this.sessions.get(points);
     if (!c) throw new Error(`no captured decoder for ${points} points`);

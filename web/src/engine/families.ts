@@ -5,20 +5,20 @@
 //   sam1: longest side to 1024 and pad; SAM1's ONNX decoder with orig_im_size, one mask, and the
 //         padding point appended here when there is no box.
 
-import * as ort from 'onnxruntime-web/webgpu';
 import { longestSideShape, preprocessLongestSide, preprocessSquash, upsampleLogits, upsampleLogitsLongestSide } from './imageOps';
 import type { Mapping } from './maskRenderer';
 import type { ModelInfo, Prompt } from './protocol';
+import { f32, type Tensor } from './runtime';
 
 export const LOW = 256;
 
 export interface Family {
   /** The encoder's input feed for an RGBA image. */
-  encoderFeeds(rgba: Uint8ClampedArray, width: number, height: number): Record<string, ort.Tensor>;
+  encoderFeeds(rgba: Uint8ClampedArray, width: number, height: number): Record<string, Tensor>;
   /** The encoder's outputs under the names the decoder reads them by. */
-  features(outputs: Record<string, ort.Tensor>): Record<string, ort.Tensor>;
+  features(outputs: Record<string, Tensor>): Record<string, Tensor>;
   /** Prompt tensors (coordinates in the model's input space) for the decoder. */
-  promptFeeds(prompt: Prompt, width: number, height: number): Record<string, ort.Tensor>;
+  promptFeeds(prompt: Prompt, width: number, height: number): Record<string, Tensor>;
   /** The decoder outputs to fetch: [low-res logits, scores, (logits at the image's size)]. */
   outputs(multimask: boolean): string[];
   /** SAM2 clamps the low-res logits it keeps for refinement; SAM1 does not. */
@@ -47,10 +47,10 @@ function promptTensors(prompt: Prompt, sx: number, sy: number, padding: boolean)
   if (padding && !prompt.box) { coords.push(0, 0); labels.push(-1); }
   const n = labels.length;
   return {
-    point_coords: new ort.Tensor('float32', Float32Array.from(coords), [1, n, 2]),
-    point_labels: new ort.Tensor('float32', Float32Array.from(labels), [1, n]),
-    mask_input: new ort.Tensor('float32', prompt.maskInput ?? new Float32Array(LOW * LOW), [1, 1, LOW, LOW]),
-    has_mask_input: new ort.Tensor('float32', Float32Array.of(prompt.maskInput ? 1 : 0), [1]),
+    point_coords: f32(Float32Array.from(coords), [1, n, 2]),
+    point_labels: f32(Float32Array.from(labels), [1, n]),
+    mask_input: f32(prompt.maskInput ?? new Float32Array(LOW * LOW), [1, 1, LOW, LOW]),
+    has_mask_input: f32(Float32Array.of(prompt.maskInput ? 1 : 0), [1]),
   };
 }
 
@@ -58,7 +58,7 @@ function sam2(m: ModelInfo['manifest']): Family {
   const size = m.input_size;
   return {
     encoderFeeds: (rgba, w, h) => ({
-      image: new ort.Tensor('float32', preprocessSquash(rgba, w, h, size, m.mean, m.std), [1, 3, size, size]),
+      image: f32(preprocessSquash(rgba, w, h, size, m.mean, m.std), [1, 3, size, size]),
     }),
     features: (o) => ({ image_embed: o.image_embed, high_res_feats_0: o.high_res_feats_0, high_res_feats_1: o.high_res_feats_1 }),
     promptFeeds: (p, w, h) => promptTensors(p, size / w, size / h, false),
@@ -76,7 +76,7 @@ function sam1(m: ModelInfo['manifest']): Family {
   const input = io.encoder_input ?? 'input', output = io.encoder_output ?? 'output';
   return {
     encoderFeeds: (rgba, w, h) => ({
-      [input]: new ort.Tensor('float32', preprocessLongestSide(rgba, w, h, size, m.mean, m.std), [1, 3, size, size]),
+      [input]: f32(preprocessLongestSide(rgba, w, h, size, m.mean, m.std), [1, 3, size, size]),
     }),
     features: (o) => ({ image_embeddings: o[output] }),
     promptFeeds: (p, w, h) => {
@@ -84,7 +84,7 @@ function sam1(m: ModelInfo['manifest']): Family {
       const [newH, newW] = longestSideShape(w, h, size);
       return {
         ...promptTensors(p, newW / w, newH / h, true),
-        orig_im_size: new ort.Tensor('float32', Float32Array.of(h, w), [2]),
+        orig_im_size: f32(Float32Array.of(h, w), [2]),
       };
     },
     // SAM1's decoder also upsamples in-graph (the official postprocess_masks): where masks are

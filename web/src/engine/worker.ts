@@ -1,11 +1,12 @@
 // The engine's worker: owns onnxruntime-web, the sessions, the image features and all per-pixel
 // work, so the page's main thread only draws finished bitmaps.
 
-import * as ort from 'onnxruntime-web/webgpu';
+import { loadRuntime, runtime, type InferenceSession, type Tensor } from './runtime';
 import { EngineError, cacheInfo, clearCache, fetchModelFile } from './modelCache';
 import { overlayPixels, threshold } from './imageOps';
 import { GpuMaskRenderer } from './maskRenderer';
 import { CapturedDecoders } from './capturedDecoder';
+import { openGpuDevice } from './gpuDevice';
 import { type Family, familyOf } from './families';
 import { maskStats, rleCounts, rleToString, svgDocument, tracePolygons } from './exporters';
 import type { Backend, ExportObject, GraphCaptureChoice, MaskRendererChoice, ModelInfo, Prompt, RenderRequest, Request, WorkerMessage } from './protocol';
@@ -13,8 +14,8 @@ import type { Backend, ExportObject, GraphCaptureChoice, MaskRendererChoice, Mod
 interface Loaded {
   model: ModelInfo;
   family: Family;
-  encoder: ort.InferenceSession;
-  decoder: ort.InferenceSession;
+  encoder: InferenceSession;
+  decoder: InferenceSession;
   /** The decoder's bytes, kept while graph-captured sessions may still be made from them. */
   decoderBytes: Uint8Array | null;
   captured: CapturedDecoders | null;
@@ -27,7 +28,7 @@ let deviceLost = '';
 let adapterIsSoftware = false;
 let loaded: Loaded | null = null;
 let image: { rgba: Uint8ClampedArray; width: number; height: number } | null = null;
-let features: Record<string, ort.Tensor> | null = null;
+let features: Record<string, Tensor> | null = null;
 const fullRes = new Map<string, Float32Array>(); // upsampled logits, keyed by object + version
 // Full-resolution logits that came out of the decoder itself, keyed by their low-res logits'
 // fingerprint, until the page asks to render that mask.
@@ -61,37 +62,9 @@ const post = (m: WorkerMessage, transfer: Transferable[] = []) =>
   (self as unknown as Worker).postMessage(m, transfer);
 
 async function initWebGpu(): Promise<string> {
-  const gpu = (navigator as Navigator & { gpu?: GPU }).gpu;
-  if (!gpu) return 'this browser does not expose WebGPU (navigator.gpu is missing)';
-  const isSoftware = (a: GPUAdapter | null) =>
-    !!a && ((a.info as GPUAdapterInfo & { isFallbackAdapter?: boolean })?.isFallbackAdapter ??
-      (a as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false);
-  let adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
-  // Some GPUs/drivers only offer a compatibility-mode adapter (OpenGL ES class hardware); a real
-  // GPU there beats a software (CPU-emulated) core adapter.
-  if (!adapter || isSoftware(adapter)) {
-    const compat = await gpu.requestAdapter({ featureLevel: 'compatibility' } as GPURequestAdapterOptions);
-    if (compat && (!adapter || !isSoftware(compat))) adapter = compat;
-  }
-  if (!adapter) return 'WebGPU is present but no GPU adapter is available (GPU blocklisted or disabled)';
-  adapterIsSoftware = isSoftware(adapter);
-  const wanted: GPUFeatureName[] = ['shader-f16', 'timestamp-query', 'subgroups' as GPUFeatureName];
-  try {
-    device = await adapter.requestDevice({
-      requiredFeatures: wanted.filter((f) => adapter!.features.has(f)),
-      requiredLimits: {
-        maxBufferSize: adapter.limits.maxBufferSize,
-        maxStorageBufferBindingSize: adapter.limits.maxStorageBufferBindingSize,
-        maxComputeWorkgroupStorageSize: adapter.limits.maxComputeWorkgroupStorageSize,
-        maxComputeInvocationsPerWorkgroup: adapter.limits.maxComputeInvocationsPerWorkgroup,
-        maxComputeWorkgroupSizeX: adapter.limits.maxComputeWorkgroupSizeX,
-        maxComputeWorkgroupSizeY: adapter.limits.maxComputeWorkgroupSizeY,
-        maxComputeWorkgroupSizeZ: adapter.limits.maxComputeWorkgroupSizeZ,
-      },
-    });
-  } catch (e) {
-    return `the GPU adapter refused to create a device (${(e as Error).message})`;
-  }
+  const choice = await openGpuDevice();
+  if ('reason' in choice) return choice.reason;
+  ({ device, software: adapterIsSoftware } = choice);
   device.lost.then((info) => {
     deviceLost = info.message || info.reason || 'unknown reason';
     loaded = null;
@@ -105,10 +78,6 @@ async function init(wanted: Backend | 'auto', numThreads: number, renderer: Mask
   rendererChoice = renderer;
   captureChoice = capture;
   gpuRenderer = undefined;
-  ort.env.logLevel = 'error'; // no console noise in normal use
-  ort.env.wasm.numThreads = numThreads;
-  // The runtime files sit in ort/ at the app's root (see vite.config.ts); this worker is in assets/.
-  ort.env.wasm.wasmPaths = new URL('../ort/', self.location.href).href;
   fallbackReason = '';
   if (wanted !== 'wasm') {
     const reason = await initWebGpu();
@@ -118,6 +87,8 @@ async function init(wanted: Backend | 'auto', numThreads: number, renderer: Mask
     backend = 'wasm';
     fallbackReason = 'WASM was chosen';
   }
+  // The runtime files sit in ort/ at the app's root (see vite.config.ts); this worker is in assets/.
+  await loadRuntime(backend, new URL('../ort/', self.location.href).href, numThreads);
   const info = device ? (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo : undefined;
   return {
     backend, fallbackReason, numThreads, software: adapterIsSoftware,
@@ -129,10 +100,10 @@ async function init(wanted: Backend | 'auto', numThreads: number, renderer: Mask
   };
 }
 
-function sessionOptions(encoder: boolean): ort.InferenceSession.SessionOptions {
+function sessionOptions(encoder: boolean): InferenceSession.SessionOptions {
   if (backend === 'webgpu') {
     return {
-      executionProviders: [{ name: 'webgpu', device } as unknown as ort.InferenceSession.ExecutionProviderConfig],
+      executionProviders: [{ name: 'webgpu', device } as unknown as InferenceSession.ExecutionProviderConfig],
       // Encoder outputs stay on the GPU; the decoder reads them there on every click.
       preferredOutputLocation: encoder ? 'gpu-buffer' : 'cpu',
       graphOptimizationLevel: 'all',
@@ -163,7 +134,7 @@ async function load(model: ModelInfo, id: number) {
   }
   const create = async (bytes: ArrayBuffer, encoder: boolean) => {
     try {
-      return await ort.InferenceSession.create(new Uint8Array(bytes), sessionOptions(encoder));
+      return await runtime().InferenceSession.create(new Uint8Array(bytes), sessionOptions(encoder));
     } catch (e) {
       throw new EngineError(`onnxruntime-web (${backend}) cannot run ${model.id}: ${(e as Error).message}`, 'session');
     }
@@ -264,7 +235,7 @@ async function decode(prompt: Prompt) {
 
 /** Records the decoder for this point count after the current request, so the next click with
  * as many points replays it; this click is answered by the plain session meanwhile. */
-function prepareCapture(captured: CapturedDecoders, points: number, prompts: Record<string, ort.Tensor>) {
+function prepareCapture(captured: CapturedDecoders, points: number, prompts: Record<string, Tensor>) {
   enqueue(async () => {
     if (loaded?.captured !== captured || deviceLost) return; // a new model came in meanwhile
     await captured.prepare(points, prompts);
