@@ -45,7 +45,7 @@ def test_without_webgpu_falls_back_to_wasm_with_a_notice(app, shot):
     # cross-origin isolated, so WASM runs threaded
     assert app.page.evaluate("self.crossOriginIsolated") is True
     assert re.search(r"WASM · [2-9] threads", app.badge())
-    # onnxruntime-web's plain WASM build (about twice as fast on the CPU as the WebGPU build's)
+    # onnxruntime-web's plain WASM build (half the size of the asyncify build WebGPU needs)
     assert app.runtime_builds() == {"plain"}, app.requests
     shot(app.page, "fallback")
 
@@ -77,6 +77,7 @@ def test_click_negative_box_and_box_point_match_python(app, photo_files, predict
     expected, _, _ = replay(predictor, [("box", *box), ("point", *obj["points"][0])])
     assert iou(app.mask(), expected) >= 0.99
     assert len(app.page.locator("#object-list li").all()) == 2
+    assert app._data("sessions") == "2"  # one encoder and one decoder session, not one per click
     shot(app.page, "box-point")
     assert not [c for c in app.console if c.startswith(("error", "pageerror", "warning"))], app.console
 

@@ -62,6 +62,7 @@ def test_webgpu_click_matches_python(webgpu_browser, server, photo_files, predic
     print(f"replayed vs python: iou {iou(replayed, expected):.4f}, decided-pixel agreement {agreement:.5f}")
     assert agreement >= 0.999 and iou(replayed, expected) >= 0.97
     assert second["scores"] == pytest.approx(obj["scores"], abs=1e-4)
+    assert app._data("sessions") == "3"  # encoder, decoder, the decoder recorded for one point
     assert not [c for c in app.console if c.startswith(("error", "pageerror", "warning"))], app.console
     page.close()
 

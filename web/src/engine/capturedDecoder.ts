@@ -11,7 +11,7 @@
 // outputs keep a buffer handle that was released after the first run, and mapping it back to a
 // GPUBuffer works or throws depending on how the handle table was reused.
 
-import { runtime, type InferenceSession, type Tensor } from './runtime';
+import { createSession, runtime, type InferenceSession, type Tensor } from './runtime';
 
 const FLOAT = 4;
 const LOW_RES = 256 * 256;
@@ -84,7 +84,7 @@ export class CapturedDecoders {
     if (this.sessions.has(points)) return true;
     let session: InferenceSession | null = null;
     try {
-      session = await runtime().InferenceSession.create(this.model, {
+      session = await createSession(this.model, {
         executionProviders: [{ name: 'webgpu', device: this.device } as unknown as InferenceSession.ExecutionProviderConfig],
         enableGraphCapture: true,
         preferredOutputLocation: 'gpu-buffer',

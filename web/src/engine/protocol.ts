@@ -67,6 +67,8 @@ export interface DecodeResult {
   captured: boolean;
   /** Why graph capture is off for this model ('' when it is not, or was never wanted). */
   captureFailure: string;
+  /** ONNX Runtime sessions the engine has created so far (they are made per model, not per click). */
+  sessions: number;
 }
 
 export interface ExportObject {

@@ -31,6 +31,18 @@ export function runtime(): OrtModule {
   return active;
 }
 
+let sessions = 0;
+
+/** A session of the runtime loaded last; every session the engine makes comes from here. */
+export async function createSession(model: Uint8Array, options: Ort.InferenceSession.SessionOptions): Promise<Ort.InferenceSession> {
+  const session = await runtime().InferenceSession.create(model, options);
+  sessions++;
+  return session;
+}
+
+/** How many sessions were created so far: made once per model, never per click. */
+export const sessionsCreated = () => sessions;
+
 /** A float32 tensor on the CPU. */
 export function f32(data: Float32Array, dims: readonly number[]): Ort.Tensor {
   return new (runtime().Tensor)('float32', data, dims);

@@ -1,7 +1,7 @@
 // The engine's worker: owns onnxruntime-web, the sessions, the image features and all per-pixel
 // work, so the page's main thread only draws finished bitmaps.
 
-import { loadRuntime, runtime, type InferenceSession, type Tensor } from './runtime';
+import { createSession, loadRuntime, sessionsCreated, type InferenceSession, type Tensor } from './runtime';
 import { EngineError, cacheInfo, clearCache, fetchModelFile } from './modelCache';
 import { overlayPixels, threshold } from './imageOps';
 import { GpuMaskRenderer } from './maskRenderer';
@@ -134,7 +134,7 @@ async function load(model: ModelInfo, id: number) {
   }
   const create = async (bytes: ArrayBuffer, encoder: boolean) => {
     try {
-      return await runtime().InferenceSession.create(new Uint8Array(bytes), sessionOptions(encoder));
+      return await createSession(new Uint8Array(bytes), sessionOptions(encoder));
     } catch (e) {
       throw new EngineError(`onnxruntime-web (${backend}) cannot run ${model.id}: ${(e as Error).message}`, 'session');
     }
@@ -212,7 +212,7 @@ async function decode(prompt: Prompt) {
     try {
       const { lowRes, scores } = await captured.run(prompts, wanted);
       for (let i = 0; i < lowRes.length; i++) lowRes[i] = clamped(lowRes[i]);
-      return { lowRes, scores, numMasks: scores.length, decodeMs: performance.now() - t0, captured: true, captureFailure: '' };
+      return { lowRes, scores, numMasks: scores.length, decodeMs: performance.now() - t0, captured: true, captureFailure: '', sessions: sessionsCreated() };
     } catch (e) {
       checkDevice();
       captured.disable((e as Error).message); // the plain session answers from now on
@@ -230,7 +230,7 @@ async function decode(prompt: Prompt) {
     if (decodedFullRes.size > 8) decodedFullRes.delete(decodedFullRes.keys().next().value as string);
   }
   for (const t of Object.values(out)) t.dispose();
-  return { lowRes, scores, numMasks: scores.length, decodeMs, captured: false, captureFailure: captured?.failure ?? '' };
+  return { lowRes, scores, numMasks: scores.length, decodeMs, captured: false, captureFailure: captured?.failure ?? '', sessions: sessionsCreated() };
 }
 
 /** Records the decoder for this point count after the current request, so the next click with

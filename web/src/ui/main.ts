@@ -218,6 +218,7 @@ async function decodeObject(o: SegObject, refine = true) {
   lastDecodeMs = r.decodeMs;
   document.body.dataset.captured = String(r.captured);
   document.body.dataset.captureFailure = r.captureFailure;
+  document.body.dataset.sessions = String(r.sessions);
   const candidates = Array.from({ length: r.numMasks }, (_, i) => r.lowRes.slice(i * 65536, (i + 1) * 65536));
   const scores = Array.from(r.scores);
   o.candidates = candidates;
