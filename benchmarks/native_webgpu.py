@@ -269,14 +269,16 @@ def bench_onnx(folder: Path, image: np.ndarray, reference: dict, runs: int, layo
         per_run.bind_output(name, "webgpu")
     out["encoder_upload_ms"] = amortised_ms(encoder, per_run, runs)
     gpu_feats = dict(zip(FEATURES, binding.get_outputs()))
+    captured_feats = None
     if CAPTURE:
         try:
-            out.update(bench_encoder_captured(folder, gpu_image, cpu_feats, runs, layout))
+            captured, captured_feats = bench_encoder_captured(folder, gpu_image, cpu_feats, runs, layout)
+            out.update(captured)
         except Exception as e:
             out["encoder_captured_error"] = f"{type(e).__name__}: {e}"
 
     try:
-        out.update(bench_decoder(folder, cpu_feats, gpu_feats, reference, runs, layout))
+        out.update(bench_decoder(folder, cpu_feats, gpu_feats, reference, runs, layout, captured_feats))
     except Exception as e:  # keep the encoder's figures when only the decoder fails
         out["decoder_error"] = f"{type(e).__name__}: {e}"
     out["bytes"] = sum((folder / f).stat().st_size for f in ("encoder.onnx", "decoder.onnx"))
@@ -284,16 +286,18 @@ def bench_onnx(folder: Path, image: np.ndarray, reference: dict, runs: int, layo
     return out
 
 
-def bench_encoder_captured(folder: Path, gpu_image, cpu_feats, runs: int, layout: str) -> dict:
+def bench_encoder_captured(folder: Path, gpu_image, cpu_feats, runs: int, layout: str):
     """The encoder with ORT's graph capture: the first run records its command buffers, later runs
-    replay them on the same input and output buffers (no per-kernel host work)."""
+    replay them on the same input and output buffers (no per-kernel host work). Returns the
+    figures and the captured run's features (read back)."""
     encoder, _ = webgpu_session(folder / "encoder.onnx", layout, capture=True)
     binding = encoder.io_binding()
     binding.bind_ortvalue_input("image", gpu_image)
     outputs = pin_outputs(encoder, binding, FEATURES)
     ms = amortised_ms(encoder, binding, runs)
-    diff = max(float(np.abs(sync(v) - ref).max()) for v, ref in zip(outputs, cpu_feats))
-    return {"encoder_captured_ms": ms, "encoder_captured_max_abs_diff": diff}
+    feats = [sync(v) for v in outputs]
+    diff = max(float(np.abs(f - ref).max()) for f, ref in zip(feats, cpu_feats))
+    return {"encoder_captured_ms": ms, "encoder_captured_max_abs_diff": diff}, feats
 
 
 def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
@@ -350,7 +354,8 @@ def bench_decoder_captured(out: dict, folder: Path, gpu_feats: dict, plain_click
     out["decoder_captured_prompt_changes_output"] = bool(np.abs(masks - click(p)[0]).max() > 1e-3)
 
 
-def bench_decoder(folder: Path, cpu_feats, gpu_feats, reference, runs: int, layout: str) -> dict:
+def bench_decoder(folder: Path, cpu_feats, gpu_feats, reference, runs: int, layout: str,
+                  captured_feats=None) -> dict:
     out = {}
     decoder, out["decoder_session_ms"] = webgpu_session(folder / "decoder.onnx", layout)
     p = prompts()
@@ -365,6 +370,10 @@ def bench_decoder(folder: Path, cpu_feats, gpu_feats, reference, runs: int, layo
     out["decoder_max_abs_diff"] = float(np.abs(masks - ref).max())
     out["mask_iou_vs_torch"] = mask_iou(masks, ref)
     out["iou_pred_max_abs_diff"] = float(np.abs(iou - reference["iou"]).max())
+    if captured_feats is not None:  # is the captured encoder as close to PyTorch as the plain one?
+        masks, iou = decoder.run(wanted, {**dict(zip(FEATURES, captured_feats)), **p})
+        out["captured_encoder_mask_iou_vs_torch"] = mask_iou(masks, ref)
+        out["captured_encoder_decoder_max_abs_diff"] = float(np.abs(masks - ref).max())
     if CAPTURE:
         try:
             bench_decoder_captured(out, folder, gpu_feats, decode_resident, runs, layout)
