@@ -16,9 +16,10 @@ from serve_helpers import Server, make_store
 
 
 @pytest.fixture(scope="module")
-def two_model_server(tmp_path_factory, exported):
-    srv = Server(make_store(tmp_path_factory.mktemp("two"),
-                            [exported["fp32"].path, exported["int8"].path]))
+def precisions_server(tmp_path_factory, exported):
+    """The test model in fp32, int8 and fp16."""
+    srv = Server(make_store(tmp_path_factory.mktemp("precisions"),
+                            [exported[p].path for p in ("fp32", "int8", "fp16")]))
     yield srv
     srv.stop()
 
@@ -55,10 +56,11 @@ def test_demo_image_paste_and_drop(plain_browser, server, photo_files, shot):
     ctx.close()
 
 
-def test_change_model_and_image_mid_session(plain_browser, two_model_server, exported,
+def test_change_model_and_image_mid_session(plain_browser, precisions_server, exported,
                                             photo_files, shot):
-    ctx, app = _open(plain_browser, two_model_server.url)
-    assert app.page.locator("#model-select option").count() == 2
+    ctx, app = _open(plain_browser, precisions_server.url)
+    assert app.page.locator("#model-select option").count() == 3
+    # fp32 by default where there is no GPU with shader-f16
     assert app.page.input_value("#model-select") == "sam2.1-hiera-test-fp32"
     app.upload(photo_files["coffee"])
     app.click(0.5, 0.5)
@@ -86,6 +88,17 @@ def test_change_model_and_image_mid_session(plain_browser, two_model_server, exp
     got = app.mask()
     assert got.shape == (640, 427) and iou(got, expected) >= 0.99
     shot(app.page, "rocket")
+
+    # fp16 (what a GPU with shader-f16 gets; here on WASM): onnxruntime-web runs the fp16 graphs
+    # to the Python predictor's masks.
+    encoded, rendered = app._data("encoded"), app._data("rendered")
+    app.page.select_option("#model-select", "sam2.1-hiera-test-fp16")
+    app._wait_change("encoded", encoded)
+    app._wait_change("rendered", rendered)
+    fp16 = Predictor.from_bundle(exported["fp16"].path)
+    fp16.set_image(photo_files["rocket-portrait"])
+    expected, _, _ = replay(fp16, [("point", *app.objects()[0]["points"][0])])
+    assert iou(app.mask(), expected) >= 0.99
     ctx.close()
 
 
