@@ -26,6 +26,9 @@ class AppPage:
     def open(self, query: str = ""):
         """Load the page and wait until its model is ready (or it says why not)."""
         self.page.goto(self.url + query)
+        return self.wait_ready()
+
+    def wait_ready(self):
         deadline = time.time() + self.timeout_ms / 1000
         while self._data("ready") != "true":
             if time.time() > deadline:

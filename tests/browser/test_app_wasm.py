@@ -198,6 +198,32 @@ def test_second_visit_downloads_no_model_bytes_and_clear_cache(context, server, 
     assert len(third) >= 2 and "downloaded" in app.status()
 
 
+def test_an_image_opened_while_the_model_loads_is_encoded_once(context, server, photo_files,
+                                                               predictor):
+    """A person drops an image before the model is ready: it shows at once and is encoded once,
+    when the model is ready (not once queued behind the load and again after it)."""
+    held = []
+    context.route("**/blobs/*", lambda route: held.append(route))  # held until released below
+    app = AppPage(context.new_page(), server.url)
+    app.page.goto(server.url)
+    while not held:
+        app.page.wait_for_timeout(50)
+    app.upload(photo_files["chelsea"], expect_encode=False)
+    status = wait_for_text(app.page, "#status", "encoded as soon as")
+    assert "Image loaded; it is encoded as soon as" in status, status
+    assert app.page.is_visible("#stage")
+    for route in list(held):
+        route.continue_()
+    context.unroute("**/blobs/*")  # lets through any request held since
+    app.wait_ready()  # the model, and the encode that follows it
+    assert app._data("encodes") == "1", app.status()
+    assert "Encoded 451×300" in app.status()
+    app.click(0.45, 0.5)
+    predictor.set_image(photo_files["chelsea"])
+    expected, _, _ = replay(predictor, [("point", *app.objects()[0]["points"][0])])
+    assert iou(app.mask(), expected) >= 0.99
+
+
 def test_interrupted_download_resumes(context, server):
     manifest = json.loads(open(server.store / "sam2.1-hiera-test-fp32" / "manifest.json").read())
     sha = manifest["files"]["decoder"]["sha256"]

@@ -24,6 +24,10 @@ let imageSize: { width: number; height: number } | null = null;
 let imageName = 'image';
 let imageBlob: Blob | null = null;
 let encoded = false;
+// While a model loads, an opened image waits for it: encoding it then, in the worker's queue behind
+// the load, and again once the model is ready would encode it twice.
+let modelLoading = false;
+let encodes = 0;
 let lastDecodeMs = Infinity;
 const work = new Workspace();
 const overlays = new Map<number, ImageBitmap>();
@@ -101,15 +105,20 @@ async function selectModel(model: ModelInfo) {
   modelSelect.value = model.id;
   encoded = false;
   status(`Loading ${model.label}…`);
+  modelLoading = true;
   try {
     const t0 = performance.now();
     let cached = true;
-    await engine.loadModel(model, (p) => {
-      if (p.phase === 'download') cached = false;
-      showProgress(p);
-      if (p.phase === 'verify') status(`Verifying ${p.file} (sha256)…`);
-      if (p.phase === 'compile') status(`Preparing ${model.label} on ${engine.info.backend.toUpperCase()}…`);
-    });
+    try {
+      await engine.loadModel(model, (p) => {
+        if (p.phase === 'download') cached = false;
+        showProgress(p);
+        if (p.phase === 'verify') status(`Verifying ${p.file} (sha256)…`);
+        if (p.phase === 'compile') status(`Preparing ${model.label} on ${engine.info.backend.toUpperCase()}…`);
+      });
+    } finally {
+      modelLoading = false;
+    }
     showProgress(null);
     status(`${model.label} ready on ${engine.info.backend.toUpperCase()} ` +
       `(${cached ? 'from cache' : 'downloaded'}, ${Math.round(performance.now() - t0)} ms)`);
@@ -174,9 +183,10 @@ async function openImage(file: Blob, name: string) {
 
 /** Encode the current image; `decoded` saves decoding the file again (it is handed over). */
 async function encodeCurrentImage(redecode: boolean, decoded?: ImageBitmap) {
-  if (!imageBlob || !currentModel) {
+  if (!imageBlob || !currentModel || modelLoading) {
     decoded?.close();
     if (!currentModel) status('Image loaded. No model is ready yet.', !models.length);
+    else if (modelLoading) status(`Image loaded; it is encoded as soon as ${currentModel.label} is ready.`);
     return;
   }
   encoded = false;
@@ -186,6 +196,7 @@ async function encodeCurrentImage(redecode: boolean, decoded?: ImageBitmap) {
     if (!r) return; // superseded by a newer image or model
     encoded = true;
     document.body.dataset.encoded = String(Date.now());
+    document.body.dataset.encodes = String(++encodes);
     status(`Encoded ${r.width}×${r.height} in ${Math.round(r.encodeMs)} ms ` +
       `(+${Math.round(r.preprocessMs)} ms resize) on ${engine.info.backend.toUpperCase()}. Click the image.`);
     if (redecode) for (const o of work.objects) if (o.points.length || o.box) await decodeObject(o, false);
