@@ -218,6 +218,7 @@ def test_an_image_opened_while_the_model_loads_is_encoded_once(context, server, 
     app.wait_ready()  # the model, and the encode that follows it
     assert app._data("encodes") == "1", app.status()
     assert "Encoded 451×300" in app.status()
+    assert app._data("featuresLocation") == "cpu"  # WASM: host memory is where they are computed
     app.click(0.45, 0.5)
     predictor.set_image(photo_files["chelsea"])
     expected, _, _ = replay(predictor, [("point", *app.objects()[0]["points"][0])])

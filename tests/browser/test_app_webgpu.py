@@ -29,6 +29,7 @@ def test_webgpu_click_matches_python(webgpu_browser, server, photo_files, predic
     assert "ready on WEBGPU" in app.status()
     app.upload(photo_files["coffee"])
     assert "on WEBGPU" in app.status()
+    assert app._data("featuresLocation") == "gpu-buffer"  # no readback; the decoder reads them there
     predictor.set_image(photo_files["coffee"])
     app.click(0.5, 0.45)
     assert "Decoded in" in app.status()

@@ -108,6 +108,7 @@ def test_builtin_model_on_webgpu_matches_python_and_survives_a_lost_device(webgp
     assert app.runtime_builds() == {"asyncify"}, app.requests  # the build with the WebGPU EP
     app.upload(coins_png)
     assert "on WEBGPU" in app.status()
+    assert app._data("featuresLocation") == "gpu-buffer"  # features stay on the GPU for the decoder
     predictor.set_image(photos["coins"])
     height, width = photos["coins"].shape[:2]
     coins = coin_regions(photos["coins"])

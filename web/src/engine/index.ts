@@ -6,11 +6,11 @@
 //   const r = await engine.decode({ points: [[x, y, 1]], multimask: true });
 
 import type {
-  Backend, GraphCaptureChoice, MaskRendererChoice, DecodeResult, ExportObject, ModelInfo, Progress, Prompt, RenderRequest, RenderedMask,
+  Backend, GraphCaptureChoice, MaskRendererChoice, DecodeResult, EncodeResult, ExportObject, ModelInfo, Progress, Prompt, RenderRequest, RenderedMask,
   Request, WorkerMessage,
 } from './protocol';
 
-export type { Backend, GraphCaptureChoice, MaskRendererChoice, DecodeResult, ExportObject, ModelInfo, Progress, Prompt, RenderRequest, RenderedMask };
+export type { Backend, GraphCaptureChoice, MaskRendererChoice, DecodeResult, EncodeResult, ExportObject, ModelInfo, Progress, Prompt, RenderRequest, RenderedMask };
 export type { Box, Point } from './protocol';
 export { webGpuHelp } from './webgpuHelp';
 
@@ -96,10 +96,10 @@ export class Sam2Engine {
   }
 
   /** Encode an image (any size; squashed to the model's input, never cropped). */
-  async setImage(image: ImageBitmap): Promise<{ width: number; height: number; encodeMs: number; preprocessMs: number } | null> {
+  async setImage(image: ImageBitmap): Promise<EncodeResult | null> {
     const generation = ++this.generation;
     const result = await this.call({ type: 'setImage', image }, [image]);
-    return generation === this.generation ? result as { width: number; height: number; encodeMs: number; preprocessMs: number } : null;
+    return generation === this.generation ? result as EncodeResult : null;
   }
 
   /**

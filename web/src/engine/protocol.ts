@@ -57,6 +57,15 @@ export interface Prompt {
   multimask: boolean;
 }
 
+export interface EncodeResult {
+  width: number;
+  height: number;
+  preprocessMs: number;
+  encodeMs: number;
+  /** Where the image features live: 'gpu-buffer' on WebGPU (the decoder reads them there), 'cpu'. */
+  featuresLocation: string;
+}
+
 export interface DecodeResult {
   /** numMasks x 256 x 256 low-res logits, clamped to [-32, 32] like the official predictor. */
   lowRes: Float32Array;

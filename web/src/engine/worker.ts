@@ -9,7 +9,7 @@ import { CapturedDecoders } from './capturedDecoder';
 import { openGpuDevice } from './gpuDevice';
 import { type Family, familyOf } from './families';
 import { maskStats, rleCounts, rleToString, svgDocument, tracePolygons } from './exporters';
-import type { Backend, ExportObject, GraphCaptureChoice, MaskRendererChoice, ModelInfo, Prompt, RenderRequest, Request, WorkerMessage } from './protocol';
+import type { Backend, EncodeResult, ExportObject, GraphCaptureChoice, MaskRendererChoice, ModelInfo, Prompt, RenderRequest, Request, WorkerMessage } from './protocol';
 
 interface Loaded {
   model: ModelInfo;
@@ -187,7 +187,9 @@ async function setImage(bitmap: ImageBitmap) {
       Object.fromEntries(Object.entries(features).map(([k, t]) => [k, t.dims])));
     loaded.captured.setFeatures(features);
   }
-  return { width, height, preprocessMs: t1 - t0, encodeMs: performance.now() - t1 };
+  const result: EncodeResult = { width, height, preprocessMs: t1 - t0, encodeMs: performance.now() - t1,
+    featuresLocation: Object.values(features)[0].location };
+  return result;
 }
 
 function checkDevice() {

@@ -197,6 +197,7 @@ async function encodeCurrentImage(redecode: boolean, decoded?: ImageBitmap) {
     encoded = true;
     document.body.dataset.encoded = String(Date.now());
     document.body.dataset.encodes = String(++encodes);
+    document.body.dataset.featuresLocation = r.featuresLocation;
     status(`Encoded ${r.width}×${r.height} in ${Math.round(r.encodeMs)} ms ` +
       `(+${Math.round(r.preprocessMs)} ms resize) on ${engine.info.backend.toUpperCase()}. Click the image.`);
     if (redecode) for (const o of work.objects) if (o.points.length || o.box) await decodeObject(o, false);
