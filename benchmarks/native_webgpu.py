@@ -16,6 +16,8 @@ Per model size, attention form (fused MultiHeadAttention / plain ops) and precis
   outputs); prompts go up, the 3 low-res masks + scores come back — what a click costs the app;
 - decoder_reupload_ms: the same click with the features re-uploaded from host memory;
 - decoder_session_ms: creating the decoder session (what a naive page pays on every click);
+- decoder_first_run_ms: the decoder session's first run, after the encoder's (it builds the
+  decoder's GPU pipelines: the cost the app's warm-up run moves off the first click);
 - parity against PyTorch fp32: max |logit diff| and mask IoU of the decoder output.
 
     python benchmarks/native_webgpu.py --sizes tiny small --precisions fp32 fp16 --out results/
@@ -361,6 +363,9 @@ def bench_decoder(folder: Path, cpu_feats, gpu_feats, reference, runs: int, layo
     p = prompts()
     reupload_feeds = {**dict(zip(FEATURES, cpu_feats)), **p}
     wanted = ["masks", "iou_predictions"]
+    t0 = time.perf_counter()  # the session's first run builds its GPU pipelines
+    decoder.run(wanted, reupload_feeds)
+    out["decoder_first_run_ms"] = (time.perf_counter() - t0) * 1000
     out["decoder_reupload_ms"] = median_ms(lambda: decoder.run(wanted, reupload_feeds), runs)
 
     decode_resident = resident_clicker(decoder, gpu_feats, wanted)

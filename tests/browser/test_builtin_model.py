@@ -106,6 +106,8 @@ def test_builtin_model_on_webgpu_matches_python_and_survives_a_lost_device(webgp
     app = AppPage(page, fresh_server.url, timeout_ms=720_000).open()
     assert app.badge().startswith("WebGPU"), app.badge()
     assert app.runtime_builds() == {"asyncify"}, app.requests  # the build with the WebGPU EP
+    # Not a software adapter: the decoder's GPU pipelines were built before the first click.
+    assert "decoder warmed up in" in app.status(), app.status()
     app.upload(coins_png)
     assert "on WEBGPU" in app.status()
     assert app._data("featuresLocation") == "gpu-buffer"  # features stay on the GPU for the decoder

@@ -90,9 +90,9 @@ export class Sam2Engine {
   }
 
   /** Download (or take from the OPFS cache), verify and open a model's two sessions. */
-  async loadModel(model: ModelInfo, onProgress?: (p: Progress) => void): Promise<{ sessionMs: number }> {
+  async loadModel(model: ModelInfo, onProgress?: (p: Progress) => void): Promise<{ sessionMs: number; warmupMs: number }> {
     this.generation++;
-    return this.call({ type: 'load', model }, [], onProgress) as Promise<{ sessionMs: number }>;
+    return this.call({ type: 'load', model }, [], onProgress) as Promise<{ sessionMs: number; warmupMs: number }>;
   }
 
   /** Encode an image (any size; squashed to the model's input, never cropped). */

@@ -1,7 +1,7 @@
 // The engine's worker: owns onnxruntime-web, the sessions, the image features and all per-pixel
 // work, so the page's main thread only draws finished bitmaps.
 
-import { createSession, loadRuntime, sessionsCreated, type InferenceSession, type Tensor } from './runtime';
+import { createSession, f32, loadRuntime, sessionsCreated, type InferenceSession, type Tensor } from './runtime';
 import { EngineError, cacheInfo, clearCache, fetchModelFile } from './modelCache';
 import { overlayPixels, threshold } from './imageOps';
 import { GpuMaskRenderer } from './maskRenderer';
@@ -157,7 +157,27 @@ async function load(model: ModelInfo, id: number) {
   const encoder = await encoderReady;
   const decoder = await create(decBytes, false);
   loaded = { model, family, encoder, decoder, decoderBytes: wantsCapture(family) ? new Uint8Array(decBytes) : null, captured: null };
-  return { sessionMs: performance.now() - t0 };
+  const sessionMs = performance.now() - t0;
+  const warmupMs = backend === 'webgpu' && !adapterIsSoftware ? await warmUp(loaded) : 0;
+  return { sessionMs, warmupMs };
+}
+
+/** One decoder run on zero features while the model is still "loading": onnxruntime-web builds
+ * a session's GPU pipelines on its first run, which would otherwise land on the first click.
+ * On hardware GPUs only (on a CPU-emulated one a run costs far more than it saves). */
+async function warmUp(l: Loaded): Promise<number> {
+  const size = l.model.manifest.input_size;
+  const feeds: Record<string, Tensor> = l.family.promptFeeds({ points: [[size / 2, size / 2, 1]], multimask: true }, size, size);
+  for (const m of l.decoder.inputMetadata) {
+    if (m.name in feeds) continue;
+    const dims = m.isTensor ? m.shape : [];
+    if (!dims.length || !dims.every((d) => typeof d === 'number' && d > 0)) return 0; // shape unknown: no warm-up
+    feeds[m.name] = f32(new Float32Array((dims as number[]).reduce((a, b) => a * b, 1)), dims as number[]);
+  }
+  const t0 = performance.now();
+  const out = await l.decoder.run(feeds, l.family.outputs(true).slice(0, 2));
+  for (const t of Object.values(out)) t.dispose();
+  return performance.now() - t0;
 }
 
 function pixelsOf(bitmap: ImageBitmap): Uint8ClampedArray {

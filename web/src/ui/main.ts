@@ -109,19 +109,21 @@ async function selectModel(model: ModelInfo) {
   try {
     const t0 = performance.now();
     let cached = true;
+    let warmupMs = 0;
     try {
-      await engine.loadModel(model, (p) => {
+      ({ warmupMs } = await engine.loadModel(model, (p) => {
         if (p.phase === 'download') cached = false;
         showProgress(p);
         if (p.phase === 'verify') status(`Verifying ${p.file} (sha256)…`);
         if (p.phase === 'compile') status(`Preparing ${model.label} on ${engine.info.backend.toUpperCase()}…`);
-      });
+      }));
     } finally {
       modelLoading = false;
     }
     showProgress(null);
     status(`${model.label} ready on ${engine.info.backend.toUpperCase()} ` +
-      `(${cached ? 'from cache' : 'downloaded'}, ${Math.round(performance.now() - t0)} ms)`);
+      `(${cached ? 'from cache' : 'downloaded'}, ${Math.round(performance.now() - t0)} ms` +
+      `${warmupMs ? `; decoder warmed up in ${Math.round(warmupMs)} ms` : ''})`);
     void refreshStorage();
     if (imageBlob) await encodeCurrentImage(true);
   } catch (e) {
