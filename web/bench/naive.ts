@@ -9,7 +9,7 @@
 
 import { familyOf } from '../src/engine/families';
 import { openGpuDevice } from '../src/engine/gpuDevice';
-import { f32, loadRuntime, type InferenceSession, type OrtModule, type Tensor } from '../src/engine/runtime';
+import { createSession, f32, loadRuntime, type InferenceSession, type Tensor } from '../src/engine/runtime';
 import { overlayPixels, threshold } from '../src/engine/imageOps';
 import type { ModelInfo } from '../src/engine/protocol';
 
@@ -23,13 +23,12 @@ let model: ModelInfo;
 let image: HTMLImageElement;
 let rgba: Uint8ClampedArray;
 let options: InferenceSession.SessionOptions;
-let ort: OrtModule;
 
 async function start() {
   const params = new URLSearchParams(location.search);
   const backend = params.get('backend') === 'webgpu' ? 'webgpu' : 'wasm';
   // The same onnxruntime-web build as the app's engine on this backend.
-  ort = await loadRuntime(backend, new URL('../ort/', location.href).href, Number(params.get('threads') ?? 1));
+  await loadRuntime(backend, new URL('../ort/', location.href).href, Number(params.get('threads') ?? 1));
   // On WebGPU, the very adapter the app picks (ORT's own choice may be another, slower one).
   let provider: InferenceSession.ExecutionProviderConfig = backend;
   if (backend === 'webgpu') {
@@ -54,7 +53,7 @@ async function start() {
   ctx.drawImage(image, 0, 0);
   rgba = ctx.getImageData(0, 0, view.width, view.height).data;
   const t0 = performance.now();
-  const encoder = await ort.InferenceSession.create(enc, options);
+  const encoder = await createSession(enc, options);
   const outputs = await encoder.run(family.encoderFeeds(rgba, view.width, view.height));
   // Read back to host memory: the naive page keeps features as plain arrays.
   for (const [name, t] of Object.entries(family.features(outputs))) {
@@ -71,7 +70,7 @@ async function start() {
   const t0 = performance.now();
   const family = familyOf(model);
   const { width, height } = view;
-  const decoder = await ort.InferenceSession.create(decoderBytes, options);
+  const decoder = await createSession(decoderBytes, options);
   const wanted = family.outputs(true);
   const out = await decoder.run({ ...features, ...family.promptFeeds({ points: [[x, y, 1]], multimask: true }, width, height) }, wanted);
   const scores = out[wanted[1]].data as Float32Array;
