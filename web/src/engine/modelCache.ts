@@ -9,6 +9,9 @@ const MAX_RESUMES = 5;
 // No byte for this long and the connection is taken for dead: it is dropped and the download
 // resumes on a new one (a stalled socket would otherwise leave the app "loading" forever).
 const STALL_MS = 20_000;
+// A storage call that has not settled after this long never will (Chromium has left one pending
+// forever): the load fails with a clear message instead of showing "Verifying…" for good.
+const STORAGE_MS = 60_000;
 
 export class EngineError extends Error {
   constructor(message: string, readonly code: string) {
@@ -16,16 +19,32 @@ export class EngineError extends Error {
   }
 }
 
+/** `call` as issued, or a clear error once the browser's storage has not answered for STORAGE_MS. */
+async function storage<T>(what: string, call: Promise<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const silent = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new EngineError(`the browser's storage (OPFS) did not answer for ` +
+      `${STORAGE_MS / 1000} s while ${what}; reload the page to try again (downloaded bytes are kept)`,
+    'storage')), STORAGE_MS);
+  });
+  try {
+    return await Promise.race([call, silent]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 async function modelDir(): Promise<FileSystemDirectoryHandle> {
-  const root = await navigator.storage.getDirectory();
-  return root.getDirectoryHandle(DIR, { create: true });
+  const root = await storage('opening the model cache', navigator.storage.getDirectory());
+  return storage('opening the model cache', root.getDirectoryHandle(DIR, { create: true }));
 }
 
 async function fileHandle(dir: FileSystemDirectoryHandle, name: string, create = false) {
   try {
-    return await dir.getFileHandle(name, { create });
-  } catch {
-    return null;
+    return await storage(`opening ${name}`, dir.getFileHandle(name, { create }));
+  } catch (e) {
+    if (e instanceof EngineError) throw e;
+    return null; // absent
   }
 }
 
@@ -56,20 +75,20 @@ async function quotaError(name: string, bytes: number): Promise<EngineError> {
 async function readCached(dir: FileSystemDirectoryHandle, file: ModelFile): Promise<ArrayBuffer | null> {
   const handle = await fileHandle(dir, file.sha256);
   if (!handle) return null;
-  const blob = await handle.getFile();
+  const blob = await storage(`reading the cached ${file.sha256.slice(0, 12)}…`, handle.getFile());
   if (blob.size !== file.bytes) return null;
-  return blob.arrayBuffer();
+  return storage(`reading the cached ${file.sha256.slice(0, 12)}…`, blob.arrayBuffer());
 }
 
 /** Append the rest of the file to `<sha>.part`, resuming where an earlier attempt stopped. */
 async function download(dir: FileSystemDirectoryHandle, file: ModelFile, name: string,
   onProgress: OnProgress): Promise<void> {
   const partHandle = (await fileHandle(dir, `${file.sha256}.part`, true))!;
-  const access = await partHandle.createSyncAccessHandle();
+  const access = await storage(`opening ${name} for writing`, partHandle.createSyncAccessHandle());
   try {
     let have = access.getSize();
     // Check the quota first: over it, some browsers drop writes without an error.
-    const est = await navigator.storage.estimate();
+    const est = await storage('asking for the storage quota', navigator.storage.estimate());
     if (est.quota !== undefined && est.usage !== undefined && est.quota - est.usage < file.bytes - have) {
       throw await quotaError(name, file.bytes);
     }
@@ -137,12 +156,15 @@ async function download(dir: FileSystemDirectoryHandle, file: ModelFile, name: s
 /** The verified bytes of a model file: from the cache, or downloaded (resumably) and cached. */
 export async function fetchModelFile(file: ModelFile, name: string, onProgress: OnProgress): Promise<ArrayBuffer> {
   const dir = await modelDir();
-  let data = await readCached(dir, file);
-  const fromCache = data !== null;
-  if (!data) {
+  const cached = await readCached(dir, file);
+  const fromCache = cached !== null;
+  let data: ArrayBuffer;
+  if (cached) {
+    data = cached;
+  } else {
     await download(dir, file, name, onProgress);
     const part = (await fileHandle(dir, `${file.sha256}.part`))!;
-    data = await (await part.getFile()).arrayBuffer();
+    data = await storage(`reading the downloaded ${name}`, part.getFile().then((f) => f.arrayBuffer()));
   }
   onProgress({ phase: 'verify', file: name, loaded: file.bytes, total: file.bytes, bytesPerSecond: 0, fromCache });
   const digest = await sha256Hex(data);
@@ -154,7 +176,8 @@ export async function fetchModelFile(file: ModelFile, name: string, onProgress: 
   if (!fromCache) {
     // Publish under the final name only once verified.
     const part = (await fileHandle(dir, `${file.sha256}.part`))!;
-    await (part as FileSystemFileHandle & { move(name: string): Promise<void> }).move(file.sha256);
+    await storage(`publishing the verified ${name}`,
+      (part as FileSystemFileHandle & { move(name: string): Promise<void> }).move(file.sha256));
   }
   return data;
 }

@@ -139,23 +139,22 @@ async function load(model: ModelInfo, id: number) {
       throw new EngineError(`onnxruntime-web (${backend}) cannot run ${model.id}: ${(e as Error).message}`, 'session');
     }
   };
-  // The encoder's session is compiled while the decoder still downloads: set-up hides behind
-  // the network instead of following it.
+  // Both files are fetched and verified before onnxruntime-web does any work: overlapping the
+  // encoder's session set-up with the decoder's download now and then left that download waiting
+  // forever on the browser's storage (OPFS) in Chromium (CI, and 2 loads in 7 here one afternoon).
   const encBytes = await fetchModelFile({ url: model.urls.encoder, ...files.encoder }, 'encoder', progress);
+  const decBytes = await fetchModelFile({ url: model.urls.decoder, ...files.decoder }, 'decoder', progress);
+  progress({ phase: 'compile', file: model.id, loaded: 0, total: 1, bytesPerSecond: 0, fromCache: true });
   const t0 = performance.now();
-  const encoderReady = create(encBytes, true);
-  encoderReady.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
-  let decBytes: ArrayBuffer;
+  // One session at a time: onnxruntime-web's WebGPU EP refuses to create two at once.
+  const encoder = await create(encBytes, true);
+  let decoder: InferenceSession;
   try {
-    decBytes = await fetchModelFile({ url: model.urls.decoder, ...files.decoder }, 'decoder', progress);
+    decoder = await create(decBytes, false);
   } catch (e) {
-    void encoderReady.then((s) => s.release(), () => undefined);
+    void encoder.release();
     throw e;
   }
-  progress({ phase: 'compile', file: model.id, loaded: 0, total: 1, bytesPerSecond: 0, fromCache: true });
-  // One session at a time: onnxruntime-web's WebGPU EP refuses to create two at once.
-  const encoder = await encoderReady;
-  const decoder = await create(decBytes, false);
   loaded = { model, family, encoder, decoder, decoderBytes: wantsCapture(family) ? new Uint8Array(decBytes) : null, captured: null };
   const sessionMs = performance.now() - t0;
   const warmupMs = backend === 'webgpu' && !adapterIsSoftware ? await warmUp(loaded) : 0;
