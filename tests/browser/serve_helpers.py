@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -36,6 +37,11 @@ class Server:
                 time.sleep(0.2)
         self.stop()
         raise RuntimeError(f"sam2web serve did not start: {self.proc.stdout.read()}")
+
+    def blob_urls(self, bundle_id: str) -> list[str]:
+        """Where the app fetches that installed bundle's files from."""
+        manifest = json.loads((self.store / bundle_id / "manifest.json").read_text())
+        return [f"{self.url}blobs/{f['sha256']}" for f in manifest["files"].values()]
 
     def stop(self):
         self.proc.terminate()

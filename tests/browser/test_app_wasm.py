@@ -225,6 +225,37 @@ def test_an_image_opened_while_the_model_loads_is_encoded_once(context, server, 
     assert iou(app.mask(), expected) >= 0.99
 
 
+def test_two_tabs_opened_at_once_download_the_model_once(context, server, photo_files, predictor):
+    """A second tab opened while the first still downloads waits for it and reads the model from
+    the cache (an OPFS file takes one writer: it used to fail with the browser's lock error)."""
+    held = []
+    context.route("**/blobs/*", lambda route: held.append(route))  # the first download hangs...
+    blobs = [[], []]
+    first, second = (AppPage(context.new_page(), server.url) for _ in range(2))
+    for app, sink in zip((first, second), blobs):
+        _blob_requests(app.page, sink)
+    first.page.goto(server.url)
+    while not held:
+        first.page.wait_for_timeout(50)
+    second.page.goto(server.url)
+    status = wait_for_text(second.page, "#status", "Waiting for another tab")
+    assert "Waiting for another tab of sam2web that is downloading the encoder" in status, status
+    for route in list(held):  # ...until the second tab is waiting for it
+        route.continue_()
+    context.unroute("**/blobs/*")
+    first.wait_ready()
+    second.wait_ready()
+    assert "ready on WASM" in first.status() and "ready on WASM" in second.status()
+    # Each file came over the network once, for one of the two tabs.
+    assert sorted(r.url for r in blobs[0] + blobs[1]) == sorted(server.blob_urls("sam2.1-hiera-test-fp32"))
+    assert "from cache" in second.status(), second.status()
+    second.upload(photo_files["chelsea"])
+    second.click(0.45, 0.5)
+    predictor.set_image(photo_files["chelsea"])
+    expected, _, _ = replay(predictor, [("point", *second.objects()[0]["points"][0])])
+    assert iou(second.mask(), expected) >= 0.99
+
+
 def test_interrupted_download_resumes(context, server):
     manifest = json.loads(open(server.store / "sam2.1-hiera-test-fp32" / "manifest.json").read())
     sha = manifest["files"]["decoder"]["sha256"]

@@ -153,8 +153,19 @@ async function download(dir: FileSystemDirectoryHandle, file: ModelFile, name: s
   }
 }
 
-/** The verified bytes of a model file: from the cache, or downloaded (resumably) and cached. */
+/** The verified bytes of a model file: from the cache, or downloaded (resumably) and cached.
+ * One tab at a time per file (an OPFS file takes one writer): a tab opened while another downloads
+ * the same file waits for it, then reads the file from the cache instead of downloading it again. */
 export async function fetchModelFile(file: ModelFile, name: string, onProgress: OnProgress): Promise<ArrayBuffer> {
+  const lockName = `sam2web-model-${file.sha256}`;
+  return navigator.locks.request(lockName, { ifAvailable: true }, async (lock) => {
+    if (lock) return fetchUnshared(file, name, onProgress);
+    onProgress({ phase: 'wait', file: name, loaded: 0, total: file.bytes, bytesPerSecond: 0, fromCache: false });
+    return navigator.locks.request(lockName, () => fetchUnshared(file, name, onProgress));
+  });
+}
+
+async function fetchUnshared(file: ModelFile, name: string, onProgress: OnProgress): Promise<ArrayBuffer> {
   const dir = await modelDir();
   const cached = await readCached(dir, file);
   const fromCache = cached !== null;

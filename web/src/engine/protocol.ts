@@ -37,7 +37,8 @@ export interface ModelInfo {
 }
 
 export interface Progress {
-  phase: 'download' | 'verify' | 'compile';
+  /** 'wait': another tab of this site is downloading the same file; it is read from the cache after. */
+  phase: 'wait' | 'download' | 'verify' | 'compile';
   file: string;
   loaded: number;
   total: number;

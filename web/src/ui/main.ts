@@ -114,6 +114,7 @@ async function selectModel(model: ModelInfo) {
       ({ warmupMs } = await engine.loadModel(model, (p) => {
         if (p.phase === 'download') cached = false;
         showProgress(p);
+        if (p.phase === 'wait') status(`Waiting for another tab of sam2web that is downloading the ${p.file}…`);
         if (p.phase === 'verify') status(`Verifying ${p.file} (sha256)…`);
         if (p.phase === 'compile') status(`Preparing ${model.label} on ${engine.info.backend.toUpperCase()}…`);
       }));
