@@ -60,6 +60,17 @@ def webgpu_compat_browser(playwright_instance):
 
 
 @pytest.fixture(scope="session")
+def lan_browser(playwright_instance):
+    """Reaches the local server by a LAN-style name (`sam2web-lan.test`), as another device would:
+    plain http:// there is not a secure context."""
+    browser = playwright_instance.chromium.launch(
+        executable_path=CHROMIUM, headless=True,
+        args=BASE_FLAGS + ["--host-resolver-rules=MAP sam2web-lan.test 127.0.0.1"])
+    yield browser
+    browser.close()
+
+
+@pytest.fixture(scope="session")
 def plain_browser(playwright_instance):
     """Chromium with no WebGPU adapter at all (no flags): the app must fall back to WASM."""
     browser = launch(playwright_instance, webgpu=False)

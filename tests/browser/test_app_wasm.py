@@ -256,6 +256,25 @@ def test_two_tabs_opened_at_once_download_the_model_once(context, server, photo_
     assert iou(second.mask(), expected) >= 0.99
 
 
+def test_plain_http_from_another_device_says_how_to_get_a_secure_context(lan_browser, server, shot):
+    """http:// on a LAN address is no secure context: no OPFS, no WebGPU. The app says so and how
+    to fix it (localhost or --https) instead of failing on a missing browser API."""
+    page = lan_browser.new_page()
+    blobs = []
+    _blob_requests(page, blobs)
+    app = AppPage(page, f"http://sam2web-lan.test:{server.port}/")
+    page.goto(app.url)
+    assert page.evaluate("window.isSecureContext") is False
+    status = wait_for_text(page, "#status", "not a secure context")
+    assert f"opened at http://sam2web-lan.test:{server.port}, which is not a secure context" in status, status
+    assert "sam2web serve --https" in status and "http://localhost" in status
+    assert blobs == []  # nothing downloaded that could not be kept
+    webgpu = page.inner_text("#notice-webgpu")
+    assert "not a secure context (WebGPU needs https:// or localhost)" in webgpu, webgpu
+    assert "sam2web serve --https" in webgpu and "chrome://flags" not in webgpu
+    shot(page, "insecure")
+
+
 def test_interrupted_download_resumes(context, server):
     manifest = json.loads(open(server.store / "sam2.1-hiera-test-fp32" / "manifest.json").read())
     sha = manifest["files"]["decoder"]["sha256"]

@@ -9,6 +9,7 @@ const isSoftware = (a: GPUAdapter | null) =>
 
 export async function openGpuDevice(): Promise<GpuChoice> {
   const gpu = (navigator as Navigator & { gpu?: GPU }).gpu;
+  if (!gpu && !self.isSecureContext) return { reason: 'this page is not a secure context (WebGPU needs https:// or localhost)' };
   if (!gpu) return { reason: 'this browser does not expose WebGPU (navigator.gpu is missing)' };
   let adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
   // Some GPUs/drivers only offer a compatibility-mode adapter (OpenGL ES class hardware); a real

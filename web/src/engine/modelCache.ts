@@ -157,6 +157,13 @@ async function download(dir: FileSystemDirectoryHandle, file: ModelFile, name: s
  * One tab at a time per file (an OPFS file takes one writer): a tab opened while another downloads
  * the same file waits for it, then reads the file from the cache instead of downloading it again. */
 export async function fetchModelFile(file: ModelFile, name: string, onProgress: OnProgress): Promise<ArrayBuffer> {
+  if (!self.isSecureContext) {
+    // Browsers give OPFS (and Web Locks, WebGPU, threads) only to secure contexts.
+    throw new EngineError(`this page was opened at ${self.location.origin}, which is not a secure context ` +
+      '(plain http:// on an address other than localhost), so the browser gives it no model cache and no ' +
+      'WebGPU. Open it at http://localhost on the machine that runs `sam2web serve`, or start the server ' +
+      'with `sam2web serve --https` to use it from other devices.', 'insecure');
+  }
   const lockName = `sam2web-model-${file.sha256}`;
   return navigator.locks.request(lockName, { ifAvailable: true }, async (lock) => {
     if (lock) return fetchUnshared(file, name, onProgress);

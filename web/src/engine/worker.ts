@@ -141,7 +141,7 @@ async function load(model: ModelInfo, id: number) {
   };
   // Both files are fetched and verified before onnxruntime-web does any work: overlapping the
   // encoder's session set-up with the decoder's download now and then left that download waiting
-  // forever on the browser's storage (OPFS) in Chromium (CI, and 2 loads in 7 here one afternoon).
+  // forever on the browser's storage (OPFS) in Chromium (CI, and 4 loads in 14 here one afternoon).
   const encBytes = await fetchModelFile({ url: model.urls.encoder, ...files.encoder }, 'encoder', progress);
   const decBytes = await fetchModelFile({ url: model.urls.decoder, ...files.decoder }, 'decoder', progress);
   progress({ phase: 'compile', file: model.id, loaded: 0, total: 1, bytesPerSecond: 0, fromCache: true });

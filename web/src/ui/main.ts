@@ -526,7 +526,9 @@ function showBackend(why?: string) {
   badge.className = `badge ${info.backend}`;
   if (info.backend === 'wasm') {
     notice('webgpu', `WebGPU is not available: ${info.fallbackReason}. The model runs on the CPU ` +
-      `(WASM) instead, which is much slower. ${webGpuHelp(navigator.userAgent)}`);
+      `(WASM) instead, which is much slower. ${window.isSecureContext ? webGpuHelp(navigator.userAgent)
+        : 'Open it at http://localhost on the machine that runs `sam2web serve`, or start the server ' +
+          'with `sam2web serve --https`.'}`);
   } else notice('webgpu', null);
 }
 
