@@ -12,7 +12,7 @@ import type {
 
 export type { Backend, GraphCaptureChoice, MaskRendererChoice, DecodeResult, EncodeResult, ExportObject, ModelInfo, Progress, Prompt, RenderRequest, RenderedMask };
 export type { Box, Point } from './protocol';
-export { webGpuHelp } from './webgpuHelp';
+export { SECURE_CONTEXT_HELP, webGpuHelp } from './webgpuHelp';
 
 export class EngineError extends Error {
   constructor(message: string, readonly code: string) {

@@ -3,6 +3,7 @@
 // synchronous access handles. Downloads resume from a ".part" file with an HTTP Range request.
 
 import type { ModelFile, Progress } from './protocol';
+import { SECURE_CONTEXT_HELP } from './webgpuHelp';
 
 const DIR = 'sam2web-models';
 const MAX_RESUMES = 5;
@@ -161,8 +162,7 @@ export async function fetchModelFile(file: ModelFile, name: string, onProgress: 
     // Browsers give OPFS (and Web Locks, WebGPU, threads) only to secure contexts.
     throw new EngineError(`this page was opened at ${self.location.origin}, which is not a secure context ` +
       '(plain http:// on an address other than localhost), so the browser gives it no model cache and no ' +
-      'WebGPU. Open it at http://localhost on the machine that runs `sam2web serve`, or start the server ' +
-      'with `sam2web serve --https` to use it from other devices.', 'insecure');
+      `WebGPU. ${SECURE_CONTEXT_HELP}`, 'insecure');
   }
   const lockName = `sam2web-model-${file.sha256}`;
   return navigator.locks.request(lockName, { ifAvailable: true }, async (lock) => {

@@ -1,5 +1,9 @@
 // How to turn WebGPU on, in the words that fit the user's browser.
 
+/** What to do where the page is not a secure context (plain http:// on another device's address). */
+export const SECURE_CONTEXT_HELP = 'Open it at http://localhost on the machine that runs `sam2web serve`, ' +
+  'or start the server with `sam2web serve --https` to use it from other devices.';
+
 export function webGpuHelp(userAgent: string): string {
   const ua = userAgent.toLowerCase();
   if (ua.includes('firefox')) {

@@ -1,7 +1,7 @@
 // The sam2web page: wires the DOM to the engine. All model and pixel work happens in the engine.
 
 import './styles.css';
-import { EngineError, Sam2Engine, webGpuHelp } from '../engine';
+import { EngineError, SECURE_CONTEXT_HELP, Sam2Engine, webGpuHelp } from '../engine';
 import type { ExportObject, ModelInfo, Point, Progress, Prompt } from '../engine';
 import { ImageInputError, decodeBitmap, decodeImageFile } from './imageInput';
 import { Workspace, type SegObject } from './state';
@@ -525,10 +525,9 @@ function showBackend(why?: string) {
     : `WASM · ${info.numThreads} thread${info.numThreads > 1 ? 's' : ''}`;
   badge.className = `badge ${info.backend}`;
   if (info.backend === 'wasm') {
+    const help = window.isSecureContext ? webGpuHelp(navigator.userAgent) : SECURE_CONTEXT_HELP;
     notice('webgpu', `WebGPU is not available: ${info.fallbackReason}. The model runs on the CPU ` +
-      `(WASM) instead, which is much slower. ${window.isSecureContext ? webGpuHelp(navigator.userAgent)
-        : 'Open it at http://localhost on the machine that runs `sam2web serve`, or start the server ' +
-          'with `sam2web serve --https`.'}`);
+      `(WASM) instead, which is much slower. ${help}`);
   } else notice('webgpu', null);
 }
 
