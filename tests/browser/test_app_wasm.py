@@ -230,10 +230,7 @@ def test_two_tabs_opened_at_once_download_the_model_once(context, server, photo_
     the cache (an OPFS file takes one writer: it used to fail with the browser's lock error)."""
     held = []
     context.route("**/blobs/*", lambda route: held.append(route))  # the first download hangs...
-    blobs = [[], []]
     first, second = (AppPage(context.new_page(), server.url) for _ in range(2))
-    for app, sink in zip((first, second), blobs):
-        _blob_requests(app.page, sink)
     first.page.goto(server.url)
     while not held:
         first.page.wait_for_timeout(50)
@@ -247,7 +244,8 @@ def test_two_tabs_opened_at_once_download_the_model_once(context, server, photo_
     second.wait_ready()
     assert "ready on WASM" in first.status() and "ready on WASM" in second.status()
     # Each file came over the network once, for one of the two tabs.
-    assert sorted(r.url for r in blobs[0] + blobs[1]) == sorted(server.blob_urls("sam2.1-hiera-test-fp32"))
+    blobs = [u for app in (first, second) for u in app.requests if "/blobs/" in u]
+    assert sorted(blobs) == sorted(server.blob_urls("sam2.1-hiera-test-fp32"))
     assert "from cache" in second.status(), second.status()
     second.upload(photo_files["chelsea"])
     second.click(0.45, 0.5)
@@ -260,15 +258,13 @@ def test_plain_http_from_another_device_says_how_to_get_a_secure_context(lan_bro
     """http:// on a LAN address is no secure context: no OPFS, no WebGPU. The app says so and how
     to fix it (localhost or --https) instead of failing on a missing browser API."""
     page = lan_browser.new_page()
-    blobs = []
-    _blob_requests(page, blobs)
     app = AppPage(page, f"http://sam2web-lan.test:{server.port}/")
     page.goto(app.url)
     assert page.evaluate("window.isSecureContext") is False
     status = wait_for_text(page, "#status", "not a secure context")
     assert f"opened at http://sam2web-lan.test:{server.port}, which is not a secure context" in status, status
     assert "sam2web serve --https" in status and "http://localhost" in status
-    assert blobs == []  # nothing downloaded that could not be kept
+    assert not [u for u in app.requests if "/blobs/" in u]  # nothing downloaded that could not be kept
     webgpu = page.inner_text("#notice-webgpu")
     assert "not a secure context (WebGPU needs https:// or localhost)" in webgpu, webgpu
     assert "sam2web serve --https" in webgpu and "chrome://flags" not in webgpu

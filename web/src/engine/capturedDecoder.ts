@@ -11,13 +11,12 @@
 // outputs keep a buffer handle that was released after the first run, and mapping it back to a
 // GPUBuffer works or throws depending on how the handle table was reused.
 
-import { createSession, runtime, type InferenceSession, type Tensor } from './runtime';
+import { createSession, elementCount, runtime, type InferenceSession, type Tensor } from './runtime';
 
 const FLOAT = 4;
 const LOW_RES = 256 * 256;
 const FEATURE_NAMES = ['image_embed', 'high_res_feats_0', 'high_res_feats_1'];
 const SCORES_AT = 3 * LOW_RES * FLOAT; // where the scores sit in the staging buffer, after the masks
-const floats = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
 const MAX_SESSIONS = 4; // point counts kept compiled (each holds its own copy of the weights)
 
 interface Slot { buffer: GPUBuffer; tensor: Tensor }
@@ -27,7 +26,7 @@ function disposeAll(values: InferenceSession.OnnxValueMapType): void {
 }
 
 function slot(device: GPUDevice, dims: number[]): Slot {
-  const bytes = floats(dims) * FLOAT;
+  const bytes = elementCount(dims) * FLOAT;
   const buffer = device.createBuffer({
     size: Math.ceil(bytes / 16) * 16,
     usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
@@ -72,7 +71,7 @@ export class CapturedDecoders {
     const encoder = this.device.createCommandEncoder();
     for (const name of FEATURE_NAMES) {
       const t = features[name];
-      encoder.copyBufferToBuffer(t.gpuBuffer as GPUBuffer, 0, this.features[name].buffer, 0, floats(t.dims) * FLOAT);
+      encoder.copyBufferToBuffer(t.gpuBuffer as GPUBuffer, 0, this.features[name].buffer, 0, elementCount(t.dims) * FLOAT);
     }
     this.device.queue.submit([encoder.finish()]);
   }
@@ -132,8 +131,8 @@ export class CapturedDecoders {
     this.sessions.set(points, c);
     const out = await this.replay(c, prompts);
     const mask = out[maskName], score = out[scoreName];
-    const maskFloats = floats(mask.dims);
-    const scoreFloats = floats(score.dims);
+    const maskFloats = elementCount(mask.dims);
+    const scoreFloats = elementCount(score.dims);
     const encoder = this.device.createCommandEncoder();
     encoder.copyBufferToBuffer(mask.gpuBuffer as GPUBuffer, 0, this.staging, 0, maskFloats * FLOAT);
     encoder.copyBufferToBuffer(score.gpuBuffer as GPUBuffer, 0, this.staging, SCORES_AT, scoreFloats * FLOAT);

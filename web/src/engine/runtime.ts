@@ -43,6 +43,9 @@ export async function createSession(model: Uint8Array, options: Ort.InferenceSes
 /** How many sessions were created so far: made once per model, never per click. */
 export const sessionsCreated = () => sessions;
 
+/** How many elements a tensor of these dims holds. */
+export const elementCount = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
+
 /** A float32 tensor on the CPU. */
 export function f32(data: Float32Array, dims: readonly number[]): Ort.Tensor {
   return new (runtime().Tensor)('float32', data, dims);

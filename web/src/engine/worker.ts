@@ -1,7 +1,7 @@
 // The engine's worker: owns onnxruntime-web, the sessions, the image features and all per-pixel
 // work, so the page's main thread only draws finished bitmaps.
 
-import { createSession, f32, loadRuntime, sessionsCreated, type InferenceSession, type Tensor } from './runtime';
+import { createSession, elementCount, f32, loadRuntime, sessionsCreated, type InferenceSession, type Tensor } from './runtime';
 import { EngineError, cacheInfo, clearCache, fetchModelFile } from './modelCache';
 import { overlayPixels, threshold } from './imageOps';
 import { GpuMaskRenderer } from './maskRenderer';
@@ -171,7 +171,7 @@ async function warmUp(l: Loaded): Promise<number> {
     if (m.name in feeds) continue;
     const dims = m.isTensor ? m.shape : [];
     if (!dims.length || !dims.every((d) => typeof d === 'number' && d > 0)) return 0; // shape unknown: no warm-up
-    feeds[m.name] = f32(new Float32Array((dims as number[]).reduce((a, b) => a * b, 1)), dims as number[]);
+    feeds[m.name] = f32(new Float32Array(elementCount(dims as number[])), dims as number[]);
   }
   const t0 = performance.now();
   const out = await l.decoder.run(feeds, l.family.outputs(true).slice(0, 2));
