@@ -21,12 +21,22 @@ const MAX_SESSIONS = 4; // point counts kept compiled (each holds its own copy o
 
 interface Slot { buffer: GPUBuffer; tensor: Tensor }
 
+// GPU buffers made here and not yet destroyed: what tests read to find leaks.
+let liveBuffers = 0;
+function destroy(buffer: GPUBuffer): void {
+  buffer.destroy();
+  liveBuffers--;
+}
+/** GPU buffers the captured decoders hold right now. */
+export const capturedBuffers = () => liveBuffers;
+
 function disposeAll(values: InferenceSession.OnnxValueMapType): void {
   for (const t of Object.values(values)) t.dispose();
 }
 
 function slot(device: GPUDevice, dims: number[]): Slot {
   const bytes = elementCount(dims) * FLOAT;
+  liveBuffers++;
   const buffer = device.createBuffer({
     size: Math.ceil(bytes / 16) * 16,
     usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
@@ -44,6 +54,7 @@ export class CapturedDecoders {
   private readonly features: Record<string, Slot> = {};
   private readonly staging: GPUBuffer;
   private failed = '';
+  private failNext = false;
 
   constructor(
     private readonly device: GPUDevice,
@@ -51,6 +62,7 @@ export class CapturedDecoders {
     featureDims: Record<string, readonly number[]>,
   ) {
     for (const name of FEATURE_NAMES) this.features[name] = slot(device, [...featureDims[name]]);
+    liveBuffers++;
     this.staging = device.createBuffer({
       size: (3 * LOW_RES + 4) * FLOAT, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
     });
@@ -77,11 +89,13 @@ export class CapturedDecoders {
   }
 
   /** Compiles and records the session for `points` prompt points; false if capture failed
-   * (the reason is kept in `failure` and the plain decoder carries on). */
+   * (the reason is kept in `failure` and the plain decoder carries on). Nothing it made for a
+   * failed recording outlives the failure: the session is released and its buffers destroyed. */
   async prepare(points: number, sample: Record<string, Tensor>): Promise<boolean> {
     if (this.failed) return false;
     if (this.sessions.has(points)) return true;
     let session: InferenceSession | null = null;
+    const inputs: Record<string, Slot> = {};
     try {
       session = await createSession(this.model, {
         executionProviders: [{ name: 'webgpu', device: this.device } as unknown as InferenceSession.ExecutionProviderConfig],
@@ -91,8 +105,11 @@ export class CapturedDecoders {
         graphOptimizationLevel: 'all',
         logSeverityLevel: 3,
       });
-      const inputs: Record<string, Slot> = {};
       for (const [name, t] of Object.entries(sample)) inputs[name] = slot(this.device, [...t.dims]);
+      if (this.failNext) {
+        this.failNext = false;
+        throw new Error('recording failed (fault injected for testing)');
+      }
       const captured = { session, inputs };
       disposeAll(await this.replay(captured, sample)); // the first run records the commands
       if (this.sessions.size >= MAX_SESSIONS) {
@@ -105,8 +122,14 @@ export class CapturedDecoders {
     } catch (e) {
       this.failed = `graph capture unavailable: ${(e as Error).message}`;
       void session?.release();
+      for (const s of Object.values(inputs)) destroy(s.buffer);
       return false;
     }
+  }
+
+  /** Testing: the next recording fails after its buffers were made. */
+  failNextRecording(): void {
+    this.failNext = true;
   }
 
   /** Writes the prompts and runs (the first time: records) the decoder; the outputs are views
@@ -152,13 +175,13 @@ export class CapturedDecoders {
 
   private dispose(c: Captured): void {
     void c.session.release();
-    for (const s of Object.values(c.inputs)) s.buffer.destroy();
+    for (const s of Object.values(c.inputs)) destroy(s.buffer);
   }
 
   release(): void {
     for (const c of this.sessions.values()) this.dispose(c);
     this.sessions.clear();
-    for (const s of Object.values(this.features)) s.buffer.destroy();
-    this.staging.destroy();
+    for (const s of Object.values(this.features)) destroy(s.buffer);
+    destroy(this.staging);
   }
 }

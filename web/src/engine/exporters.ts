@@ -111,20 +111,31 @@ export function tracePolygons(bits: Uint8Array, width: number, height: number): 
   return polygons;
 }
 
+/** Text made safe inside XML character data and quoted attribute values (characters XML 1.0
+ * forbids, such as most control characters, are dropped). */
+export function xmlEscape(text: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters removed
+  return text.replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g, '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c] as string);
+}
+
+/** One path per object. Object names are free text (spaces, quotes, anything): they go into a
+ * <title> and a data-name attribute, escaped; the id is generated (`object-1`, `object-2`, ...),
+ * a valid XML name and unique in the document whatever the names are. */
 export function svgDocument(
   width: number, height: number,
   objects: { name: string; color: [number, number, number]; polygons: number[][] }[],
 ): string {
-  const paths = objects.map((o) => {
+  const paths = objects.map((o, i) => {
     const d = o.polygons.map((p) => {
       let s = `M${p[0]} ${p[1]}`;
-      for (let i = 2; i < p.length; i += 2) s += `L${p[i]} ${p[i + 1]}`;
-      return s + 'Z';
+      for (let k = 2; k < p.length; k += 2) s += `L${p[k]} ${p[k + 1]}`;
+      return `${s}Z`;
     }).join('');
-    const [r, g, b] = o.color;
-    return `  <path id="${o.name}" d="${d}" fill="rgb(${r},${g},${b})" fill-opacity="0.5" ` +
-      `fill-rule="evenodd" stroke="rgb(${r},${g},${b})"/>`;
+    const [r, g, b] = o.color.map((c) => Math.round(Math.min(255, Math.max(0, c))));
+    const name = xmlEscape(o.name);
+    return `  <path id="object-${i + 1}" data-name="${name}" d="${d}" fill="rgb(${r},${g},${b})" fill-opacity="0.5" ` +
+      `fill-rule="evenodd" stroke="rgb(${r},${g},${b})"><title>${name}</title></path>`;
   });
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" ` +
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" ` +
     `viewBox="0 0 ${width} ${height}">\n${paths.join('\n')}\n</svg>\n`;
 }

@@ -121,10 +121,11 @@ export function resizeRgb8(
   return out;
 }
 
-/** SAM1's ResizeLongestSide.get_preprocess_shape: [h, w] with the longest side = size. */
+/** SAM1's ResizeLongestSide.get_preprocess_shape: [h, w] with the longest side = size. A side is
+ * never below 1 px (the official rounding gives 0 for a 1x20000 strip, which cannot be resized). */
 export function longestSideShape(width: number, height: number, size: number): [number, number] {
   const scale = size / Math.max(width, height);
-  return [Math.trunc(height * scale + 0.5), Math.trunc(width * scale + 0.5)];
+  return [Math.max(1, Math.trunc(height * scale + 0.5)), Math.max(1, Math.trunc(width * scale + 0.5))];
 }
 
 /**

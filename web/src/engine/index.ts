@@ -1,156 +1,181 @@
 // sam2web engine: a small, framework-free API over a Web Worker running onnxruntime-web.
 //
-//   const engine = await Sam2Engine.create();            // WebGPU, or WASM with a reason why
-//   await engine.loadModel(model, (p) => console.log(p)); // download (cached in OPFS), verify
-//   await engine.setImage(await createImageBitmap(file)); // encode once per image
+//   const engine = await Sam2Engine.create();              // WebGPU, or WASM with a reason why
+//   await engine.loadModel(model, { onProgress: console.log }); // download (cached in OPFS), verify
+//   await engine.setImage(await createImageBitmap(file));   // encode once per image
 //   const r = await engine.decode({ points: [[x, y, 1]], multimask: true });
+//
+// Every call takes an optional AbortSignal; a cancelled call rejects with EngineError('cancelled').
 
+import { deserializeError, EngineError } from './errors';
+import { Lanes } from './lanes';
 import type {
-  Backend, GraphCaptureChoice, MaskRendererChoice, DecodeResult, EncodeResult, ExportObject, ModelInfo, Progress, Prompt, RenderRequest, RenderedMask,
-  Request, WorkerMessage,
+  Api, Backend, CacheInfo, DecodeResult, EncodeResult, EngineInfo, ExportKind, ExportObject, FromWorker, GraphCaptureChoice,
+  LoadProgress, LoadResult, MaskRendererChoice, ModelInfo, ProgressOf, Prompt, RenderedMask, RenderRequest, Request,
+  RequestType, Result, ToWorker,
 } from './protocol';
 
-export type { Backend, GraphCaptureChoice, MaskRendererChoice, DecodeResult, EncodeResult, ExportObject, ModelInfo, Progress, Prompt, RenderRequest, RenderedMask };
+export type {
+  Backend, CacheInfo, DecodeResult, EncodeResult, EngineInfo, ExportKind, ExportObject, GraphCaptureChoice, LoadProgress,
+  LoadResult, MaskRendererChoice, ModelInfo, Prompt, RenderedMask, RenderRequest,
+};
+export type { EngineErrorCode } from './errors';
+export type { BundleManifest } from './manifest';
 export type { Box, Point } from './protocol';
+export { EngineError };
+export { parseManifest, requireCapability } from './manifest';
 export { SECURE_CONTEXT_HELP, webGpuHelp } from './webgpuHelp';
 
-export class EngineError extends Error {
-  constructor(message: string, readonly code: string) {
-    super(message);
-  }
-}
-
-export interface EngineInfo {
-  backend: Backend;
-  fallbackReason: string;
-  numThreads: number;
-  crossOriginIsolated: boolean;
-  adapter: { vendor: string; architecture: string } | null;
-  shaderF16: boolean;
-  maskRenderer: MaskRendererChoice;
-  graphCapture: GraphCaptureChoice;
+export interface CallOptions<P = never> {
+  signal?: AbortSignal;
+  onProgress?: (p: P) => void;
 }
 
 interface Pending {
   resolve: (v: unknown) => void;
   reject: (e: Error) => void;
-  onProgress?: (p: Progress) => void;
+  onProgress?: (p: unknown) => void;
+}
+
+export interface EngineOptions {
+  backend?: Backend | 'auto';
+  numThreads?: number;
+  maskRenderer?: MaskRendererChoice;
+  graphCapture?: GraphCaptureChoice;
 }
 
 export class Sam2Engine {
-  private worker: Worker;
+  private readonly worker: Worker;
   private nextId = 1;
-  private pending = new Map<number, Pending>();
-  private decodeInFlight: Promise<DecodeResult> | null = null;
-  private decodeQueued: { prompt: Prompt; resolve: (r: DecodeResult | null) => void; reject: (e: Error) => void } | null = null;
+  private readonly pending = new Map<number, Pending>();
+  private readonly lanes = new Lanes<DecodeResult>();
   info!: EngineInfo;
   /** Bumped by every setImage/loadModel: results of older work are dropped, not shown. */
   private generation = 0;
 
+  /** Called when the GPU device is lost (driver reset, GPU removed...); the engine is unusable. */
+  onDeviceLost: ((reason: string) => void) | null = null;
+
   private constructor() {
     this.worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
-    this.worker.onmessage = (e: MessageEvent<WorkerMessage>) => this.receive(e.data);
+    this.worker.onmessage = (e: MessageEvent<FromWorker>) => this.receive(e.data);
     this.worker.onerror = (e) => {
       for (const p of this.pending.values()) p.reject(new EngineError(`engine worker failed: ${e.message}`, 'internal'));
       this.pending.clear();
     };
   }
 
-  static async create(options: { backend?: Backend | 'auto'; numThreads?: number; maskRenderer?: MaskRendererChoice; graphCapture?: GraphCaptureChoice } = {}): Promise<Sam2Engine> {
+  static async create(options: EngineOptions = {}): Promise<Sam2Engine> {
     const engine = new Sam2Engine();
-    const threads = options.numThreads ??
-      (self.crossOriginIsolated ? Math.min(8, navigator.hardwareConcurrency || 1) : 1);
+    const numThreads = options.numThreads ?? (self.crossOriginIsolated ? Math.min(8, navigator.hardwareConcurrency || 1) : 1);
     engine.info = await engine.call({
-      type: 'init', backend: options.backend ?? 'auto', numThreads: threads, maskRenderer: options.maskRenderer ?? 'auto',
+      type: 'init', backend: options.backend ?? 'auto', numThreads, maskRenderer: options.maskRenderer ?? 'auto',
       graphCapture: options.graphCapture ?? 'auto',
-    }) as EngineInfo;
+    });
     return engine;
   }
 
-  /** Called when the GPU device is lost (driver reset, GPU removed...); the engine is unusable. */
-  onDeviceLost: ((reason: string) => void) | null = null;
-
-  private receive(msg: WorkerMessage) {
-    if ('event' in msg) { this.onDeviceLost?.(msg.reason); return; }
+  private receive(msg: FromWorker) {
+    if ('event' in msg) {
+      this.onDeviceLost?.(msg.reason);
+      return;
+    }
     const p = this.pending.get(msg.id);
     if (!p) return;
-    if ('progress' in msg) { p.onProgress?.(msg.progress); return; }
+    if ('progress' in msg) {
+      p.onProgress?.(msg.progress);
+      return;
+    }
     this.pending.delete(msg.id);
     if (msg.ok) p.resolve(msg.result);
-    else p.reject(new EngineError(msg.error, msg.code ?? 'internal'));
+    else p.reject(deserializeError(msg));
   }
 
-  private call(request: Request, transfer: Transferable[] = [],
-    onProgress?: (p: Progress) => void): Promise<unknown> {
+  /** One request, its typed result; progress events and cancellation as asked. */
+  private call<K extends RequestType>(request: Request<K>, options: CallOptions<ProgressOf<K>> = {}, transfer: Transferable[] = []): Promise<Result<K>> {
     const id = this.nextId++;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject, onProgress });
-      this.worker.postMessage({ id, request }, transfer);
+    const { signal, onProgress } = options;
+    if (signal?.aborted) return Promise.reject(new EngineError(`the ${request.type} request was cancelled`, 'cancelled'));
+    return new Promise<Result<K>>((resolve, reject) => {
+      const cancel = () => this.worker.postMessage({ cancel: id } satisfies ToWorker);
+      signal?.addEventListener('abort', cancel, { once: true });
+      const done = () => signal?.removeEventListener('abort', cancel);
+      this.pending.set(id, {
+        resolve: (v) => { done(); resolve(v as Result<K>); },
+        reject: (e) => { done(); reject(e); },
+        onProgress: onProgress as ((p: unknown) => void) | undefined,
+      });
+      this.worker.postMessage({ id, request: request as Request } satisfies ToWorker, transfer);
     });
   }
 
-  /** Download (or take from the OPFS cache), verify and open a model's two sessions. */
-  async loadModel(model: ModelInfo, onProgress?: (p: Progress) => void): Promise<{ sessionMs: number; warmupMs: number }> {
+  /** Download (or take from the OPFS cache), verify and open a model's sessions. */
+  loadModel(model: ModelInfo, options: CallOptions<LoadProgress> = {}): Promise<LoadResult> {
     this.generation++;
-    return this.call({ type: 'load', model }, [], onProgress) as Promise<{ sessionMs: number; warmupMs: number }>;
+    this.lanes.clear();
+    return this.call({ type: 'load', model }, options);
   }
 
-  /** Encode an image (any size; squashed to the model's input, never cropped). */
-  async setImage(image: ImageBitmap): Promise<EncodeResult | null> {
+  /** Encode an image (any size; squashed or fitted to the model's input, never cropped); null
+   * when a newer image or model superseded it meanwhile. The bitmap is handed over (closed). */
+  async setImage(image: ImageBitmap, options: CallOptions = {}): Promise<EncodeResult | null> {
     const generation = ++this.generation;
-    const result = await this.call({ type: 'setImage', image }, [image]);
-    return generation === this.generation ? result as EncodeResult : null;
+    this.lanes.clear();
+    const result = await this.call({ type: 'setImage', image }, options, [image]);
+    return generation === this.generation ? result : null;
   }
 
   /**
-   * Decode a prompt. While one decode runs, newer requests replace each other (the latest wins),
-   * so fast pointer movement never builds a backlog; a superseded request resolves to null.
+   * Decode a prompt on the current image. Requests in one `lane` (say, one per object, and one
+   * for hover previews) replace each other while one of them runs: the latest wins, a superseded
+   * request resolves to null, and a lane never delays or drops another lane's requests. Results
+   * of an older image or model also resolve to null.
    */
-  decode(prompt: Prompt): Promise<DecodeResult | null> {
+  decode(prompt: Prompt, lane = 'default'): Promise<DecodeResult | null> {
     const generation = this.generation;
-    if (this.decodeInFlight) {
-      this.decodeQueued?.resolve(null);
-      return new Promise((resolve, reject) => { this.decodeQueued = { prompt, resolve, reject }; });
-    }
-    const run = this.call({ type: 'decode', prompt }) as Promise<DecodeResult>;
-    this.decodeInFlight = run;
-    const settle = () => {
-      this.decodeInFlight = null;
-      const next = this.decodeQueued;
-      this.decodeQueued = null;
-      if (next) this.decode(next.prompt).then(next.resolve, next.reject);
-    };
-    return run.then((r) => { settle(); return generation === this.generation ? r : null; },
-      (e) => { settle(); throw e; });
+    return this.lanes.submit(lane, () => this.call({ type: 'decode', prompt }))
+      .then((r) => (generation === this.generation ? r : null));
   }
 
   /** Overlay bitmaps (translucent fill and/or contour) at the image's resolution. */
   render(masks: RenderRequest[]): Promise<RenderedMask[]> {
-    return this.call({ type: 'render', masks }) as Promise<RenderedMask[]>;
+    return this.call({ type: 'render', masks });
   }
 
   /** 'mask' / 'cutout' PNG of the first object; 'coco' JSON (RLE) or 'svg' of all objects. */
-  exportMasks(kind: 'mask' | 'cutout' | 'coco' | 'svg', objects: ExportObject[], threshold: number,
-    fileName: string): Promise<Blob> {
-    return this.call({ type: 'export', kind, objects, threshold, fileName }) as Promise<Blob>;
+  exportMasks(kind: ExportKind, objects: ExportObject[], threshold: number, fileName: string, options: CallOptions = {}): Promise<Blob> {
+    return this.call({ type: 'export', kind, objects, threshold, fileName }, options);
   }
 
-  /** Destroy the GPU device, as a driver reset would: for testing recovery. */
-  loseDeviceForTesting(): Promise<unknown> {
-    return this.call({ type: 'loseDevice' });
+  cacheInfo(): Promise<CacheInfo> {
+    return this.call({ type: 'cacheInfo' });
   }
 
-  cacheInfo(): Promise<{ files: number; bytes: number; usage: number; quota: number }> {
-    return this.call({ type: 'cacheInfo' }) as Promise<{ files: number; bytes: number; usage: number; quota: number }>;
+  async clearCache(): Promise<void> {
+    await this.call({ type: 'clearCache' });
   }
 
-  clearCache(): Promise<void> {
-    return this.call({ type: 'clearCache' }) as Promise<void>;
+  /** Testing: destroy the GPU device, as a driver reset would. */
+  async loseDeviceForTesting(): Promise<void> {
+    await this.call({ type: 'loseDevice' });
+  }
+
+  /** Testing: decodes wait (as behind a slow GPU) while held. */
+  async holdDecodesForTesting(hold: boolean): Promise<void> {
+    await this.call({ type: 'holdDecodes', hold });
+  }
+
+  /** Testing: the next graph-capture recording fails after its buffers were made. */
+  async failNextCaptureForTesting(): Promise<void> {
+    await this.call({ type: 'failNextCapture' });
   }
 
   dispose() {
     this.worker.terminate();
+    this.lanes.clear();
     for (const p of this.pending.values()) p.reject(new EngineError('engine disposed', 'disposed'));
     this.pending.clear();
   }
 }
+
+export type { Api };

@@ -2,7 +2,8 @@
 // size or version can never be served from the wrong file. Runs in the worker, where OPFS has
 // synchronous access handles. Downloads resume from a ".part" file with an HTTP Range request.
 
-import type { ModelFile, Progress } from './protocol';
+import { EngineError, throwIfCancelled } from './errors';
+import type { LoadProgress, ModelFile } from './protocol';
 import { SECURE_CONTEXT_HELP } from './webgpuHelp';
 
 const DIR = 'sam2web-models';
@@ -13,12 +14,6 @@ const STALL_MS = 20_000;
 // A storage call that has not settled after this long never will (Chromium has left one pending
 // forever): the load fails with a clear message instead of showing "Verifying…" for good.
 const STORAGE_MS = 60_000;
-
-export class EngineError extends Error {
-  constructor(message: string, readonly code: string) {
-    super(message);
-  }
-}
 
 /** `call` as issued, or a clear error once the browser's storage has not answered for STORAGE_MS. */
 async function storage<T>(what: string, call: Promise<T>): Promise<T> {
@@ -58,7 +53,7 @@ async function sha256Hex(data: ArrayBuffer): Promise<string> {
   return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-type OnProgress = (p: Progress) => void;
+type OnProgress = (p: LoadProgress) => void;
 
 async function quotaError(name: string, bytes: number): Promise<EngineError> {
   const est = await navigator.storage.estimate();
@@ -83,7 +78,7 @@ async function readCached(dir: FileSystemDirectoryHandle, file: ModelFile): Prom
 
 /** Append the rest of the file to `<sha>.part`, resuming where an earlier attempt stopped. */
 async function download(dir: FileSystemDirectoryHandle, file: ModelFile, name: string,
-  onProgress: OnProgress): Promise<void> {
+  onProgress: OnProgress, signal?: AbortSignal): Promise<void> {
   const partHandle = (await fileHandle(dir, `${file.sha256}.part`, true))!;
   const access = await storage(`opening ${name} for writing`, partHandle.createSyncAccessHandle());
   try {
@@ -97,6 +92,7 @@ async function download(dir: FileSystemDirectoryHandle, file: ModelFile, name: s
     const started = performance.now();
     const startBytes = have;
     for (let attempt = 0; have < file.bytes; attempt++) {
+      throwIfCancelled(signal, `the download of ${name}`); // the bytes so far are kept for the next try
       if (attempt > MAX_RESUMES) {
         throw new EngineError(`download of ${name} keeps breaking off at ${have} of ${file.bytes} ` +
           'bytes; check the connection to the server and try again (it will resume)', 'network');
@@ -106,9 +102,11 @@ async function download(dir: FileSystemDirectoryHandle, file: ModelFile, name: s
       const alive = () => { clearTimeout(timer); timer = setTimeout(() => stall.abort(), STALL_MS); };
       let response: Response;
       try {
-        response = await fetch(file.url, { headers: have ? { Range: `bytes=${have}-` } : {}, signal: stall.signal });
+        response = await fetch(file.url, { headers: have ? { Range: `bytes=${have}-` } : {},
+          signal: signal ? AbortSignal.any([stall.signal, signal]) : stall.signal });
       } catch (e) {
         clearTimeout(timer);
+        throwIfCancelled(signal, `the download of ${name}`);
         if (stall.signal.aborted) continue; // no answer at all: try again on a new connection
         throw new EngineError(`cannot reach the server for ${name}: ${(e as Error).message}; ` +
           `${have} bytes are kept and the next attempt resumes`, 'network');
@@ -143,7 +141,8 @@ async function download(dir: FileSystemDirectoryHandle, file: ModelFile, name: s
         }
       } catch (e) {
         if (e instanceof EngineError) throw e;
-        // Connection dropped or stalled mid-body: loop round and resume from what we have.
+        // Connection dropped, stalled or cancelled mid-body: loop round (a cancel ends it there),
+        // else resume from what we have.
       } finally {
         clearTimeout(timer);
       }
@@ -157,7 +156,8 @@ async function download(dir: FileSystemDirectoryHandle, file: ModelFile, name: s
 /** The verified bytes of a model file: from the cache, or downloaded (resumably) and cached.
  * One tab at a time per file (an OPFS file takes one writer): a tab opened while another downloads
  * the same file waits for it, then reads the file from the cache instead of downloading it again. */
-export async function fetchModelFile(file: ModelFile, name: string, onProgress: OnProgress): Promise<ArrayBuffer> {
+export async function fetchModelFile(file: ModelFile, name: string, onProgress: OnProgress,
+  signal?: AbortSignal): Promise<ArrayBuffer> {
   if (!self.isSecureContext) {
     // Browsers give OPFS (and Web Locks, WebGPU, threads) only to secure contexts.
     throw new EngineError(`this page was opened at ${self.location.origin}, which is not a secure context ` +
@@ -166,13 +166,19 @@ export async function fetchModelFile(file: ModelFile, name: string, onProgress: 
   }
   const lockName = `sam2web-model-${file.sha256}`;
   return navigator.locks.request(lockName, { ifAvailable: true }, async (lock) => {
-    if (lock) return fetchUnshared(file, name, onProgress);
+    if (lock) return fetchUnshared(file, name, onProgress, signal);
     onProgress({ phase: 'wait', file: name, loaded: 0, total: file.bytes, bytesPerSecond: 0, fromCache: false });
-    return navigator.locks.request(lockName, () => fetchUnshared(file, name, onProgress));
+    try {
+      return await navigator.locks.request(lockName, { signal }, () => fetchUnshared(file, name, onProgress, signal));
+    } catch (e) {
+      throwIfCancelled(signal, `waiting for ${name}`);
+      throw e;
+    }
   });
 }
 
-async function fetchUnshared(file: ModelFile, name: string, onProgress: OnProgress): Promise<ArrayBuffer> {
+async function fetchUnshared(file: ModelFile, name: string, onProgress: OnProgress,
+  signal?: AbortSignal): Promise<ArrayBuffer> {
   const dir = await modelDir();
   const cached = await readCached(dir, file);
   const fromCache = cached !== null;
@@ -180,7 +186,7 @@ async function fetchUnshared(file: ModelFile, name: string, onProgress: OnProgre
   if (cached) {
     data = cached;
   } else {
-    await download(dir, file, name, onProgress);
+    await download(dir, file, name, onProgress, signal);
     const part = (await fileHandle(dir, `${file.sha256}.part`))!;
     data = await storage(`reading the downloaded ${name}`, part.getFile().then((f) => f.arrayBuffer()));
   }

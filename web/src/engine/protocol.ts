@@ -1,4 +1,10 @@
-// Messages between the engine (main thread) and its worker. One request, one reply, matched by id.
+// Messages between the engine (page side, index.ts) and its worker. Each request type maps to
+// exactly one result type (and, where it reports progress, one progress type) in `Api`; one
+// request gets one reply, matched by id. A request can be cancelled (`{ cancel: id }`), and the
+// worker's errors arrive as the engine's one error type (errors.ts).
+
+import type { EngineErrorCode } from './errors';
+import type { BundleManifest } from './manifest';
 
 export type Backend = 'webgpu' | 'wasm';
 
@@ -8,35 +14,43 @@ export type MaskRendererChoice = 'auto' | 'webgl2' | 'js';
 /** Replaying recorded decoder runs (WebGPU graph capture): 'auto' uses it on hardware GPUs. */
 export type GraphCaptureChoice = 'auto' | 'on' | 'off';
 
+/** One file to fetch: where, and what it must be. */
 export interface ModelFile {
   url: string;
   bytes: number;
   sha256: string;
 }
 
-/** What the engine needs to know about a model bundle (the server's /api/models entry). */
+/** A model as the server lists it (`/api/models`; the same keys as `sam2web models list --json`,
+ * plus the manifest and a URL per file role). */
 export interface ModelInfo {
   id: string;
   label: string;
   family: 'sam2' | 'sam1';
   model_id?: string | null;
-  builtin?: boolean;
+  size?: string | null;
   precision: string;
+  capabilities: string[];
   random_weights: boolean;
+  builtin?: boolean;
   bytes: number;
-  urls: { encoder: string; decoder: string };
-  manifest: {
-    input_size: number;
-    mean: number[];
-    std: number[];
-    pixel_scale?: number;
-    mask_threshold?: number;
-    files: { encoder: { bytes: number; sha256: string }; decoder: { bytes: number; sha256: string } };
-    [key: string]: unknown;
-  };
+  urls: Record<string, string>;
+  manifest: BundleManifest;
 }
 
-export interface Progress {
+export interface EngineInfo {
+  backend: Backend;
+  fallbackReason: string;
+  numThreads: number;
+  software: boolean;
+  crossOriginIsolated: boolean;
+  adapter: { vendor: string; architecture: string } | null;
+  shaderF16: boolean;
+  maskRenderer: MaskRendererChoice;
+  graphCapture: GraphCaptureChoice;
+}
+
+export interface LoadProgress {
   /** 'wait': another tab of this site is downloading the same file; it is read from the cache after. */
   phase: 'wait' | 'download' | 'verify' | 'compile';
   file: string;
@@ -44,6 +58,11 @@ export interface Progress {
   total: number;
   bytesPerSecond: number;
   fromCache: boolean;
+}
+
+export interface LoadResult {
+  sessionMs: number;
+  warmupMs: number;
 }
 
 /** A point is [x, y, label] in original image pixels; label 1 positive, 0 negative. */
@@ -79,6 +98,8 @@ export interface DecodeResult {
   captureFailure: string;
   /** ONNX Runtime sessions the engine has created so far (they are made per model, not per click). */
   sessions: number;
+  /** GPU buffers the engine's captured decoders hold right now (0 without graph capture). */
+  gpuBuffers: number;
 }
 
 export interface ExportObject {
@@ -89,6 +110,8 @@ export interface ExportObject {
   color: [number, number, number];
   score: number;
 }
+
+export type ExportKind = 'mask' | 'cutout' | 'coco' | 'svg';
 
 export interface RenderRequest {
   objectId: number;
@@ -109,19 +132,59 @@ export interface RenderedMask {
   renderer: 'webgl2' | 'js';
 }
 
-export type Request =
-  | { type: 'init'; backend: Backend | 'auto'; numThreads: number; maskRenderer: MaskRendererChoice; graphCapture: GraphCaptureChoice }
-  | { type: 'load'; model: ModelInfo }
-  | { type: 'setImage'; image: ImageBitmap }
-  | { type: 'decode'; prompt: Prompt }
-  | { type: 'render'; masks: RenderRequest[] }
-  | { type: 'export'; kind: 'mask' | 'cutout' | 'coco' | 'svg'; objects: ExportObject[]; threshold: number; fileName: string }
-  | { type: 'loseDevice' }
-  | { type: 'cacheInfo' }
-  | { type: 'clearCache' };
+export interface CacheInfo {
+  files: number;
+  bytes: number;
+  usage: number;
+  quota: number;
+}
 
-export type WorkerMessage =
-  | { id: number; ok: true; result: unknown }
-  | { id: number; ok: false; error: string; code?: string }
-  | { id: number; progress: Progress }
-  | { id: 0; event: 'device-lost'; reason: string };
+/** A request with no fields besides its type. */
+type NoFields = Record<never, never>;
+
+/** Every request the worker answers: its fields, its result, its progress events. */
+export interface Api {
+  init: {
+    request: { backend: Backend | 'auto'; numThreads: number; maskRenderer: MaskRendererChoice; graphCapture: GraphCaptureChoice };
+    result: EngineInfo;
+    progress: never;
+  };
+  load: { request: { model: ModelInfo }; result: LoadResult; progress: LoadProgress };
+  setImage: { request: { image: ImageBitmap }; result: EncodeResult; progress: never };
+  decode: { request: { prompt: Prompt }; result: DecodeResult; progress: never };
+  render: { request: { masks: RenderRequest[] }; result: RenderedMask[]; progress: never };
+  export: { request: { kind: ExportKind; objects: ExportObject[]; threshold: number; fileName: string }; result: Blob; progress: never };
+  cacheInfo: { request: NoFields; result: CacheInfo; progress: never };
+  clearCache: { request: NoFields; result: null; progress: never };
+  /** Testing: destroy the GPU device, as a driver reset would. */
+  loseDevice: { request: NoFields; result: null; progress: never };
+  /** Testing: hold decodes (they wait, as behind a slow GPU) until released. Answered at once. */
+  holdDecodes: { request: { hold: boolean }; result: null; progress: never };
+  /** Testing: the next graph capture fails after its buffers were made (as a failed recording). */
+  failNextCapture: { request: NoFields; result: null; progress: never };
+}
+
+export type RequestType = keyof Api;
+export type Request<K extends RequestType = RequestType> = { [P in K]: { type: P } & Api[P]['request'] }[K];
+export type Result<K extends RequestType> = Api[K]['result'];
+export type ProgressOf<K extends RequestType> = Api[K]['progress'];
+
+/** Requests the worker answers at once, outside its one-at-a-time queue. */
+export const IMMEDIATE: ReadonlySet<RequestType> = new Set<RequestType>(['holdDecodes', 'failNextCapture']);
+
+/** Page -> worker. */
+export type ToWorker = { id: number; request: Request } | { cancel: number };
+
+/** Worker -> page. */
+export type FromWorker =
+  | { id: number; ok: true; result: Result<RequestType> }
+  | { id: number; ok: false; error: string; code: EngineErrorCode }
+  | { id: number; progress: ProgressOf<RequestType> }
+  | { event: 'device-lost'; reason: string };
+
+/** The bitmaps in a result, moved (not copied) to the page. */
+export function transferablesOf(result: unknown): Transferable[] {
+  if (typeof ImageBitmap !== 'undefined' && result instanceof ImageBitmap) return [result];
+  if (Array.isArray(result)) return result.flatMap((r) => (r && typeof r === 'object' && 'bitmap' in r ? [r.bitmap as ImageBitmap] : []));
+  return [];
+}

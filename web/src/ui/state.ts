@@ -1,4 +1,8 @@
-// The user's work: objects with their prompts and masks, with undo/redo over whole snapshots.
+// The user's work: objects with their prompts and masks. Every edit is a Workspace command (which
+// records undo history); decoder results come back through `applyDecode`, addressed to the
+// object and the prompt revision they were decoded for, wherever that revision now lives (the
+// current state, or a step of the undo/redo history), so an undo or redo during a decode never
+// pairs prompts with another prompt's mask.
 
 import type { Box, Point } from '../engine';
 
@@ -13,14 +17,29 @@ export interface SegObject {
   color: [number, number, number];
   points: Point[];
   box: Box | null;
-  /** Candidate masks from the last decode: low-res logits (256*256 each) and scores. */
+  /** Names this object's prompts: a new value for every prompt change, never reused. */
+  promptRev: number;
+  /** Candidate masks from the decode of `maskRev`: low-res logits (256*256 each) and scores. */
   candidates: Float32Array[];
   scores: number[];
   chosen: number;
+  /** The prompt revision the candidates were decoded for (0: none). */
+  maskRev: number;
+  /** Names the shown mask (render and export caches): new for every mask or choice. */
   version: number;
 }
 
-interface Snapshot { objects: SegObject[]; activeId: number }
+interface Snapshot {
+  objects: SegObject[];
+  activeId: number;
+}
+
+// Revisions and versions are unique across the page's life (never reused after an undo or a new
+// image), so one value always names one prompt state or one mask.
+let counter = 0;
+const next = () => ++counter;
+
+export const hasPrompts = (o: SegObject) => o.points.length > 0 || o.box !== null;
 
 export class Workspace {
   objects: SegObject[] = [];
@@ -29,35 +48,64 @@ export class Workspace {
   private past: Snapshot[] = [];
   private future: Snapshot[] = [];
 
-  constructor() { this.newObject(); }
+  constructor() {
+    this.create();
+  }
 
   get active(): SegObject {
-    return this.objects.find((o) => o.id === this.activeId)!;
+    return this.find(this.activeId) ?? this.objects[this.objects.length - 1];
+  }
+
+  find(id: number): SegObject | undefined {
+    return this.objects.find((o) => o.id === id);
+  }
+
+  // ---- commands (each one undoable) ----------------------------------------------------------
+
+  addPoint(point: Point): SegObject {
+    return this.editPrompts((o) => {
+      o.points = [...o.points, point];
+    });
+  }
+
+  setBox(box: Box): SegObject {
+    return this.editPrompts((o) => {
+      o.box = box;
+    });
+  }
+
+  chooseCandidate(id: number, index: number): void {
+    const o = this.find(id);
+    if (!o || index < 0 || index >= o.candidates.length || index === o.chosen) return;
+    this.checkpoint();
+    this.replace(id, { chosen: index, version: next() });
   }
 
   newObject(): SegObject {
-    const id = this.nextId++;
-    const obj: SegObject = {
-      id, name: `object ${id}`, color: PALETTE[(id - 1) % PALETTE.length],
-      points: [], box: null, candidates: [], scores: [], chosen: 0, version: 0,
-    };
-    this.objects.push(obj);
-    this.activeId = id;
-    return obj;
+    this.checkpoint();
+    return this.create();
   }
 
-  // Objects' arrays are replaced, never mutated, so a shallow copy is a full snapshot.
-  private snap(): Snapshot { return { objects: this.objects.map((o) => ({ ...o })), activeId: this.activeId }; }
-
-  private restore(s: Snapshot) {
-    this.objects = s.objects;
-    this.activeId = s.activeId;
+  rename(id: number, name: string): void {
+    const o = this.find(id);
+    const trimmed = name.trim();
+    if (!o || !trimmed || trimmed === o.name) return;
+    this.checkpoint();
+    this.replace(id, { name: trimmed });
   }
 
-  /** Remember the state before a change. */
-  checkpoint() {
-    this.past.push(this.snap());
-    this.future = [];
+  remove(id: number): void {
+    if (!this.find(id)) return;
+    this.checkpoint();
+    this.objects = this.objects.filter((o) => o.id !== id);
+    if (!this.objects.length) this.create();
+    if (!this.find(this.activeId)) this.activeId = this.objects[this.objects.length - 1].id;
+  }
+
+  clear(): void {
+    this.checkpoint();
+    this.objects = [];
+    this.create();
   }
 
   undo(): boolean {
@@ -76,28 +124,98 @@ export class Workspace {
     return true;
   }
 
-  clear() {
-    this.checkpoint();
-    this.objects = [];
-    this.newObject();
+  // ---- not undoable --------------------------------------------------------------------------
+
+  select(id: number): void {
+    if (this.find(id)) this.activeId = id;
   }
 
   /** A new image: nothing of the old one's work applies. */
-  reset() {
+  reset(): void {
     this.objects = [];
     this.nextId = 1;
     this.past = [];
     this.future = [];
-    this.newObject();
+    this.create();
   }
 
-  remove(id: number) {
+  /**
+   * A decoder result for object `id` at prompt revision `promptRev`: stored in every state that
+   * holds that object at that revision (now, and in the undo/redo history). Returns whether the
+   * current state changed; false means the result was for prompts that are no longer shown.
+   */
+  applyDecode(id: number, promptRev: number, candidates: Float32Array[], scores: number[]): boolean {
+    const chosen = scores.indexOf(Math.max(...scores));
+    const mask = { candidates, scores, chosen, maskRev: promptRev, version: next() };
+    let current = false;
+    for (const objects of [this.objects, ...this.past.map((s) => s.objects), ...this.future.map((s) => s.objects)]) {
+      objects.forEach((o, i) => {
+        if (o.id !== id || o.promptRev !== promptRev) return;
+        objects[i] = { ...o, ...mask };
+        if (objects === this.objects) current = true;
+      });
+    }
+    return current;
+  }
+
+  /** Objects whose mask is not (yet) the one for their prompts: they need decoding. */
+  stale(): SegObject[] {
+    return this.objects.filter((o) => hasPrompts(o) ? o.maskRev !== o.promptRev : o.candidates.length > 0);
+  }
+
+  /** Drops the mask of an object that has no prompts left. */
+  dropMask(id: number): void {
+    const o = this.find(id);
+    if (o && !hasPrompts(o)) this.replace(id, { candidates: [], scores: [], chosen: 0, maskRev: o.promptRev, version: next() });
+  }
+
+  canUndo(): boolean {
+    return this.past.length > 0;
+  }
+
+  canRedo(): boolean {
+    return this.future.length > 0;
+  }
+
+  // ---- internals -----------------------------------------------------------------------------
+
+  private create(): SegObject {
+    const id = this.nextId++;
+    const o: SegObject = {
+      id, name: `object ${id}`, color: PALETTE[(id - 1) % PALETTE.length], points: [], box: null,
+      promptRev: next(), candidates: [], scores: [], chosen: 0, maskRev: 0, version: next(),
+    };
+    o.maskRev = o.promptRev; // no prompts, no mask: up to date
+    this.objects = [...this.objects, o];
+    this.activeId = id;
+    return o;
+  }
+
+  /** Objects are replaced, never mutated, so a shallow copy of the list is a snapshot. */
+  private replace(id: number, change: Partial<SegObject>): SegObject {
+    let changed: SegObject | undefined;
+    this.objects = this.objects.map((o) => (o.id === id ? (changed = { ...o, ...change }) : o));
+    return changed as SegObject;
+  }
+
+  private editPrompts(edit: (o: SegObject) => void): SegObject {
     this.checkpoint();
-    this.objects = this.objects.filter((o) => o.id !== id);
-    if (!this.objects.length) this.newObject();
-    if (!this.objects.some((o) => o.id === this.activeId)) this.activeId = this.objects[this.objects.length - 1].id;
+    const o = { ...this.active };
+    edit(o);
+    return this.replace(o.id, { points: o.points, box: o.box, promptRev: next() });
   }
 
-  canUndo() { return this.past.length > 0; }
-  canRedo() { return this.future.length > 0; }
+  private snap(): Snapshot {
+    return { objects: [...this.objects], activeId: this.activeId };
+  }
+
+  private restore(s: Snapshot) {
+    this.objects = s.objects;
+    this.activeId = s.activeId;
+  }
+
+  private checkpoint() {
+    this.past.push(this.snap());
+    this.future = [];
+  }
 }

@@ -1,0 +1,431 @@
+// The page's controller: models, the image, prompts -> decodes -> overlays, exports, and recovery
+// from a lost GPU. It owns the flow; the engine does every model and pixel operation, the
+// Workspace holds the user's work, and stage/sidebar/canvasInput/notices/telemetry are the view.
+
+import type { ExportKind, ExportObject, ModelInfo, Point, Prompt } from '../engine';
+import { EngineError, SECURE_CONTEXT_HELP, Sam2Engine, webGpuHelp } from '../engine';
+import { CanvasInput } from './canvasInput';
+import { decodeBitmap, decodeImageFile, ImageInputError } from './imageInput';
+import { mb, notice, showProgress, status } from './notices';
+import { Sidebar } from './sidebar';
+import { Stage } from './stage';
+import { hasPrompts, type SegObject, Workspace } from './state';
+import { telemetry } from './telemetry';
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const LOW = 256 * 256;
+
+/** Display settings read from the page's controls. */
+function display() {
+  return {
+    threshold: Number($<HTMLInputElement>('threshold').value),
+    fill: $<HTMLInputElement>('show-fill').checked,
+    contour: $<HTMLInputElement>('show-contour').checked,
+    hover: $<HTMLSelectElement>('hover-preview').value,
+  };
+}
+
+const renderKey = (o: SegObject) => `${o.id}:${o.version}:${o.chosen}`;
+
+export class Controller {
+  engine!: Sam2Engine;
+  readonly work = new Workspace();
+  private readonly stage = new Stage();
+  private readonly sidebar: Sidebar;
+  private readonly input: CanvasInput;
+  private models: ModelInfo[] = [];
+  private currentModel: ModelInfo | null = null;
+  private imageBlob: Blob | null = null;
+  private imageName = 'image';
+  private encoded = false;
+  // While a model loads, an opened image waits for it: encoding it then, in the worker's queue
+  // behind the load, and again once the model is ready would encode it twice.
+  private modelLoading = false;
+  private lastDecodeMs = Number.POSITIVE_INFINITY;
+  /** (object, prompt revision) pairs being decoded, so a redo does not ask for them twice. */
+  private readonly inFlight = new Set<string>();
+  /** What each overlay bitmap shows; only objects whose signature changed are rendered again. */
+  private readonly overlaySignature = new Map<number, string>();
+  private previewBusy = false;
+  private recovering = false;
+
+  constructor() {
+    this.sidebar = new Sidebar({
+      select: (id) => { this.work.select(id); this.refresh(); },
+      remove: (id) => { this.work.remove(id); void this.redraw(); },
+      rename: (id, name) => { this.work.rename(id, name); this.refresh(); },
+      choose: (id, i) => { this.work.chooseCandidate(id, i); void this.redraw(); },
+    });
+    this.input = new CanvasInput(this.stage.prompts, {
+      imageSize: () => (this.imageBlob ? this.stage.size : null),
+      click: (x, y, negative) => void this.prompt(() => this.work.addPoint([x, y, negative ? 0 : 1])),
+      box: (box) => void this.prompt(() => this.work.setBox(box)),
+      hover: (x, y) => void this.hoverPreview(x, y),
+      leave: () => { this.stage.setPreview(null); this.stage.paintOverlay(); },
+      dragging: (box) => this.stage.drawPrompts(this.work.objects, this.work.activeId, box),
+    });
+  }
+
+  // ---- engine and models --------------------------------------------------------------------
+
+  useEngine(engine: Sam2Engine): void {
+    this.engine = engine;
+    engine.onDeviceLost = (reason) => void this.recoverOnWasm(reason);
+    // For embedding pages and diagnostics (the test suite drills GPU loss through it).
+    (window as unknown as { sam2web: unknown }).sam2web = { get engine() { return engine; } };
+  }
+
+  async loadCatalogue(): Promise<void> {
+    const response = await fetch('./api/models');
+    const body = (await response.json()) as { models: ModelInfo[]; how_to_add: string | null };
+    this.models = body.models;
+    const select = $<HTMLSelectElement>('model-select');
+    select.replaceChildren(...this.models.map((m) => {
+      const o = document.createElement('option');
+      o.value = m.id;
+      o.textContent = `${m.label} · ${mb(m.bytes)}${m.random_weights ? ' · random weights (test)' : ''}${m.builtin ? ' · built in' : ''}`;
+      return o;
+    }));
+    select.disabled = this.models.length === 0;
+    if (!this.models.length) {
+      notice('models', `No models are installed on this server. ${body.how_to_add ?? ''}`, true);
+      status('No model installed: see the note above.', true);
+    } else if (this.models.every((m) => m.builtin)) {
+      // Honest about what runs: the built-in model is a distilled SAM1-family model, not SAM2.
+      notice('models', `Using the built-in ${this.models[0].label}. ${body.how_to_add ?? ''}`, false);
+    }
+  }
+
+  preferredModel(): ModelInfo | undefined {
+    const wanted = new URLSearchParams(location.search).get('model');
+    const byId = this.models.find((m) => m.id === wanted);
+    if (byId) return byId;
+    // fp16 where the GPU computes in fp16, else full precision; the server lists its best first.
+    const f16 = this.engine.info.shaderF16 && this.engine.info.backend === 'webgpu';
+    const best = this.models[0];
+    return this.models.find((m) => m.model_id === best?.model_id && m.precision === (f16 ? 'fp16' : 'fp32')) ?? best;
+  }
+
+  modelById(id: string): ModelInfo | undefined {
+    return this.models.find((m) => m.id === id);
+  }
+
+  async selectModel(model: ModelInfo): Promise<void> {
+    this.currentModel = model;
+    $<HTMLSelectElement>('model-select').value = model.id;
+    this.encoded = false;
+    status(`Loading ${model.label}…`);
+    this.modelLoading = true;
+    try {
+      const t0 = performance.now();
+      let cached = true;
+      let warmupMs = 0;
+      try {
+        ({ warmupMs } = await this.engine.loadModel(model, {
+          onProgress: (p) => {
+            if (p.phase === 'download') cached = false;
+            showProgress(p);
+            if (p.phase === 'wait') status(`Waiting for another tab of sam2web that is downloading the ${p.file}…`);
+            if (p.phase === 'verify') status(`Verifying ${p.file} (sha256)…`);
+            if (p.phase === 'compile') status(`Preparing ${model.label} on ${this.engine.info.backend.toUpperCase()}…`);
+          },
+        }));
+      } finally {
+        this.modelLoading = false;
+      }
+      showProgress(null);
+      status(`${model.label} ready on ${this.engine.info.backend.toUpperCase()} ` +
+        `(${cached ? 'from cache' : 'downloaded'}, ${Math.round(performance.now() - t0)} ms` +
+        `${warmupMs ? `; decoder warmed up in ${Math.round(warmupMs)} ms` : ''})`);
+      void this.refreshStorage();
+      if (this.imageBlob) await this.encodeCurrentImage(true);
+    } catch (e) {
+      showProgress(null);
+      this.currentModel = null;
+      this.showError(e, `Could not load ${model.label}`);
+    }
+  }
+
+  /** The GPU is gone: carry on with the same model, image and objects on the CPU. */
+  private async recoverOnWasm(reason: string): Promise<void> {
+    if (this.recovering) return;
+    this.recovering = true;
+    notice('device', `The GPU device was lost (${reason}). sam2web switched to WASM (CPU) and kept ` +
+      'your image and objects; reload the page to try the GPU again.', true);
+    const { maskRenderer, graphCapture } = this.engine.info;
+    this.engine.dispose();
+    this.useEngine(await Sam2Engine.create({ backend: 'wasm', maskRenderer, graphCapture }));
+    this.engine.onDeviceLost = null;
+    this.showBackend(`the GPU device was lost (${reason})`);
+    this.recovering = false;
+    this.inFlight.clear();
+    if (this.currentModel) await this.selectModel(this.currentModel);
+  }
+
+  showBackend(why?: string): void {
+    const badge = $('backend-badge');
+    const info = this.engine.info;
+    if (why) info.fallbackReason = why;
+    badge.textContent = info.backend === 'webgpu'
+      ? `WebGPU${info.adapter ? ` · ${info.adapter.vendor || info.adapter.architecture}` : ''}`
+      : `WASM · ${info.numThreads} thread${info.numThreads > 1 ? 's' : ''}`;
+    badge.className = `badge ${info.backend}`;
+    if (info.backend === 'wasm') {
+      const help = window.isSecureContext ? webGpuHelp(navigator.userAgent) : SECURE_CONTEXT_HELP;
+      notice('webgpu', `WebGPU is not available: ${info.fallbackReason}. The model runs on the CPU ` +
+        `(WASM) instead, which is much slower. ${help}`);
+    } else notice('webgpu', null);
+  }
+
+  showError(e: unknown, context: string): void {
+    const message = e instanceof Error ? e.message : String(e);
+    status(`${context}: ${message}`, true);
+    if (e instanceof EngineError && e.code === 'device-lost') void this.recoverOnWasm(message);
+  }
+
+  // ---- image --------------------------------------------------------------------------------
+
+  async openImage(file: Blob, name: string): Promise<void> {
+    let bitmap: ImageBitmap;
+    try {
+      bitmap = await decodeImageFile(file, name);
+    } catch (e) {
+      // A bad file never replaces the current image or its work.
+      status(e instanceof ImageInputError ? e.message : `Could not open “${name}”.`, true);
+      return;
+    }
+    this.imageBlob = file;
+    this.imageName = name;
+    this.stage.show(bitmap);
+    $('dropzone').hidden = true;
+    $('stage').hidden = false;
+    this.work.reset();
+    this.overlaySignature.clear();
+    this.inFlight.clear();
+    this.refresh();
+    await this.encodeCurrentImage(false, bitmap); // the decoded pixels go on to the engine
+  }
+
+  /** Encode the current image; `decoded` saves decoding the file again (it is handed over). */
+  private async encodeCurrentImage(redecode: boolean, decoded?: ImageBitmap): Promise<void> {
+    if (!this.imageBlob || !this.currentModel || this.modelLoading) {
+      decoded?.close();
+      if (!this.currentModel) status('Image loaded. No model is ready yet.', !this.models.length);
+      else if (this.modelLoading) status(`Image loaded; it is encoded as soon as ${this.currentModel.label} is ready.`);
+      return;
+    }
+    this.encoded = false;
+    const { width, height } = this.stage.size;
+    status(`Encoding ${this.imageName} (${width}×${height}) with ${this.currentModel.label}…`);
+    try {
+      const r = await this.engine.setImage(decoded ?? (await decodeBitmap(this.imageBlob)));
+      if (!r) return; // superseded by a newer image or model
+      this.encoded = true;
+      telemetry.encoded(r);
+      status(`Encoded ${r.width}×${r.height} in ${Math.round(r.encodeMs)} ms ` +
+        `(+${Math.round(r.preprocessMs)} ms resize) on ${this.engine.info.backend.toUpperCase()}. Click the image.`);
+      if (redecode) {
+        // A new model: every object's prompts decoded afresh (no refinement from the old model's masks).
+        this.inFlight.clear();
+        await Promise.all(this.work.objects.filter(hasPrompts).map((o) => this.decodeObject(o, false)));
+      }
+      await this.redraw();
+    } catch (e) {
+      this.showError(e, 'Encoding failed');
+    }
+  }
+
+  // ---- prompts and decoding -----------------------------------------------------------------
+
+  /** The official interactive loop: one click alone is ambiguous, so three candidates; anything
+   * else one mask, refined from the object's previous one (a box alone is never refined). */
+  private promptFor(o: SegObject, extra?: Point, refine = true): Prompt {
+    const points = extra ? [...o.points, extra] : o.points;
+    const multimask = points.length === 1 && !o.box;
+    const previous = o.candidates.length ? o.candidates[o.chosen] : null;
+    const useMask = refine && !multimask && points.length > 0;
+    return { points, box: o.box, multimask, maskInput: useMask ? previous : null };
+  }
+
+  /** Decodes `o` as it is now; the result goes to this object at this prompt revision, wherever
+   * that revision is by then (Workspace.applyDecode). Returns whether the shown state changed. */
+  private async decodeObject(o: SegObject, refine = true): Promise<boolean> {
+    const key = `${o.id}:${o.promptRev}`;
+    this.inFlight.add(key);
+    try {
+      const r = await this.engine.decode(this.promptFor(o, undefined, refine), `object:${o.id}`);
+      if (!r) return false; // superseded by a newer prompt of this object, or a new image
+      this.lastDecodeMs = r.decodeMs;
+      telemetry.decoded(r);
+      const candidates = Array.from({ length: r.numMasks }, (_, i) => r.lowRes.slice(i * LOW, (i + 1) * LOW));
+      const shown = this.work.applyDecode(o.id, o.promptRev, candidates, Array.from(r.scores));
+      const now = this.work.find(o.id);
+      if (shown && now) {
+        status(`Decoded in ${r.decodeMs.toFixed(1)} ms · ${now.name}: ${r.numMasks > 1 ? `${r.numMasks} candidates, ` : ''}` +
+          `score ${now.scores[now.chosen].toFixed(3)}`);
+      } else telemetry.discarded();
+      return shown;
+    } finally {
+      this.inFlight.delete(key);
+    }
+  }
+
+  /** A prompt edit (a Workspace command), then its decode and the redraw. */
+  private async prompt(edit: () => SegObject): Promise<void> {
+    if (!this.encoded) {
+      status('Wait for the image to be encoded.');
+      return;
+    }
+    const t0 = performance.now();
+    const o = edit();
+    this.refresh();
+    try {
+      await this.decodeObject(o);
+      await this.redraw();
+      requestAnimationFrame(() => telemetry.painted(t0));
+    } catch (e) {
+      this.showError(e, 'Decoding failed');
+    }
+  }
+
+  /** After undo/redo: objects whose mask is not the one for their prompts are decoded. */
+  private async catchUp(): Promise<void> {
+    await this.redraw();
+    if (!this.encoded) return;
+    for (const o of this.work.stale()) {
+      if (!hasPrompts(o)) this.work.dropMask(o.id);
+      else if (!this.inFlight.has(`${o.id}:${o.promptRev}`)) {
+        void this.decodeObject(o).then(async (shown) => { if (shown) await this.redraw(); }).catch((e) => this.showError(e, 'Decoding failed'));
+      }
+    }
+    await this.redraw();
+  }
+
+  undo(): void {
+    if (this.work.undo()) void this.catchUp();
+  }
+
+  redo(): void {
+    if (this.work.redo()) void this.catchUp();
+  }
+
+  clear(): void {
+    this.work.clear();
+    void this.redraw();
+  }
+
+  newObject(): void {
+    this.work.newObject();
+    this.refresh();
+  }
+
+  private async hoverPreview(x: number, y: number): Promise<void> {
+    // 'auto': only when decoding keeps up with the pointer, so clicks stay snappy otherwise. 'on':
+    // always (previews replace each other in their own lane, so a slow decoder shows fewer of
+    // them, never a backlog, and never delays or drops a click).
+    const mode = display().hover;
+    if (!this.encoded || this.previewBusy || mode === 'off' || (mode === 'auto' && this.lastDecodeMs > 60)) return;
+    this.previewBusy = true;
+    try {
+      const o = this.work.active;
+      const asked = { id: o.id, rev: o.promptRev };
+      const r = await this.engine.decode(this.promptFor(o, [x, y, 1]), 'preview');
+      const now = this.work.active;
+      // Shown only while it still previews the active object's prompts, and no press began.
+      if (!r || this.input.pressed || now.id !== asked.id || now.promptRev !== asked.rev) return;
+      const best = r.scores.indexOf(Math.max(...r.scores));
+      const [bitmap] = await this.engine.render([{
+        objectId: -1, key: `preview:${Date.now()}`, lowRes: r.lowRes.slice(best * LOW, (best + 1) * LOW),
+        color: o.color, threshold: display().threshold, fill: true, contour: false,
+      }]);
+      if (this.input.pressed) { bitmap.bitmap.close(); return; }
+      this.stage.setPreview(bitmap.bitmap);
+      this.stage.paintOverlay();
+      telemetry.previewed(x, y, bitmap.area);
+    } catch {
+      // A preview that fails is simply not shown; the click path reports errors.
+    } finally {
+      this.previewBusy = false;
+    }
+  }
+
+  // ---- drawing ------------------------------------------------------------------------------
+
+  refresh(): void {
+    this.sidebar.refresh(this.work);
+    this.stage.drawPrompts(this.work.objects, this.work.activeId);
+  }
+
+  async redraw(): Promise<void> {
+    const { threshold, fill, contour } = display();
+    const visible = this.work.objects.filter((o) => o.candidates.length);
+    const signature = (o: SegObject) => `${renderKey(o)}|${threshold}|${fill}|${contour}|${o.color.join()}`;
+    const stale = visible.filter((o) => this.overlaySignature.get(o.id) !== signature(o));
+    const staleSignatures = stale.map(signature); // as requested, even if objects change meanwhile
+    const rendered = stale.length ? await this.engine.render(stale.map((o) => ({
+      objectId: o.id, key: renderKey(o), lowRes: o.candidates[o.chosen], color: o.color, threshold, fill, contour,
+    }))) : [];
+    this.stage.setPreview(null);
+    const keep = new Set(visible.map((o) => o.id));
+    this.stage.keepOverlays(keep);
+    for (const id of this.overlaySignature.keys()) if (!keep.has(id)) this.overlaySignature.delete(id);
+    const areas = new Map([...this.sidebar.lastAreas].filter(([id]) => keep.has(id)));
+    for (const r of rendered) {
+      telemetry.drawn(r.renderer, r.renderMs);
+      this.stage.setOverlay(r.objectId, r.bitmap);
+      areas.set(r.objectId, r.area);
+    }
+    stale.forEach((o, i) => this.overlaySignature.set(o.id, staleSignatures[i]));
+    this.sidebar.setAreas(areas);
+    this.stage.paintOverlay();
+    this.refresh();
+    telemetry.rendered();
+  }
+
+  // ---- exports and storage ------------------------------------------------------------------
+
+  private exportObjects(all: boolean): ExportObject[] {
+    const chosen = all ? this.work.objects : [this.work.active];
+    return chosen.filter((o) => o.candidates.length).map((o) => ({
+      name: o.name, key: renderKey(o), lowRes: o.candidates[o.chosen], color: o.color, score: o.scores[o.chosen],
+    }));
+  }
+
+  async download(kind: ExportKind): Promise<void> {
+    const objects = this.exportObjects(kind === 'coco' || kind === 'svg');
+    if (!objects.length) {
+      status('Nothing to export yet: click the image to make a mask.', true);
+      return;
+    }
+    try {
+      const blob = await this.engine.exportMasks(kind, objects, display().threshold, this.imageName);
+      const base = this.imageName.replace(/\.[^.]+$/, '');
+      const names = { mask: `${base}-mask.png`, cutout: `${base}-cutout.png`, coco: `${base}-coco.json`, svg: `${base}-masks.svg` };
+      const a = document.createElement('a');
+      a.href = URL.createObjectURL(blob);
+      a.download = names[kind];
+      a.click();
+      setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+      status(`Saved ${names[kind]} (${(blob.size / 1024).toFixed(1)} kB).`);
+    } catch (e) {
+      this.showError(e, 'Export failed');
+    }
+  }
+
+  async refreshStorage(): Promise<void> {
+    try {
+      const info = await this.engine.cacheInfo();
+      $('storage-info').textContent = `${info.files} cached model file(s), ${mb(info.bytes)} · ` +
+        `this site uses ${mb(info.usage)} of ${mb(info.quota)} available`;
+    } catch {
+      $('storage-info').textContent = 'Browser storage (OPFS) is not available: models are downloaded each visit.';
+    }
+  }
+
+  async clearCache(): Promise<void> {
+    await this.engine.clearCache();
+    await this.refreshStorage();
+    status('Cached models cleared; the next load downloads them again.');
+  }
+}
+

@@ -1,0 +1,54 @@
+// The page's telemetry: `data-*` attributes on <body> that the browser tests and the benchmarks
+// (benchmarks/browser_clicks.py, shared/tools/gpu-browser/app_bench.py) read. One place, so the
+// names a test waits for are the names the app writes.
+
+import type { DecodeResult, EncodeResult } from '../engine';
+
+const data = () => document.body.dataset;
+const stamp = () => String(Date.now());
+
+export const telemetry = {
+  /** The model is loaded (or the app says why not): the page is usable. */
+  ready(): void {
+    data().ready = 'true';
+  },
+  encoded(r: EncodeResult): void {
+    const d = data();
+    d.encoded = stamp();
+    d.encodes = String(Number(d.encodes ?? 0) + 1);
+    d.featuresLocation = r.featuresLocation;
+    d.encodeMs = r.encodeMs.toFixed(1);
+  },
+  decoded(r: DecodeResult): void {
+    const d = data();
+    d.captured = String(r.captured);
+    d.captureFailure = r.captureFailure;
+    d.sessions = String(r.sessions);
+    d.gpuBuffers = String(r.gpuBuffers);
+    d.decodeMs = r.decodeMs.toFixed(2);
+    d.decoded = stamp();
+  },
+  /** A decoder result that arrived for prompts no longer shown (undone, or superseded). */
+  discarded(): void {
+    data().discarded = String(Number(data().discarded ?? 0) + 1);
+  },
+  drawn(renderer: string, renderMs: number): void {
+    data().renderer = renderer;
+    data().renderMs = renderMs.toFixed(2);
+  },
+  rendered(): void {
+    data().rendered = stamp();
+  },
+  /** Prompt -> mask on screen (the next frame after the redraw), for the benchmarks. */
+  painted(sinceMs: number): void {
+    const now = performance.now();
+    data().clickToPaintMs = (now - sinceMs).toFixed(2);
+    data().firstMaskAt ??= now.toFixed(1); // ms since the page was opened
+  },
+  previewed(x: number, y: number, area: number): void {
+    const d = data();
+    d.previewArea = String(area);
+    d.previewed = `${x.toFixed(3)},${y.toFixed(3)}@${Date.now()}`;
+    d.previews = String(Number(d.previews ?? 0) + 1);
+  },
+};
