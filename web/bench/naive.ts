@@ -9,16 +9,16 @@
 
 import { familyOf } from '../src/engine/families';
 import { openGpuDevice } from '../src/engine/gpuDevice';
-import { createSession, f32, loadRuntime, type InferenceSession, type Tensor } from '../src/engine/runtime';
 import { overlayPixels, threshold } from '../src/engine/imageOps';
 import type { ModelInfo } from '../src/engine/protocol';
+import { createSession, f32, type InferenceSession, loadRuntime, type Tensor } from '../src/engine/runtime';
 
 const view = document.getElementById('view') as HTMLCanvasElement;
 const statusLine = document.getElementById('status')!;
 const frame = () => new Promise<number>((resolve) => requestAnimationFrame(() => resolve(performance.now())));
 
 let decoderBytes: Uint8Array;
-let features: Record<string, Tensor> = {};
+const features: Record<string, Tensor> = {};
 let model: ModelInfo;
 let image: HTMLImageElement;
 let rgba: Uint8ClampedArray;
@@ -41,8 +41,9 @@ async function start() {
   model = (listing.models as ModelInfo[]).find((m) => m.id === params.get('model'))!;
   if (!model) throw new Error(`model ${params.get('model')} is not served`);
   const family = familyOf(model);
-  const [enc, dec] = await Promise.all([model.urls.encoder, model.urls.decoder].map(
-    async (u) => new Uint8Array(await (await fetch(u)).arrayBuffer())));
+  const [enc, dec] = await Promise.all(
+    [model.urls.encoder, model.urls.decoder].map(async (u) => new Uint8Array(await (await fetch(u)).arrayBuffer())),
+  );
   decoderBytes = dec;
   image = new Image();
   image.src = params.get('image')!;
@@ -57,7 +58,7 @@ async function start() {
   const outputs = await encoder.run(family.encoderFeeds(rgba, view.width, view.height));
   // Read back to host memory: the naive page keeps features as plain arrays.
   for (const [name, t] of Object.entries(family.features(outputs))) {
-    features[name] = f32(new Float32Array(await t.getData() as Float32Array), t.dims);
+    features[name] = f32(new Float32Array((await t.getData()) as Float32Array), t.dims);
   }
   await encoder.release();
   document.body.dataset.encodeMs = (performance.now() - t0).toFixed(1);
@@ -76,7 +77,7 @@ async function start() {
   const scores = out[wanted[1]].data as Float32Array;
   const best = scores.indexOf(Math.max(...scores));
   const low = (out[wanted[0]].data as Float32Array).slice(best * 65536, (best + 1) * 65536);
-  const logits = wanted[2] ? out[wanted[2]].data as Float32Array : family.upsample(low, width, height);
+  const logits = wanted[2] ? (out[wanted[2]].data as Float32Array) : family.upsample(low, width, height);
   await decoder.release();
   const { pixels } = overlayPixels(threshold(logits, 0), width, height, [30, 144, 255], true, false);
   const ctx = view.getContext('2d')!;
@@ -89,4 +90,7 @@ async function start() {
   return painted - t0;
 };
 
-start().catch((e) => { statusLine.textContent = `error: ${(e as Error).message}`; document.body.dataset.ready = 'error'; });
+start().catch((e) => {
+  statusLine.textContent = `error: ${(e as Error).message}`;
+  document.body.dataset.ready = 'error';
+});

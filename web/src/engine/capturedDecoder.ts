@@ -11,7 +11,7 @@
 // outputs keep a buffer handle that was released after the first run, and mapping it back to a
 // GPUBuffer works or throws depending on how the handle table was reused.
 
-import { createSession, elementCount, runtime, type InferenceSession, type Tensor } from './runtime';
+import { createSession, elementCount, type InferenceSession, runtime, type Tensor } from './runtime';
 
 const FLOAT = 4;
 const LOW_RES = 256 * 256;
@@ -19,7 +19,10 @@ const FEATURE_NAMES = ['image_embed', 'high_res_feats_0', 'high_res_feats_1'];
 const SCORES_AT = 3 * LOW_RES * FLOAT; // where the scores sit in the staging buffer, after the masks
 const MAX_SESSIONS = 4; // point counts kept compiled (each holds its own copy of the weights)
 
-interface Slot { buffer: GPUBuffer; tensor: Tensor }
+interface Slot {
+  buffer: GPUBuffer;
+  tensor: Tensor;
+}
 
 // GPU buffers made here and not yet destroyed: what tests read to find leaks.
 let liveBuffers = 0;
@@ -64,14 +67,19 @@ export class CapturedDecoders {
     for (const name of FEATURE_NAMES) this.features[name] = slot(device, [...featureDims[name]]);
     liveBuffers++;
     this.staging = device.createBuffer({
-      size: (3 * LOW_RES + 4) * FLOAT, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+      size: (3 * LOW_RES + 4) * FLOAT,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
     });
   }
 
   /** Why capture is off for this model ('' while it works). */
-  get failure(): string { return this.failed; }
+  get failure(): string {
+    return this.failed;
+  }
 
-  has(points: number): boolean { return !this.failed && this.sessions.has(points); }
+  has(points: number): boolean {
+    return !this.failed && this.sessions.has(points);
+  }
 
   /** Turns capture off for this model after a failed replay. */
   disable(reason: string): void {
@@ -153,7 +161,8 @@ export class CapturedDecoders {
     this.sessions.delete(points); // most recently used last
     this.sessions.set(points, c);
     const out = await this.replay(c, prompts);
-    const mask = out[maskName], score = out[scoreName];
+    const mask = out[maskName],
+      score = out[scoreName];
     const maskFloats = elementCount(mask.dims);
     const scoreFloats = elementCount(score.dims);
     const encoder = this.device.createCommandEncoder();

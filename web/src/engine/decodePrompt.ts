@@ -19,7 +19,13 @@ export async function decodePrompt(model: LoadedModel, image: ImageSession, prom
   const decodeMs = performance.now() - t0;
   if (out.fullRes) image.rememberDecoded(out.lowRes, out.fullRes);
   return {
-    lowRes: out.lowRes, scores: out.scores, numMasks: out.scores.length, decodeMs, captured: out.captured,
-    captureFailure: decoders.captureFailure(), sessions: sessionsCreated(), gpuBuffers: decoders.gpuBuffers,
+    lowRes: out.lowRes,
+    scores: out.scores,
+    numMasks: out.scores.length,
+    decodeMs,
+    captured: out.captured,
+    captureFailure: decoders.captureFailure(),
+    sessions: sessionsCreated(),
+    gpuBuffers: decoders.gpuBuffers,
   };
 }

@@ -49,7 +49,11 @@ export class Decoders {
     this.features = features;
     for (const r of this.roles.values()) {
       if (!r.bytes || !this.backend.device) continue;
-      r.captured ??= new CapturedDecoders(this.backend.device, r.bytes, Object.fromEntries(Object.entries(features).map(([k, t]) => [k, t.dims])));
+      r.captured ??= new CapturedDecoders(
+        this.backend.device,
+        r.bytes,
+        Object.fromEntries(Object.entries(features).map(([k, t]) => [k, t.dims])),
+      );
       if (this.failNext) {
         r.captured.failNextRecording();
         this.failNext = false;

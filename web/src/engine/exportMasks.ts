@@ -37,7 +37,13 @@ export async function exportMasks(image: ImageSession, req: Api['export']['reque
       const bits = bitsOf(o);
       const { area, bbox } = maskStats(bits, width, height);
       return {
-        id: i + 1, image_id: 1, category_id: 1, iscrowd: 0, area, bbox, score: o.score,
+        id: i + 1,
+        image_id: 1,
+        category_id: 1,
+        iscrowd: 0,
+        area,
+        bbox,
+        score: o.score,
         segmentation: { size: [height, width], counts: rleToString(rleCounts(bits, width, height)) },
         sam2web_name: o.name,
       };
@@ -51,7 +57,11 @@ export async function exportMasks(image: ImageSession, req: Api['export']['reque
     return new Blob([JSON.stringify(doc)], { type: 'application/json' });
   }
   if (kind === 'svg') {
-    const svg = svgDocument(width, height, objects.map((o) => ({ name: o.name, color: o.color, polygons: tracePolygons(bitsOf(o), width, height) })));
+    const svg = svgDocument(
+      width,
+      height,
+      objects.map((o) => ({ name: o.name, color: o.color, polygons: tracePolygons(bitsOf(o), width, height) })),
+    );
     return new Blob([svg], { type: 'image/svg+xml' });
   }
   throw new EngineError(`unknown export ${String(kind)}`, 'state');

@@ -3,7 +3,8 @@
 /** COCO RLE counts (column-major runs, starting with background), as pycocotools computes. */
 export function rleCounts(bits: Uint8Array, width: number, height: number): number[] {
   const counts: number[] = [];
-  let current = 0, run = 0;
+  let current = 0,
+    run = 0;
   for (let x = 0; x < width; x++) {
     for (let y = 0; y < height; y++) {
       const v = bits[y * width + x];
@@ -29,7 +30,7 @@ export function rleToString(counts: number[]): string {
     while (more) {
       let c = x & 0x1f;
       x >>= 5;
-      more = (c & 0x10) ? x !== -1 : x !== 0;
+      more = c & 0x10 ? x !== -1 : x !== 0;
       if (more) c |= 0x20;
       s += String.fromCharCode(c + 48);
     }
@@ -38,7 +39,11 @@ export function rleToString(counts: number[]): string {
 }
 
 export function maskStats(bits: Uint8Array, width: number, height: number) {
-  let area = 0, x0 = width, y0 = height, x1 = -1, y1 = -1;
+  let area = 0,
+    x0 = width,
+    y0 = height,
+    x1 = -1,
+    y1 = -1;
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
       if (!bits[y * width + x]) continue;
@@ -60,13 +65,15 @@ export function maskStats(bits: Uint8Array, width: number, height: number) {
  */
 export function tracePolygons(bits: Uint8Array, width: number, height: number): number[][] {
   const W = width + 1;
-  const inside = (x: number, y: number) =>
-    x >= 0 && y >= 0 && x < width && y < height && bits[y * width + x] === 1;
+  const inside = (x: number, y: number) => x >= 0 && y >= 0 && x < width && y < height && bits[y * width + x] === 1;
   // Up to two outgoing edges per vertex (two only where masks touch diagonally).
-  const out0 = new Map<number, number>(), out1 = new Map<number, number>();
+  const out0 = new Map<number, number>(),
+    out1 = new Map<number, number>();
   const addEdge = (ax: number, ay: number, bx: number, by: number) => {
-    const a = ay * W + ax, b = by * W + bx;
-    if (out0.has(a)) out1.set(a, b); else out0.set(a, b);
+    const a = ay * W + ax,
+      b = by * W + bx;
+    if (out0.has(a)) out1.set(a, b);
+    else out0.set(a, b);
   };
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
@@ -81,7 +88,10 @@ export function tracePolygons(bits: Uint8Array, width: number, height: number): 
     const b = out0.get(v);
     if (b !== undefined) {
       const second = out1.get(v);
-      if (second !== undefined) { out0.set(v, second); out1.delete(v); } else out0.delete(v);
+      if (second !== undefined) {
+        out0.set(v, second);
+        out1.delete(v);
+      } else out0.delete(v);
       return b;
     }
     return undefined;
@@ -101,9 +111,13 @@ export function tracePolygons(bits: Uint8Array, width: number, height: number): 
     const pts: number[] = [];
     const n = loop.length;
     for (let i = 0; i < n; i++) {
-      const p = loop[(i + n - 1) % n], c = loop[i], q = loop[(i + 1) % n];
-      const dx1 = (c % W) - (p % W), dy1 = Math.floor(c / W) - Math.floor(p / W);
-      const dx2 = (q % W) - (c % W), dy2 = Math.floor(q / W) - Math.floor(c / W);
+      const p = loop[(i + n - 1) % n],
+        c = loop[i],
+        q = loop[(i + 1) % n];
+      const dx1 = (c % W) - (p % W),
+        dy1 = Math.floor(c / W) - Math.floor(p / W);
+      const dx2 = (q % W) - (c % W),
+        dy2 = Math.floor(q / W) - Math.floor(c / W);
       if (dx1 !== dx2 || dy1 !== dy2) pts.push(c % W, Math.floor(c / W));
     }
     if (pts.length >= 6) polygons.push(pts);
@@ -114,28 +128,39 @@ export function tracePolygons(bits: Uint8Array, width: number, height: number): 
 /** Text made safe inside XML character data and quoted attribute values (characters XML 1.0
  * forbids, such as most control characters, are dropped). */
 export function xmlEscape(text: string): string {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters removed
-  return text.replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/g, '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c] as string);
+  let allowed = '';
+  for (const ch of text) {
+    const c = ch.codePointAt(0) as number;
+    if (c === 0x9 || c === 0xa || c === 0xd || (c >= 0x20 && c !== 0xfffe && c !== 0xffff)) allowed += ch;
+  }
+  return allowed.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c] as string);
 }
 
 /** One path per object. Object names are free text (spaces, quotes, anything): they go into a
  * <title> and a data-name attribute, escaped; the id is generated (`object-1`, `object-2`, ...),
  * a valid XML name and unique in the document whatever the names are. */
 export function svgDocument(
-  width: number, height: number,
+  width: number,
+  height: number,
   objects: { name: string; color: [number, number, number]; polygons: number[][] }[],
 ): string {
   const paths = objects.map((o, i) => {
-    const d = o.polygons.map((p) => {
-      let s = `M${p[0]} ${p[1]}`;
-      for (let k = 2; k < p.length; k += 2) s += `L${p[k]} ${p[k + 1]}`;
-      return `${s}Z`;
-    }).join('');
+    const d = o.polygons
+      .map((p) => {
+        let s = `M${p[0]} ${p[1]}`;
+        for (let k = 2; k < p.length; k += 2) s += `L${p[k]} ${p[k + 1]}`;
+        return `${s}Z`;
+      })
+      .join('');
     const [r, g, b] = o.color.map((c) => Math.round(Math.min(255, Math.max(0, c))));
     const name = xmlEscape(o.name);
-    return `  <path id="object-${i + 1}" data-name="${name}" d="${d}" fill="rgb(${r},${g},${b})" fill-opacity="0.5" ` +
-      `fill-rule="evenodd" stroke="rgb(${r},${g},${b})"><title>${name}</title></path>`;
+    return (
+      `  <path id="object-${i + 1}" data-name="${name}" d="${d}" fill="rgb(${r},${g},${b})" fill-opacity="0.5" ` +
+      `fill-rule="evenodd" stroke="rgb(${r},${g},${b})"><title>${name}</title></path>`
+    );
   });
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" ` +
-    `viewBox="0 0 ${width} ${height}">\n${paths.join('\n')}\n</svg>\n`;
+  return (
+    `<?xml version="1.0" encoding="UTF-8"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" ` +
+    `viewBox="0 0 ${width} ${height}">\n${paths.join('\n')}\n</svg>\n`
+  );
 }

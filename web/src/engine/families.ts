@@ -32,7 +32,8 @@ export interface Family {
 }
 
 function promptTensors(prompt: Prompt, sx: number, sy: number, padding: boolean) {
-  const coords: number[] = [], labels: number[] = [];
+  const coords: number[] = [],
+    labels: number[] = [];
   // Official layout: box corners (labels 2 and 3) first, then the clicks.
   if (prompt.box) {
     const [x0, y0, x1, y1] = prompt.box;
@@ -44,7 +45,10 @@ function promptTensors(prompt: Prompt, sx: number, sy: number, padding: boolean)
     labels.push(label);
   }
   if (!labels.length) throw new Error('a prompt needs at least one point or a box');
-  if (padding && !prompt.box) { coords.push(0, 0); labels.push(-1); }
+  if (padding && !prompt.box) {
+    coords.push(0, 0);
+    labels.push(-1);
+  }
   const n = labels.length;
   return {
     point_coords: f32(Float32Array.from(coords), [1, n, 2]),
@@ -62,7 +66,7 @@ function sam2(m: ModelInfo['manifest']): Family {
     }),
     features: (o) => ({ image_embed: o.image_embed, high_res_feats_0: o.high_res_feats_0, high_res_feats_1: o.high_res_feats_1 }),
     promptFeeds: (p, w, h) => promptTensors(p, size / w, size / h, false),
-    outputs: (multimask) => multimask ? ['masks', 'iou_predictions'] : ['single_mask', 'single_iou'],
+    outputs: (multimask) => (multimask ? ['masks', 'iou_predictions'] : ['single_mask', 'single_iou']),
     clamp: 32,
     upsample: (low, w, h) => upsampleLogits(low, LOW, LOW, w, h),
     mapping: { kind: 'squash' },
@@ -73,7 +77,8 @@ function sam2(m: ModelInfo['manifest']): Family {
 function sam1(m: ModelInfo['manifest']): Family {
   const size = m.input_size;
   const io = (m.io ?? {}) as { encoder_input?: string; encoder_output?: string };
-  const input = io.encoder_input ?? 'input', output = io.encoder_output ?? 'output';
+  const input = io.encoder_input ?? 'input',
+    output = io.encoder_output ?? 'output';
   return {
     encoderFeeds: (rgba, w, h) => ({
       [input]: f32(preprocessLongestSide(rgba, w, h, size, m.mean, m.std), [1, 3, size, size]),

@@ -4,8 +4,10 @@
 export type GpuChoice = { device: GPUDevice; software: boolean } | { reason: string };
 
 const isSoftware = (a: GPUAdapter | null) =>
-  !!a && ((a.info as GPUAdapterInfo & { isFallbackAdapter?: boolean })?.isFallbackAdapter ??
-    (a as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter ?? false);
+  !!a &&
+  ((a.info as GPUAdapterInfo & { isFallbackAdapter?: boolean })?.isFallbackAdapter ??
+    (a as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter ??
+    false);
 
 export async function openGpuDevice(): Promise<GpuChoice> {
   const gpu = (navigator as Navigator & { gpu?: GPU }).gpu;

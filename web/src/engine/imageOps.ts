@@ -37,8 +37,12 @@ function resampleTaps(inSize: number, outSize: number) {
  * official SAM2 transform: value/255, antialiased bilinear resize, (x - mean) / std.
  */
 export function preprocessSquash(
-  rgba: Uint8ClampedArray, width: number, height: number, size: number,
-  mean: number[], std: number[],
+  rgba: Uint8ClampedArray,
+  width: number,
+  height: number,
+  size: number,
+  mean: number[],
+  std: number[],
 ): Float32Array {
   const h = resampleTaps(width, size);
   const v = resampleTaps(height, size);
@@ -49,16 +53,21 @@ export function preprocessSquash(
     for (let y = 0; y < height; y++) {
       const rowBase = y * width * 4 + c;
       for (let o = 0; o < size; o++) {
-        const start = h.starts[o], n = h.counts[o], wBase = o * h.maxTaps;
+        const start = h.starts[o],
+          n = h.counts[o],
+          wBase = o * h.maxTaps;
         let acc = 0;
         for (let k = 0; k < n; k++) acc += f(rgba[rowBase + (start + k) * 4] / 255) * h.weights[wBase + k];
         rowBuf[y * size + o] = acc;
       }
     }
-    const m = f(mean[c]), s = f(std[c]);
+    const m = f(mean[c]),
+      s = f(std[c]);
     const plane = c * size * size;
     for (let o = 0; o < size; o++) {
-      const start = v.starts[o], n = v.counts[o], wBase = o * v.maxTaps;
+      const start = v.starts[o],
+        n = v.counts[o],
+        wBase = o * v.maxTaps;
       for (let x = 0; x < size; x++) {
         let acc = 0;
         for (let k = 0; k < n; k++) acc += rowBuf[(start + k) * size + x] * v.weights[wBase + k];
@@ -85,23 +94,23 @@ function fixedPointTaps(inSize: number, outSize: number) {
 
 const clip8 = (acc: number) => {
   const v = Math.floor(acc / ONE); // acc >> 22 (acc fits a double exactly)
-  return v < 0 ? 0 : v > 255 ? 255 : v;
+  return Math.min(Math.max(v, 0), 255);
 };
 
 /**
  * Pillow's bilinear resize of an 8-bit RGB image (Image.resize, BILINEAR): a horizontal pass then
  * a vertical one, each rounded back to 8 bits. Returns RGB bytes (3 per pixel).
  */
-export function resizeRgb8(
-  rgba: Uint8ClampedArray, width: number, height: number, outW: number, outH: number,
-): Uint8Array {
+export function resizeRgb8(rgba: Uint8ClampedArray, width: number, height: number, outW: number, outH: number): Uint8Array {
   const h = fixedPointTaps(width, outW);
   const v = fixedPointTaps(height, outH);
   const half = ONE / 2;
   const tmp = new Uint8Array(outW * height * 3);
   for (let y = 0; y < height; y++) {
     for (let o = 0; o < outW; o++) {
-      const start = h.starts[o], n = h.counts[o], wBase = o * h.maxTaps;
+      const start = h.starts[o],
+        n = h.counts[o],
+        wBase = o * h.maxTaps;
       for (let c = 0; c < 3; c++) {
         let acc = half;
         for (let k = 0; k < n; k++) acc += rgba[(y * width + start + k) * 4 + c] * h.weights[wBase + k];
@@ -111,7 +120,9 @@ export function resizeRgb8(
   }
   const out = new Uint8Array(outW * outH * 3);
   for (let o = 0; o < outH; o++) {
-    const start = v.starts[o], n = v.counts[o], wBase = o * v.maxTaps;
+    const start = v.starts[o],
+      n = v.counts[o],
+      wBase = o * v.maxTaps;
     for (let x = 0; x < outW * 3; x++) {
       let acc = half;
       for (let k = 0; k < n; k++) acc += tmp[(start + k) * outW * 3 + x] * v.weights[wBase + k];
@@ -134,15 +145,21 @@ export function longestSideShape(width: number, height: number, size: number): [
  * scale, zero padding bottom/right. The padding is the model's business: the user never sees it.
  */
 export function preprocessLongestSide(
-  rgba: Uint8ClampedArray, width: number, height: number, size: number,
-  mean: number[], std: number[],
+  rgba: Uint8ClampedArray,
+  width: number,
+  height: number,
+  size: number,
+  mean: number[],
+  std: number[],
 ): Float32Array {
   const [newH, newW] = longestSideShape(width, height, size);
   const rgb = resizeRgb8(rgba, width, height, newW, newH);
   const out = new Float32Array(3 * size * size);
   const f = Math.fround;
   for (let c = 0; c < 3; c++) {
-    const m = f(mean[c]), s = f(std[c]), plane = c * size * size;
+    const m = f(mean[c]),
+      s = f(std[c]),
+      plane = c * size * size;
     for (let y = 0; y < newH; y++) {
       for (let x = 0; x < newW; x++) out[plane + y * size + x] = f(f(rgb[(y * newW + x) * 3 + c] - m) / s);
     }
@@ -153,7 +170,8 @@ export function preprocessLongestSide(
 /** Source indices and weights of bilinear interpolation with align_corners=False. */
 function bilinearTaps(outSize: number, inSize: number) {
   const scale = Math.fround(inSize / outSize);
-  const i0 = new Int32Array(outSize), i1 = new Int32Array(outSize);
+  const i0 = new Int32Array(outSize),
+    i1 = new Int32Array(outSize);
   const w1 = new Float32Array(outSize);
   for (let o = 0; o < outSize; o++) {
     let src = Math.fround(Math.fround((o + 0.5) * scale) - 0.5);
@@ -168,19 +186,21 @@ function bilinearTaps(outSize: number, inSize: number) {
 }
 
 /** One low-res logit map (lowH x lowW) upsampled to width x height, as the Python predictor. */
-export function upsampleLogits(
-  low: Float32Array, lowH: number, lowW: number, width: number, height: number,
-): Float32Array {
-  const ty = bilinearTaps(height, lowH), tx = bilinearTaps(width, lowW);
+export function upsampleLogits(low: Float32Array, lowH: number, lowW: number, width: number, height: number): Float32Array {
+  const ty = bilinearTaps(height, lowH),
+    tx = bilinearTaps(width, lowW);
   // Rows first (height x lowW), then columns, like transforms.upsample_logits.
   const rows = new Float32Array(height * lowW);
   for (let y = 0; y < height; y++) {
-    const a = ty.i0[y] * lowW, b = ty.i1[y] * lowW, w = ty.w1[y];
+    const a = ty.i0[y] * lowW,
+      b = ty.i1[y] * lowW,
+      w = ty.w1[y];
     for (let x = 0; x < lowW; x++) rows[y * lowW + x] = low[a + x] * (1 - w) + low[b + x] * w;
   }
   const out = new Float32Array(width * height);
   for (let y = 0; y < height; y++) {
-    const r = y * lowW, o = y * width;
+    const r = y * lowW,
+      o = y * width;
     for (let x = 0; x < width; x++) {
       const w = tx.w1[x];
       out[o + x] = rows[r + tx.i0[x]] * (1 - w) + rows[r + tx.i1[x]] * w;
@@ -194,7 +214,12 @@ export function upsampleLogits(
  * padding cropped away, then up to the image's resolution.
  */
 export function upsampleLogitsLongestSide(
-  low: Float32Array, lowH: number, lowW: number, width: number, height: number, size: number,
+  low: Float32Array,
+  lowH: number,
+  lowW: number,
+  width: number,
+  height: number,
+  size: number,
 ): Float32Array {
   const [newH, newW] = longestSideShape(width, height, size);
   const square = upsampleLogits(low, lowH, lowW, size, size);
@@ -211,8 +236,12 @@ export function threshold(logits: Float32Array, t: number): Uint8Array {
 
 /** A translucent fill and/or an opaque outline of the mask, as RGBA pixels. */
 export function overlayPixels(
-  bits: Uint8Array, width: number, height: number, color: [number, number, number],
-  fill: boolean, contour: boolean,
+  bits: Uint8Array,
+  width: number,
+  height: number,
+  color: [number, number, number],
+  fill: boolean,
+  contour: boolean,
 ): { pixels: Uint8ClampedArray; area: number } {
   const px = new Uint8ClampedArray(width * height * 4);
   let area = 0;
@@ -221,11 +250,14 @@ export function overlayPixels(
       const i = y * width + x;
       if (!bits[i]) continue;
       area++;
-      const edge = contour && (x === 0 || y === 0 || x === width - 1 || y === height - 1 ||
-        !bits[i - 1] || !bits[i + 1] || !bits[i - width] || !bits[i + width]);
+      const edge =
+        contour &&
+        (x === 0 || y === 0 || x === width - 1 || y === height - 1 || !bits[i - 1] || !bits[i + 1] || !bits[i - width] || !bits[i + width]);
       if (!edge && !fill) continue;
       const p = i * 4;
-      px[p] = color[0]; px[p + 1] = color[1]; px[p + 2] = color[2];
+      px[p] = color[0];
+      px[p + 1] = color[1];
+      px[p + 2] = color[2];
       px[p + 3] = edge ? 255 : 110;
     }
   }

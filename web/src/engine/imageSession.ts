@@ -55,7 +55,10 @@ export class ImageSession {
     image.features = model.family.features(await model.encoder.run(feeds));
     model.decoders.setFeatures(image.features);
     const result: EncodeResult = {
-      width, height, preprocessMs: t1 - t0, encodeMs: performance.now() - t1,
+      width,
+      height,
+      preprocessMs: t1 - t0,
+      encodeMs: performance.now() - t1,
       featuresLocation: Object.values(image.features)[0].location,
     };
     return { image, result };

@@ -10,21 +10,53 @@
 import { deserializeError, EngineError } from './errors';
 import { Lanes } from './lanes';
 import type {
-  Api, Backend, CacheInfo, DecodeResult, EncodeResult, EngineInfo, ExportKind, ExportObject, FromWorker, GraphCaptureChoice,
-  LoadProgress, LoadResult, MaskRendererChoice, ModelInfo, ProgressOf, Prompt, RenderedMask, RenderRequest, Request,
-  RequestType, Result, ToWorker,
+  Api,
+  Backend,
+  CacheInfo,
+  DecodeResult,
+  EncodeResult,
+  EngineInfo,
+  ExportKind,
+  ExportObject,
+  FromWorker,
+  GraphCaptureChoice,
+  LoadProgress,
+  LoadResult,
+  MaskRendererChoice,
+  ModelInfo,
+  ProgressOf,
+  Prompt,
+  RenderedMask,
+  RenderRequest,
+  Request,
+  RequestType,
+  Result,
+  ToWorker,
 } from './protocol';
 
-export type {
-  Backend, CacheInfo, DecodeResult, EncodeResult, EngineInfo, ExportKind, ExportObject, GraphCaptureChoice, LoadProgress,
-  LoadResult, MaskRendererChoice, ModelInfo, Prompt, RenderedMask, RenderRequest,
-};
 export type { EngineErrorCode } from './errors';
 export type { BundleManifest } from './manifest';
-export type { Box, Point } from './protocol';
-export { EngineError };
 export { parseManifest, requireCapability } from './manifest';
+export type { Box, Point } from './protocol';
 export { SECURE_CONTEXT_HELP, webGpuHelp } from './webgpuHelp';
+export type {
+  Backend,
+  CacheInfo,
+  DecodeResult,
+  EncodeResult,
+  EngineInfo,
+  ExportKind,
+  ExportObject,
+  GraphCaptureChoice,
+  LoadProgress,
+  LoadResult,
+  MaskRendererChoice,
+  ModelInfo,
+  Prompt,
+  RenderedMask,
+  RenderRequest,
+};
+export { EngineError };
 
 export interface CallOptions<P = never> {
   signal?: AbortSignal;
@@ -69,7 +101,10 @@ export class Sam2Engine {
     const engine = new Sam2Engine();
     const numThreads = options.numThreads ?? (self.crossOriginIsolated ? Math.min(8, navigator.hardwareConcurrency || 1) : 1);
     engine.info = await engine.call({
-      type: 'init', backend: options.backend ?? 'auto', numThreads, maskRenderer: options.maskRenderer ?? 'auto',
+      type: 'init',
+      backend: options.backend ?? 'auto',
+      numThreads,
+      maskRenderer: options.maskRenderer ?? 'auto',
       graphCapture: options.graphCapture ?? 'auto',
     });
     return engine;
@@ -92,7 +127,11 @@ export class Sam2Engine {
   }
 
   /** One request, its typed result; progress events and cancellation as asked. */
-  private call<K extends RequestType>(request: Request<K>, options: CallOptions<ProgressOf<K>> = {}, transfer: Transferable[] = []): Promise<Result<K>> {
+  private call<K extends RequestType>(
+    request: Request<K>,
+    options: CallOptions<ProgressOf<K>> = {},
+    transfer: Transferable[] = [],
+  ): Promise<Result<K>> {
     const id = this.nextId++;
     const { signal, onProgress } = options;
     if (signal?.aborted) return Promise.reject(new EngineError(`the ${request.type} request was cancelled`, 'cancelled'));
@@ -101,8 +140,14 @@ export class Sam2Engine {
       signal?.addEventListener('abort', cancel, { once: true });
       const done = () => signal?.removeEventListener('abort', cancel);
       this.pending.set(id, {
-        resolve: (v) => { done(); resolve(v as Result<K>); },
-        reject: (e) => { done(); reject(e); },
+        resolve: (v) => {
+          done();
+          resolve(v as Result<K>);
+        },
+        reject: (e) => {
+          done();
+          reject(e);
+        },
         onProgress: onProgress as ((p: unknown) => void) | undefined,
       });
       this.worker.postMessage({ id, request: request as Request } satisfies ToWorker, transfer);
@@ -133,8 +178,7 @@ export class Sam2Engine {
    */
   decode(prompt: Prompt, lane = 'default'): Promise<DecodeResult | null> {
     const generation = this.generation;
-    return this.lanes.submit(lane, () => this.call({ type: 'decode', prompt }))
-      .then((r) => (generation === this.generation ? r : null));
+    return this.lanes.submit(lane, () => this.call({ type: 'decode', prompt })).then((r) => (generation === this.generation ? r : null));
   }
 
   /** Overlay bitmaps (translucent fill and/or contour) at the image's resolution. */

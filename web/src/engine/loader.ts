@@ -18,8 +18,13 @@ export interface LoadedModel {
   release(): void;
 }
 
-export async function loadModel(backend: Backend, info: ModelInfo, schedule: Schedule,
-  onProgress: (p: LoadProgress) => void, signal?: AbortSignal): Promise<{ loaded: LoadedModel; result: LoadResult }> {
+export async function loadModel(
+  backend: Backend,
+  info: ModelInfo,
+  schedule: Schedule,
+  onProgress: (p: LoadProgress) => void,
+  signal?: AbortSignal,
+): Promise<{ loaded: LoadedModel; result: LoadResult }> {
   backend.check();
   const manifest = parseManifest(info.manifest);
   const model: ModelInfo = { ...info, manifest };
@@ -40,7 +45,12 @@ export async function loadModel(backend: Backend, info: ModelInfo, schedule: Sch
   for (const role of roles) {
     const url = model.urls[role];
     if (!url) throw new EngineError(`model ${model.id}: the server gives no URL for its ${role}`, 'bundle');
-    bytes[role] = await fetchModelFile({ url, bytes: manifest.files[role].bytes, sha256: manifest.files[role].sha256 }, role, onProgress, signal);
+    bytes[role] = await fetchModelFile(
+      { url, bytes: manifest.files[role].bytes, sha256: manifest.files[role].sha256 },
+      role,
+      onProgress,
+      signal,
+    );
   }
   throwIfCancelled(signal, `loading ${model.id}`);
   onProgress({ phase: 'compile', file: model.id, loaded: 0, total: 1, bytesPerSecond: 0, fromCache: true });
@@ -64,7 +74,10 @@ export async function loadModel(backend: Backend, info: ModelInfo, schedule: Sch
   const decoders = new Decoders(backend, family, schedule);
   decoders.add('decoder', decoder, new Uint8Array(bytes.decoder));
   const loaded: LoadedModel = {
-    model, family, encoder, decoders,
+    model,
+    family,
+    encoder,
+    decoders,
     release() {
       decoders.release();
       void encoder.release();

@@ -85,14 +85,27 @@ export function parseManifest(raw: unknown): BundleManifest {
       if (!(role in files)) return bad(`capability '${capability}' needs a '${role}' file`);
     }
   }
-  return { ...raw, format: FORMAT, format_version: FORMAT_VERSION, id: raw.id, family: raw.family, capabilities: [...capabilities],
-    files, input_size: raw.input_size, mean: raw.mean as number[], std: raw.std as number[] };
+  return {
+    ...raw,
+    format: FORMAT,
+    format_version: FORMAT_VERSION,
+    id: raw.id,
+    family: raw.family,
+    capabilities: [...capabilities],
+    files,
+    input_size: raw.input_size,
+    mean: raw.mean as number[],
+    std: raw.std as number[],
+  };
 }
 
 /** Throws a clear error when the bundle lacks a capability (its graphs were not exported). */
 export function requireCapability(manifest: BundleManifest, capability: string): void {
   if (!manifest.capabilities.includes(capability)) {
-    throw new EngineError(`model ${manifest.id} has no '${capability}' graphs (it offers ${manifest.capabilities.join(', ') || 'nothing'}); ` +
-      're-export it with a newer sam2web', 'bundle');
+    throw new EngineError(
+      `model ${manifest.id} has no '${capability}' graphs (it offers ${manifest.capabilities.join(', ') || 'nothing'}); ` +
+        're-export it with a newer sam2web',
+      'bundle',
+    );
   }
 }

@@ -122,13 +122,16 @@ export class GpuMaskRenderer {
     if (typeof OffscreenCanvas === 'undefined') return null;
     const canvas = new OffscreenCanvas(1, 1);
     const gl = canvas.getContext('webgl2', { premultipliedAlpha: true, antialias: false, depth: false, stencil: false });
-    if (!gl || !gl.getExtension('EXT_color_buffer_float')) return null;
+    if (!gl?.getExtension('EXT_color_buffer_float')) return null;
     const info = gl.getExtension('WEBGL_debug_renderer_info');
     const name = String(info ? gl.getParameter(info.UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER));
     if (!evenEmulated && /swiftshader|llvmpipe|softpipe|software/i.test(name)) return null;
     const program = (fragment: string) => {
       const p = gl.createProgram()!;
-      for (const [type, source] of [[gl.VERTEX_SHADER, VERTEX], [gl.FRAGMENT_SHADER, fragment]] as const) {
+      for (const [type, source] of [
+        [gl.VERTEX_SHADER, VERTEX],
+        [gl.FRAGMENT_SHADER, fragment],
+      ] as const) {
         const s = gl.createShader(type)!;
         gl.shaderSource(s, source);
         gl.compileShader(s);
@@ -153,8 +156,7 @@ export class GpuMaskRenderer {
   }
 
   /** The overlay bitmap (image-sized, top-down) and the mask's pixel count. */
-  render(lowRes: Float32Array, mapping: Mapping, width: number, height: number, style: MaskStyle):
-    { bitmap: ImageBitmap; area: number } {
+  render(lowRes: Float32Array, mapping: Mapping, width: number, height: number, style: MaskStyle): { bitmap: ImageBitmap; area: number } {
     const { gl, canvas } = this;
     if (gl.isContextLost()) throw new Error('the WebGL context was lost');
     gl.bindTexture(gl.TEXTURE_2D, this.lowTexture);
@@ -174,7 +176,8 @@ export class GpuMaskRenderer {
     gl.bindTexture(gl.TEXTURE_2D, this.lowTexture);
 
     // The area: one float per 16x16 block, summed here (at most a few thousand values).
-    const bw = Math.ceil(width / BLOCK), bh = Math.ceil(height / BLOCK);
+    const bw = Math.ceil(width / BLOCK),
+      bh = Math.ceil(height / BLOCK);
     gl.bindTexture(gl.TEXTURE_2D, this.countTexture);
     gl.texImage2D(gl.TEXTURE_2D, 0, gl.R32F, bw, bh, 0, gl.RED, gl.FLOAT, null);
     gl.bindFramebuffer(gl.FRAMEBUFFER, this.countFramebuffer);
@@ -193,7 +196,7 @@ export class GpuMaskRenderer {
     canvas.width = width;
     canvas.height = height;
     uniforms(this.overlay);
-    gl.uniform3f(gl.getUniformLocation(this.overlay, 'color'), ...style.color.map((c) => c / 255) as [number, number, number]);
+    gl.uniform3f(gl.getUniformLocation(this.overlay, 'color'), ...(style.color.map((c) => c / 255) as [number, number, number]));
     gl.uniform1i(gl.getUniformLocation(this.overlay, 'fill'), style.fill ? 1 : 0);
     gl.uniform1i(gl.getUniformLocation(this.overlay, 'contour'), style.contour ? 1 : 0);
     gl.viewport(0, 0, width, height);

@@ -19,9 +19,17 @@ const STORAGE_MS = 60_000;
 async function storage<T>(what: string, call: Promise<T>): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const silent = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new EngineError(`the browser's storage (OPFS) did not answer for ` +
-      `${STORAGE_MS / 1000} s while ${what}; reload the page to try again (downloaded bytes are kept)`,
-    'storage')), STORAGE_MS);
+    timer = setTimeout(
+      () =>
+        reject(
+          new EngineError(
+            `the browser's storage (OPFS) did not answer for ` +
+              `${STORAGE_MS / 1000} s while ${what}; reload the page to try again (downloaded bytes are kept)`,
+            'storage',
+          ),
+        ),
+      STORAGE_MS,
+    );
   });
   try {
     return await Promise.race([call, silent]);
@@ -60,11 +68,14 @@ async function quotaError(name: string, bytes: number): Promise<EngineError> {
   const free = Math.max(0, (est.quota ?? 0) - (est.usage ?? 0));
   const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
   // The browser's quota is a share of the disk; a nearly full disk runs out before the quota does.
-  const why = free >= bytes
-    ? `the disk holding the browser's data is full (the browser would allow this site ${mb(free)} more)`
-    : `this site may store only ${mb(free)} more`;
-  return new EngineError(`browser storage is full: the ${name} needs ${mb(bytes)} and ${why}. ` +
-    'Clear cached models or free disk space, then try again.', 'quota');
+  const why =
+    free >= bytes
+      ? `the disk holding the browser's data is full (the browser would allow this site ${mb(free)} more)`
+      : `this site may store only ${mb(free)} more`;
+  return new EngineError(
+    `browser storage is full: the ${name} needs ${mb(bytes)} and ${why}. Clear cached models or free disk space, then try again.`,
+    'quota',
+  );
 }
 
 /** Read a finished cached file; null when absent. */
@@ -77,8 +88,13 @@ async function readCached(dir: FileSystemDirectoryHandle, file: ModelFile): Prom
 }
 
 /** Append the rest of the file to `<sha>.part`, resuming where an earlier attempt stopped. */
-async function download(dir: FileSystemDirectoryHandle, file: ModelFile, name: string,
-  onProgress: OnProgress, signal?: AbortSignal): Promise<void> {
+async function download(
+  dir: FileSystemDirectoryHandle,
+  file: ModelFile,
+  name: string,
+  onProgress: OnProgress,
+  signal?: AbortSignal,
+): Promise<void> {
   const partHandle = (await fileHandle(dir, `${file.sha256}.part`, true))!;
   const access = await storage(`opening ${name} for writing`, partHandle.createSyncAccessHandle());
   try {
@@ -88,34 +104,50 @@ async function download(dir: FileSystemDirectoryHandle, file: ModelFile, name: s
     if (est.quota !== undefined && est.usage !== undefined && est.quota - est.usage < file.bytes - have) {
       throw await quotaError(name, file.bytes);
     }
-    if (have > file.bytes) { access.truncate(0); have = 0; }
+    if (have > file.bytes) {
+      access.truncate(0);
+      have = 0;
+    }
     const started = performance.now();
     const startBytes = have;
     for (let attempt = 0; have < file.bytes; attempt++) {
       throwIfCancelled(signal, `the download of ${name}`); // the bytes so far are kept for the next try
       if (attempt > MAX_RESUMES) {
-        throw new EngineError(`download of ${name} keeps breaking off at ${have} of ${file.bytes} ` +
-          'bytes; check the connection to the server and try again (it will resume)', 'network');
+        throw new EngineError(
+          `download of ${name} keeps breaking off at ${have} of ${file.bytes} ` +
+            'bytes; check the connection to the server and try again (it will resume)',
+          'network',
+        );
       }
       const stall = new AbortController();
       let timer = setTimeout(() => stall.abort(), STALL_MS);
-      const alive = () => { clearTimeout(timer); timer = setTimeout(() => stall.abort(), STALL_MS); };
+      const alive = () => {
+        clearTimeout(timer);
+        timer = setTimeout(() => stall.abort(), STALL_MS);
+      };
       let response: Response;
       try {
-        response = await fetch(file.url, { headers: have ? { Range: `bytes=${have}-` } : {},
-          signal: signal ? AbortSignal.any([stall.signal, signal]) : stall.signal });
+        response = await fetch(file.url, {
+          headers: have ? { Range: `bytes=${have}-` } : {},
+          signal: signal ? AbortSignal.any([stall.signal, signal]) : stall.signal,
+        });
       } catch (e) {
         clearTimeout(timer);
         throwIfCancelled(signal, `the download of ${name}`);
         if (stall.signal.aborted) continue; // no answer at all: try again on a new connection
-        throw new EngineError(`cannot reach the server for ${name}: ${(e as Error).message}; ` +
-          `${have} bytes are kept and the next attempt resumes`, 'network');
+        throw new EngineError(
+          `cannot reach the server for ${name}: ${(e as Error).message}; ` + `${have} bytes are kept and the next attempt resumes`,
+          'network',
+        );
       }
       if (!response.ok || !response.body) {
         clearTimeout(timer);
         throw new EngineError(`server answered ${response.status} for ${name}`, 'network');
       }
-      if (have && response.status !== 206) { access.truncate(0); have = 0; } // range ignored
+      if (have && response.status !== 206) {
+        access.truncate(0);
+        have = 0;
+      } // range ignored
       const reader = response.body.getReader();
       try {
         for (;;) {
@@ -136,8 +168,14 @@ async function download(dir: FileSystemDirectoryHandle, file: ModelFile, name: s
           }
           have += value.byteLength;
           const seconds = (performance.now() - started) / 1000;
-          onProgress({ phase: 'download', file: name, loaded: have, total: file.bytes,
-            bytesPerSecond: seconds > 0 ? (have - startBytes) / seconds : 0, fromCache: false });
+          onProgress({
+            phase: 'download',
+            file: name,
+            loaded: have,
+            total: file.bytes,
+            bytesPerSecond: seconds > 0 ? (have - startBytes) / seconds : 0,
+            fromCache: false,
+          });
         }
       } catch (e) {
         if (e instanceof EngineError) throw e;
@@ -156,13 +194,15 @@ async function download(dir: FileSystemDirectoryHandle, file: ModelFile, name: s
 /** The verified bytes of a model file: from the cache, or downloaded (resumably) and cached.
  * One tab at a time per file (an OPFS file takes one writer): a tab opened while another downloads
  * the same file waits for it, then reads the file from the cache instead of downloading it again. */
-export async function fetchModelFile(file: ModelFile, name: string, onProgress: OnProgress,
-  signal?: AbortSignal): Promise<ArrayBuffer> {
+export async function fetchModelFile(file: ModelFile, name: string, onProgress: OnProgress, signal?: AbortSignal): Promise<ArrayBuffer> {
   if (!self.isSecureContext) {
     // Browsers give OPFS (and Web Locks, WebGPU, threads) only to secure contexts.
-    throw new EngineError(`this page was opened at ${self.location.origin}, which is not a secure context ` +
-      '(plain http:// on an address other than localhost), so the browser gives it no model cache and no ' +
-      `WebGPU. ${SECURE_CONTEXT_HELP}`, 'insecure');
+    throw new EngineError(
+      `this page was opened at ${self.location.origin}, which is not a secure context ` +
+        '(plain http:// on an address other than localhost), so the browser gives it no model cache and no ' +
+        `WebGPU. ${SECURE_CONTEXT_HELP}`,
+      'insecure',
+    );
   }
   const lockName = `sam2web-model-${file.sha256}`;
   return navigator.locks.request(lockName, { ifAvailable: true }, async (lock) => {
@@ -177,8 +217,7 @@ export async function fetchModelFile(file: ModelFile, name: string, onProgress: 
   });
 }
 
-async function fetchUnshared(file: ModelFile, name: string, onProgress: OnProgress,
-  signal?: AbortSignal): Promise<ArrayBuffer> {
+async function fetchUnshared(file: ModelFile, name: string, onProgress: OnProgress, signal?: AbortSignal): Promise<ArrayBuffer> {
   const dir = await modelDir();
   const cached = await readCached(dir, file);
   const fromCache = cached !== null;
@@ -188,27 +227,36 @@ async function fetchUnshared(file: ModelFile, name: string, onProgress: OnProgre
   } else {
     await download(dir, file, name, onProgress, signal);
     const part = (await fileHandle(dir, `${file.sha256}.part`))!;
-    data = await storage(`reading the downloaded ${name}`, part.getFile().then((f) => f.arrayBuffer()));
+    data = await storage(
+      `reading the downloaded ${name}`,
+      part.getFile().then((f) => f.arrayBuffer()),
+    );
   }
   onProgress({ phase: 'verify', file: name, loaded: file.bytes, total: file.bytes, bytesPerSecond: 0, fromCache });
   const digest = await sha256Hex(data);
   if (digest !== file.sha256) {
     await dir.removeEntry(fromCache ? file.sha256 : `${file.sha256}.part`).catch(() => undefined);
-    throw new EngineError(`${name} failed verification: its sha256 is ${digest.slice(0, 12)}…, the ` +
-      `manifest says ${file.sha256.slice(0, 12)}… (corrupt or tampered with). It was not used.`, 'integrity');
+    throw new EngineError(
+      `${name} failed verification: its sha256 is ${digest.slice(0, 12)}…, the ` +
+        `manifest says ${file.sha256.slice(0, 12)}… (corrupt or tampered with). It was not used.`,
+      'integrity',
+    );
   }
   if (!fromCache) {
     // Publish under the final name only once verified.
     const part = (await fileHandle(dir, `${file.sha256}.part`))!;
-    await storage(`publishing the verified ${name}`,
-      (part as FileSystemFileHandle & { move(name: string): Promise<void> }).move(file.sha256));
+    await storage(
+      `publishing the verified ${name}`,
+      (part as FileSystemFileHandle & { move(name: string): Promise<void> }).move(file.sha256),
+    );
   }
   return data;
 }
 
 export async function cacheInfo(): Promise<{ files: number; bytes: number; usage: number; quota: number }> {
   const dir = await modelDir();
-  let files = 0, bytes = 0;
+  let files = 0,
+    bytes = 0;
   for await (const handle of (dir as unknown as { values(): AsyncIterable<FileSystemHandle> }).values()) {
     if (handle.kind === 'file') {
       files++;

@@ -15,9 +15,7 @@ let active: OrtModule | null = null;
 /** Load (once per build) and configure onnxruntime-web for `backend`; the runtime files (glue
  * .mjs + .wasm) are fetched from `wasmPaths`. */
 export async function loadRuntime(backend: 'webgpu' | 'wasm', wasmPaths: string, numThreads: number): Promise<OrtModule> {
-  const ort: OrtModule = backend === 'webgpu'
-    ? await import('onnxruntime-web/webgpu')
-    : await import('onnxruntime-web/wasm');
+  const ort: OrtModule = backend === 'webgpu' ? await import('onnxruntime-web/webgpu') : await import('onnxruntime-web/wasm');
   ort.env.logLevel = 'error'; // no console noise in normal use
   ort.env.wasm.numThreads = numThreads;
   ort.env.wasm.wasmPaths = wasmPaths;

@@ -4,13 +4,22 @@
 // can be cancelled while it waits or between its steps.
 
 import { Backend } from './backend';
-import { EngineError, serializeError, throwIfCancelled } from './errors';
 import { decodePrompt } from './decodePrompt';
+import { EngineError, serializeError, throwIfCancelled } from './errors';
 import { exportMasks } from './exportMasks';
 import { ImageSession } from './imageSession';
 import { type LoadedModel, loadModel } from './loader';
 import { cacheInfo, clearCache } from './modelCache';
-import { type FromWorker, IMMEDIATE, type ProgressOf, type Request, type RequestType, type Result, type ToWorker, transferablesOf } from './protocol';
+import {
+  type FromWorker,
+  IMMEDIATE,
+  type ProgressOf,
+  type Request,
+  type RequestType,
+  type Result,
+  type ToWorker,
+  transferablesOf,
+} from './protocol';
 import { Renderer } from './render';
 
 let backend: Backend | null = null;
@@ -103,8 +112,10 @@ const handlers: Handlers = {
   },
   holdDecodes(req) {
     if (req.hold && !decodesHeld) {
-      let release = () => undefined as void;
-      const wait = new Promise<void>((resolve) => { release = resolve; });
+      let release: () => void = () => {};
+      const wait = new Promise<void>((resolve) => {
+        release = resolve;
+      });
       decodesHeld = { release, wait };
     } else if (!req.hold && decodesHeld) {
       decodesHeld.release();

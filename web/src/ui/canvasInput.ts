@@ -14,14 +14,21 @@ export interface CanvasInputHandlers {
   dragging(box: Box): void;
 }
 
-export const boxOf = (a: [number, number], b: [number, number]): Box =>
-  [Math.min(a[0], b[0]), Math.min(a[1], b[1]), Math.max(a[0], b[0]), Math.max(a[1], b[1])];
+export const boxOf = (a: [number, number], b: [number, number]): Box => [
+  Math.min(a[0], b[0]),
+  Math.min(a[1], b[1]),
+  Math.max(a[0], b[0]),
+  Math.max(a[1], b[1]),
+];
 
 export class CanvasInput {
   private dragStart: [number, number] | null = null;
   private moved = false;
 
-  constructor(private readonly canvas: HTMLCanvasElement, private readonly on: CanvasInputHandlers) {
+  constructor(
+    private readonly canvas: HTMLCanvasElement,
+    private readonly on: CanvasInputHandlers,
+  ) {
     canvas.addEventListener('contextmenu', (e) => e.preventDefault());
     canvas.addEventListener('pointerdown', (e) => this.down(e));
     canvas.addEventListener('pointermove', (e) => this.move(e));

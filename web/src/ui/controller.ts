@@ -3,7 +3,7 @@
 // Workspace holds the user's work, and stage/sidebar/canvasInput/notices/telemetry are the view.
 
 import type { ExportKind, ExportObject, ModelInfo, Point, Prompt } from '../engine';
-import { EngineError, SECURE_CONTEXT_HELP, Sam2Engine, webGpuHelp } from '../engine';
+import { EngineError, Sam2Engine, SECURE_CONTEXT_HELP, webGpuHelp } from '../engine';
 import { CanvasInput } from './canvasInput';
 import { decodeBitmap, decodeImageFile, ImageInputError } from './imageInput';
 import { mb, notice, showProgress, status } from './notices';
@@ -51,17 +51,32 @@ export class Controller {
 
   constructor() {
     this.sidebar = new Sidebar({
-      select: (id) => { this.work.select(id); this.refresh(); },
-      remove: (id) => { this.work.remove(id); void this.redraw(); },
-      rename: (id, name) => { this.work.rename(id, name); this.refresh(); },
-      choose: (id, i) => { this.work.chooseCandidate(id, i); void this.redraw(); },
+      select: (id) => {
+        this.work.select(id);
+        this.refresh();
+      },
+      remove: (id) => {
+        this.work.remove(id);
+        void this.redraw();
+      },
+      rename: (id, name) => {
+        this.work.rename(id, name);
+        this.refresh();
+      },
+      choose: (id, i) => {
+        this.work.chooseCandidate(id, i);
+        void this.redraw();
+      },
     });
     this.input = new CanvasInput(this.stage.prompts, {
       imageSize: () => (this.imageBlob ? this.stage.size : null),
       click: (x, y, negative) => void this.prompt(() => this.work.addPoint([x, y, negative ? 0 : 1])),
       box: (box) => void this.prompt(() => this.work.setBox(box)),
       hover: (x, y) => void this.hoverPreview(x, y),
-      leave: () => { this.stage.setPreview(null); this.stage.paintOverlay(); },
+      leave: () => {
+        this.stage.setPreview(null);
+        this.stage.paintOverlay();
+      },
       dragging: (box) => this.stage.drawPrompts(this.work.objects, this.work.activeId, box),
     });
   }
@@ -72,7 +87,11 @@ export class Controller {
     this.engine = engine;
     engine.onDeviceLost = (reason) => void this.recoverOnWasm(reason);
     // For embedding pages and diagnostics (the test suite drills GPU loss through it).
-    (window as unknown as { sam2web: unknown }).sam2web = { get engine() { return engine; } };
+    (window as unknown as { sam2web: unknown }).sam2web = {
+      get engine() {
+        return engine;
+      },
+    };
   }
 
   async loadCatalogue(): Promise<void> {
@@ -80,12 +99,14 @@ export class Controller {
     const body = (await response.json()) as { models: ModelInfo[]; how_to_add: string | null };
     this.models = body.models;
     const select = $<HTMLSelectElement>('model-select');
-    select.replaceChildren(...this.models.map((m) => {
-      const o = document.createElement('option');
-      o.value = m.id;
-      o.textContent = `${m.label} · ${mb(m.bytes)}${m.random_weights ? ' · random weights (test)' : ''}${m.builtin ? ' · built in' : ''}`;
-      return o;
-    }));
+    select.replaceChildren(
+      ...this.models.map((m) => {
+        const o = document.createElement('option');
+        o.value = m.id;
+        o.textContent = `${m.label} · ${mb(m.bytes)}${m.random_weights ? ' · random weights (test)' : ''}${m.builtin ? ' · built in' : ''}`;
+        return o;
+      }),
+    );
     select.disabled = this.models.length === 0;
     if (!this.models.length) {
       notice('models', `No models are installed on this server. ${body.how_to_add ?? ''}`, true);
@@ -134,9 +155,11 @@ export class Controller {
         this.modelLoading = false;
       }
       showProgress(null);
-      status(`${model.label} ready on ${this.engine.info.backend.toUpperCase()} ` +
-        `(${cached ? 'from cache' : 'downloaded'}, ${Math.round(performance.now() - t0)} ms` +
-        `${warmupMs ? `; decoder warmed up in ${Math.round(warmupMs)} ms` : ''})`);
+      status(
+        `${model.label} ready on ${this.engine.info.backend.toUpperCase()} ` +
+          `(${cached ? 'from cache' : 'downloaded'}, ${Math.round(performance.now() - t0)} ms` +
+          `${warmupMs ? `; decoder warmed up in ${Math.round(warmupMs)} ms` : ''})`,
+      );
       void this.refreshStorage();
       if (this.imageBlob) await this.encodeCurrentImage(true);
     } catch (e) {
@@ -150,8 +173,12 @@ export class Controller {
   private async recoverOnWasm(reason: string): Promise<void> {
     if (this.recovering) return;
     this.recovering = true;
-    notice('device', `The GPU device was lost (${reason}). sam2web switched to WASM (CPU) and kept ` +
-      'your image and objects; reload the page to try the GPU again.', true);
+    notice(
+      'device',
+      `The GPU device was lost (${reason}). sam2web switched to WASM (CPU) and kept ` +
+        'your image and objects; reload the page to try the GPU again.',
+      true,
+    );
     const { maskRenderer, graphCapture } = this.engine.info;
     this.engine.dispose();
     this.useEngine(await Sam2Engine.create({ backend: 'wasm', maskRenderer, graphCapture }));
@@ -166,14 +193,17 @@ export class Controller {
     const badge = $('backend-badge');
     const info = this.engine.info;
     if (why) info.fallbackReason = why;
-    badge.textContent = info.backend === 'webgpu'
-      ? `WebGPU${info.adapter ? ` · ${info.adapter.vendor || info.adapter.architecture}` : ''}`
-      : `WASM · ${info.numThreads} thread${info.numThreads > 1 ? 's' : ''}`;
+    badge.textContent =
+      info.backend === 'webgpu'
+        ? `WebGPU${info.adapter ? ` · ${info.adapter.vendor || info.adapter.architecture}` : ''}`
+        : `WASM · ${info.numThreads} thread${info.numThreads > 1 ? 's' : ''}`;
     badge.className = `badge ${info.backend}`;
     if (info.backend === 'wasm') {
       const help = window.isSecureContext ? webGpuHelp(navigator.userAgent) : SECURE_CONTEXT_HELP;
-      notice('webgpu', `WebGPU is not available: ${info.fallbackReason}. The model runs on the CPU ` +
-        `(WASM) instead, which is much slower. ${help}`);
+      notice(
+        'webgpu',
+        `WebGPU is not available: ${info.fallbackReason}. The model runs on the CPU ` + `(WASM) instead, which is much slower. ${help}`,
+      );
     } else notice('webgpu', null);
   }
 
@@ -222,8 +252,10 @@ export class Controller {
       if (!r) return; // superseded by a newer image or model
       this.encoded = true;
       telemetry.encoded(r);
-      status(`Encoded ${r.width}×${r.height} in ${Math.round(r.encodeMs)} ms ` +
-        `(+${Math.round(r.preprocessMs)} ms resize) on ${this.engine.info.backend.toUpperCase()}. Click the image.`);
+      status(
+        `Encoded ${r.width}×${r.height} in ${Math.round(r.encodeMs)} ms ` +
+          `(+${Math.round(r.preprocessMs)} ms resize) on ${this.engine.info.backend.toUpperCase()}. Click the image.`,
+      );
       if (redecode) {
         // A new model: every object's prompts decoded afresh (no refinement from the old model's masks).
         this.inFlight.clear();
@@ -261,8 +293,10 @@ export class Controller {
       const shown = this.work.applyDecode(o.id, o.promptRev, candidates, Array.from(r.scores));
       const now = this.work.find(o.id);
       if (shown && now) {
-        status(`Decoded in ${r.decodeMs.toFixed(1)} ms · ${now.name}: ${r.numMasks > 1 ? `${r.numMasks} candidates, ` : ''}` +
-          `score ${now.scores[now.chosen].toFixed(3)}`);
+        status(
+          `Decoded in ${r.decodeMs.toFixed(1)} ms · ${now.name}: ${r.numMasks > 1 ? `${r.numMasks} candidates, ` : ''}` +
+            `score ${now.scores[now.chosen].toFixed(3)}`,
+        );
       } else telemetry.discarded();
       return shown;
     } finally {
@@ -295,7 +329,11 @@ export class Controller {
     for (const o of this.work.stale()) {
       if (!hasPrompts(o)) this.work.dropMask(o.id);
       else if (!this.inFlight.has(`${o.id}:${o.promptRev}`)) {
-        void this.decodeObject(o).then(async (shown) => { if (shown) await this.redraw(); }).catch((e) => this.showError(e, 'Decoding failed'));
+        void this.decodeObject(o)
+          .then(async (shown) => {
+            if (shown) await this.redraw();
+          })
+          .catch((e) => this.showError(e, 'Decoding failed'));
       }
     }
     await this.redraw();
@@ -334,11 +372,21 @@ export class Controller {
       // Shown only while it still previews the active object's prompts, and no press began.
       if (!r || this.input.pressed || now.id !== asked.id || now.promptRev !== asked.rev) return;
       const best = r.scores.indexOf(Math.max(...r.scores));
-      const [bitmap] = await this.engine.render([{
-        objectId: -1, key: `preview:${Date.now()}`, lowRes: r.lowRes.slice(best * LOW, (best + 1) * LOW),
-        color: o.color, threshold: display().threshold, fill: true, contour: false,
-      }]);
-      if (this.input.pressed) { bitmap.bitmap.close(); return; }
+      const [bitmap] = await this.engine.render([
+        {
+          objectId: -1,
+          key: `preview:${Date.now()}`,
+          lowRes: r.lowRes.slice(best * LOW, (best + 1) * LOW),
+          color: o.color,
+          threshold: display().threshold,
+          fill: true,
+          contour: false,
+        },
+      ]);
+      if (this.input.pressed) {
+        bitmap.bitmap.close();
+        return;
+      }
       this.stage.setPreview(bitmap.bitmap);
       this.stage.paintOverlay();
       telemetry.previewed(x, y, bitmap.area);
@@ -362,9 +410,19 @@ export class Controller {
     const signature = (o: SegObject) => `${renderKey(o)}|${threshold}|${fill}|${contour}|${o.color.join()}`;
     const stale = visible.filter((o) => this.overlaySignature.get(o.id) !== signature(o));
     const staleSignatures = stale.map(signature); // as requested, even if objects change meanwhile
-    const rendered = stale.length ? await this.engine.render(stale.map((o) => ({
-      objectId: o.id, key: renderKey(o), lowRes: o.candidates[o.chosen], color: o.color, threshold, fill, contour,
-    }))) : [];
+    const rendered = stale.length
+      ? await this.engine.render(
+          stale.map((o) => ({
+            objectId: o.id,
+            key: renderKey(o),
+            lowRes: o.candidates[o.chosen],
+            color: o.color,
+            threshold,
+            fill,
+            contour,
+          })),
+        )
+      : [];
     this.stage.setPreview(null);
     const keep = new Set(visible.map((o) => o.id));
     this.stage.keepOverlays(keep);
@@ -375,7 +433,7 @@ export class Controller {
       this.stage.setOverlay(r.objectId, r.bitmap);
       areas.set(r.objectId, r.area);
     }
-    stale.forEach((o, i) => this.overlaySignature.set(o.id, staleSignatures[i]));
+    for (const [i, o] of stale.entries()) this.overlaySignature.set(o.id, staleSignatures[i]);
     this.sidebar.setAreas(areas);
     this.stage.paintOverlay();
     this.refresh();
@@ -386,9 +444,15 @@ export class Controller {
 
   private exportObjects(all: boolean): ExportObject[] {
     const chosen = all ? this.work.objects : [this.work.active];
-    return chosen.filter((o) => o.candidates.length).map((o) => ({
-      name: o.name, key: renderKey(o), lowRes: o.candidates[o.chosen], color: o.color, score: o.scores[o.chosen],
-    }));
+    return chosen
+      .filter((o) => o.candidates.length)
+      .map((o) => ({
+        name: o.name,
+        key: renderKey(o),
+        lowRes: o.candidates[o.chosen],
+        color: o.color,
+        score: o.scores[o.chosen],
+      }));
   }
 
   async download(kind: ExportKind): Promise<void> {
@@ -415,8 +479,8 @@ export class Controller {
   async refreshStorage(): Promise<void> {
     try {
       const info = await this.engine.cacheInfo();
-      $('storage-info').textContent = `${info.files} cached model file(s), ${mb(info.bytes)} · ` +
-        `this site uses ${mb(info.usage)} of ${mb(info.quota)} available`;
+      $('storage-info').textContent =
+        `${info.files} cached model file(s), ${mb(info.bytes)} · ` + `this site uses ${mb(info.usage)} of ${mb(info.quota)} available`;
     } catch {
       $('storage-info').textContent = 'Browser storage (OPFS) is not available: models are downloaded each visit.';
     }
@@ -428,4 +492,3 @@ export class Controller {
     status('Cached models cleared; the next load downloads them again.');
   }
 }
-

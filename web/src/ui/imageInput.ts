@@ -30,7 +30,9 @@ export class ImageInputError extends Error {}
  * matching what Pillow hands the Python predictor. */
 export function decodeBitmap(file: Blob): Promise<ImageBitmap> {
   return createImageBitmap(file, {
-    imageOrientation: 'from-image', premultiplyAlpha: 'none', colorSpaceConversion: 'none',
+    imageOrientation: 'from-image',
+    premultiplyAlpha: 'none',
+    colorSpaceConversion: 'none',
   });
 }
 
@@ -40,8 +42,9 @@ export async function decodeImageFile(file: Blob, name: string): Promise<ImageBi
   const kind = SIGNATURES.find(([, test]) => test(head));
   if (!kind) {
     const other = KNOWN_OTHERS.find(([, test]) => test(head));
-    throw new ImageInputError(`“${name}” is not a supported image${other ? ` (it looks like a ${other[0]})` : ''}. ` +
-      'Use PNG, JPEG, WebP, GIF, BMP or AVIF.');
+    throw new ImageInputError(
+      `“${name}” is not a supported image${other ? ` (it looks like a ${other[0]})` : ''}. Use PNG, JPEG, WebP, GIF, BMP or AVIF.`,
+    );
   }
   let bitmap: ImageBitmap;
   try {
@@ -54,7 +57,7 @@ export async function decodeImageFile(file: Blob, name: string): Promise<ImageBi
     throw new ImageInputError(`“${name}” has zero size.`);
   }
   if (bitmap.width * bitmap.height > MAX_PIXELS) {
-    const mp = (bitmap.width * bitmap.height / 1e6).toFixed(0);
+    const mp = ((bitmap.width * bitmap.height) / 1e6).toFixed(0);
     bitmap.close();
     throw new ImageInputError(`“${name}” is ${mp} megapixels; the limit is ${MAX_PIXELS / 1e6}.`);
   }

@@ -9,15 +9,23 @@ import { telemetry } from './telemetry';
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
 function wire(app: Controller) {
-  const open = (f: File | null | undefined, name?: string) => { if (f) void app.openImage(f, name ?? f.name); };
+  const open = (f: File | null | undefined, name?: string) => {
+    if (f) void app.openImage(f, name ?? f.name);
+  };
   for (const id of ['file-input', 'change-image']) {
     const input = $<HTMLInputElement>(id);
-    input.onchange = () => { open(input.files?.[0]); input.value = ''; };
+    input.onchange = () => {
+      open(input.files?.[0]);
+      input.value = '';
+    };
   }
   $('demo-button').onclick = async () => void app.openImage(await (await fetch('./demo.png')).blob(), 'demo.png');
   const dropzone = $('dropzone');
   for (const target of [dropzone, $('stage')]) {
-    target.addEventListener('dragover', (e) => { e.preventDefault(); dropzone.classList.add('over'); });
+    target.addEventListener('dragover', (e) => {
+      e.preventDefault();
+      dropzone.classList.add('over');
+    });
     target.addEventListener('dragleave', () => dropzone.classList.remove('over'));
     target.addEventListener('drop', (e) => {
       e.preventDefault();
@@ -26,11 +34,16 @@ function wire(app: Controller) {
     });
   }
   window.addEventListener('paste', (e) => {
-    const f = Array.from(e.clipboardData?.items ?? []).find((i) => i.kind === 'file')?.getAsFile();
+    const f = Array.from(e.clipboardData?.items ?? [])
+      .find((i) => i.kind === 'file')
+      ?.getAsFile();
     open(f, f?.name || 'pasted image');
   });
   const select = $<HTMLSelectElement>('model-select');
-  select.onchange = () => { const m = app.modelById(select.value); if (m) void app.selectModel(m); };
+  select.onchange = () => {
+    const m = app.modelById(select.value);
+    if (m) void app.selectModel(m);
+  };
   $('new-object').onclick = () => app.newObject();
   $('undo').onclick = () => app.undo();
   $('redo').onclick = () => app.redo();
@@ -62,12 +75,14 @@ async function start() {
     const backend = params.get('backend');
     const renderer = params.get('renderer');
     const capture = params.get('capture');
-    app.useEngine(await Sam2Engine.create({
-      backend: backend === 'wasm' || backend === 'webgpu' ? backend : 'auto',
-      numThreads: Number(params.get('threads')) || undefined,
-      maskRenderer: renderer === 'webgl2' || renderer === 'js' ? renderer : 'auto',
-      graphCapture: capture === 'on' || capture === 'off' ? capture : 'auto',
-    }));
+    app.useEngine(
+      await Sam2Engine.create({
+        backend: backend === 'wasm' || backend === 'webgpu' ? backend : 'auto',
+        numThreads: Number(params.get('threads')) || undefined,
+        maskRenderer: renderer === 'webgl2' || renderer === 'js' ? renderer : 'auto',
+        graphCapture: capture === 'on' || capture === 'off' ? capture : 'auto',
+      }),
+    );
   } catch (e) {
     app.showError(e, 'The engine could not start');
     return;

@@ -25,7 +25,7 @@ export function notice(id: string, text: string | null, error = false): void {
 
 export function showProgress(p: LoadProgress | null): void {
   const box = $('progress');
-  if (!p || p.phase !== 'download') {
+  if (p?.phase !== 'download') {
     box.hidden = true;
     return;
   }

@@ -29,13 +29,17 @@ export class Sidebar {
   refresh(work: Workspace): void {
     $('object-list').replaceChildren(...work.objects.map((o) => this.entry(o, o.id === work.activeId)));
     const active = work.active;
-    $('candidates').replaceChildren(...(active.candidates.length > 1 ? active.scores.map((s, i) => {
-      const b = document.createElement('button');
-      b.className = `candidate${i === active.chosen ? ' active' : ''}`;
-      b.textContent = `Mask ${i + 1}: ${s.toFixed(2)}`;
-      b.onclick = () => this.on.choose(active.id, i);
-      return b;
-    }) : []));
+    $('candidates').replaceChildren(
+      ...(active.candidates.length > 1
+        ? active.scores.map((s, i) => {
+            const b = document.createElement('button');
+            b.className = `candidate${i === active.chosen ? ' active' : ''}`;
+            b.textContent = `Mask ${i + 1}: ${s.toFixed(2)}`;
+            b.onclick = () => this.on.choose(active.id, i);
+            return b;
+          })
+        : []),
+    );
     ($('undo') as HTMLButtonElement).disabled = !work.canUndo();
     ($('redo') as HTMLButtonElement).disabled = !work.canRedo();
   }
@@ -47,7 +51,12 @@ export class Sidebar {
     // The exact prompts and the mask shown, for tools and tests that replay them elsewhere;
     // `current` says whether the mask is the one for these prompts (false while it is decoded).
     li.dataset.prompts = JSON.stringify({
-      points: o.points, box: o.box, chosen: o.chosen, scores: o.scores, current: o.maskRev === o.promptRev, name: o.name,
+      points: o.points,
+      box: o.box,
+      chosen: o.chosen,
+      scores: o.scores,
+      current: o.maskRev === o.promptRev,
+      name: o.name,
     });
     const swatch = document.createElement('span');
     swatch.className = 'swatch';
@@ -63,7 +72,8 @@ export class Sidebar {
     const meta = document.createElement('span');
     meta.className = 'meta';
     const area = this.areas.get(o.id);
-    meta.textContent = `${o.scores.length ? ` · score ${o.scores[o.chosen].toFixed(2)}` : ''}` +
+    meta.textContent =
+      `${o.scores.length ? ` · score ${o.scores[o.chosen].toFixed(2)}` : ''}` +
       `${area !== undefined ? ` · ${area.toLocaleString()} px` : ''}`;
     const del = document.createElement('button');
     del.className = 'delete';

@@ -7,8 +7,16 @@
 import type { Box, Point } from '../engine';
 
 const PALETTE: [number, number, number][] = [
-  [30, 144, 255], [255, 99, 71], [50, 205, 50], [255, 215, 0], [186, 85, 211],
-  [0, 206, 209], [255, 140, 0], [220, 20, 60], [124, 252, 0], [255, 105, 180],
+  [30, 144, 255],
+  [255, 99, 71],
+  [50, 205, 50],
+  [255, 215, 0],
+  [186, 85, 211],
+  [0, 206, 209],
+  [255, 140, 0],
+  [220, 20, 60],
+  [124, 252, 0],
+  [255, 105, 180],
 ];
 
 export interface SegObject {
@@ -160,7 +168,7 @@ export class Workspace {
 
   /** Objects whose mask is not (yet) the one for their prompts: they need decoding. */
   stale(): SegObject[] {
-    return this.objects.filter((o) => hasPrompts(o) ? o.maskRev !== o.promptRev : o.candidates.length > 0);
+    return this.objects.filter((o) => (hasPrompts(o) ? o.maskRev !== o.promptRev : o.candidates.length > 0));
   }
 
   /** Drops the mask of an object that has no prompts left. */
@@ -182,8 +190,17 @@ export class Workspace {
   private create(): SegObject {
     const id = this.nextId++;
     const o: SegObject = {
-      id, name: `object ${id}`, color: PALETTE[(id - 1) % PALETTE.length], points: [], box: null,
-      promptRev: next(), candidates: [], scores: [], chosen: 0, maskRev: 0, version: next(),
+      id,
+      name: `object ${id}`,
+      color: PALETTE[(id - 1) % PALETTE.length],
+      points: [],
+      box: null,
+      promptRev: next(),
+      candidates: [],
+      scores: [],
+      chosen: 0,
+      maskRev: 0,
+      version: next(),
     };
     o.maskRev = o.promptRev; // no prompts, no mask: up to date
     this.objects = [...this.objects, o];
@@ -193,9 +210,10 @@ export class Workspace {
 
   /** Objects are replaced, never mutated, so a shallow copy of the list is a snapshot. */
   private replace(id: number, change: Partial<SegObject>): SegObject {
-    let changed: SegObject | undefined;
-    this.objects = this.objects.map((o) => (o.id === id ? (changed = { ...o, ...change }) : o));
-    return changed as SegObject;
+    const i = this.objects.findIndex((o) => o.id === id);
+    const changed = { ...this.objects[i], ...change };
+    this.objects = this.objects.map((o, k) => (k === i ? changed : o));
+    return changed;
   }
 
   private editPrompts(edit: (o: SegObject) => void): SegObject {
