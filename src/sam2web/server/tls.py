@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import os
 import socket
+import stat
+import tempfile
 from pathlib import Path
 
 
@@ -15,7 +18,10 @@ def self_signed_certificate(directory: Path, hosts: list[str]) -> tuple[Path, Pa
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import NameOID
 
-    directory.mkdir(parents=True, exist_ok=True)
+    # Made 0700 as it is created (mkdir's mode, never a chmod after): only the user enters it.
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if stat.S_IMODE(directory.stat().st_mode) & 0o077:  # an older, looser directory
+        directory.chmod(0o700)
     cert_path, key_path = directory / "cert.pem", directory / "key.pem"
     names = sorted(set(hosts) | {"localhost", "127.0.0.1", socket.gethostname()})
     names = [n for n in names if n not in ("0.0.0.0", "::")]
@@ -29,7 +35,7 @@ def self_signed_certificate(directory: Path, hosts: list[str]) -> tuple[Path, Pa
         except ValueError:
             alt_names.append(x509.DNSName(name))
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sam2web local server")])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(subject)
@@ -41,12 +47,25 @@ def self_signed_certificate(directory: Path, hosts: list[str]) -> tuple[Path, Pa
         .add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
         .sign(key, hashes.SHA256())
     )
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    key_path.chmod(0o600)
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    _write_private(key_path, key.private_bytes(serialization.Encoding.PEM,
+                                               serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption()))
+    _write_private(cert_path, cert.public_bytes(serialization.Encoding.PEM))
     return cert_path, key_path
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write `path` so that it is 0600 from its first byte on: mkstemp creates the file 0600 (the
+    umask can only take bits away), and os.replace puts it over any older file, whatever that
+    file's mode was. No moment where another user could open the key."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
 
 
 def lan_addresses() -> list[str]:
@@ -62,16 +81,24 @@ def lan_addresses() -> list[str]:
 
 def _reusable(cert_path: Path, key_path: Path, names: list[str]) -> bool:
     from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
 
     if not (cert_path.is_file() and key_path.is_file()):
         return False
+    if stat.S_IMODE(key_path.stat().st_mode) & 0o077:
+        return False  # others could read this key: it is replaced, not reused
     try:
         cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except (ValueError, x509.ExtensionNotFound):
+        key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+    except (ValueError, TypeError, x509.ExtensionNotFound):
         return False
+    public = serialization.PublicFormat.SubjectPublicKeyInfo
+    if key.public_key().public_bytes(serialization.Encoding.PEM, public) != \
+            cert.public_key().public_bytes(serialization.Encoding.PEM, public):
+        return False  # a key left from an interrupted earlier run
     covered = {str(v) for v in san.get_values_for_type(x509.IPAddress)}
     covered |= set(san.get_values_for_type(x509.DNSName))
-    fresh = cert.not_valid_after_utc > datetime.datetime.now(datetime.timezone.utc) + \
+    fresh = cert.not_valid_after_utc > datetime.datetime.now(datetime.UTC) + \
         datetime.timedelta(days=1)
     return fresh and set(names) <= covered
