@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
@@ -77,3 +79,31 @@ def tiny_bundle(tmp_path_factory, photos) -> Path:
     subset = {k: photos[k] for k in ("astronaut", "coffee", "rocket-portrait")}
     out = tmp_path_factory.mktemp("tiny")
     return export_bundles("sam2.1-hiera-tiny", out, photos=subset, log=lambda m: None)[0].path
+
+
+@pytest.fixture
+def make_bundle():
+    """make(directory, bundle_id, version=2, **keys): a small bundle whose files are made-up
+    bytes with their true sizes and sha256 (the store checks those; it never runs the graphs).
+    `keys` replace top-level manifest keys; a key given as None is dropped."""
+    def make(directory: Path, bundle_id: str = "fake-model-fp32", version: int = 2,
+             **keys) -> Path:
+        directory.mkdir(parents=True, exist_ok=True)
+        files = {}
+        for role in ("encoder", "decoder"):
+            data = f"{bundle_id} {role} ".encode() * 64
+            (directory / f"{role}.onnx").write_bytes(data)
+            files[role] = {"path": f"{role}.onnx", "bytes": len(data),
+                           "sha256": hashlib.sha256(data).hexdigest()}
+        manifest = {"format": "sam2web-bundle", "format_version": version, "id": bundle_id,
+                    "family": "sam2", "capabilities": ["image"], "model_id": "fake",
+                    "size": "tiny", "precision": "fp32", "input_size": 1024,
+                    "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225],
+                    "mask_threshold": 0.0, "files": files}
+        if version == 1:
+            del manifest["capabilities"]
+        manifest.update(keys)
+        manifest = {k: v for k, v in manifest.items() if v is not None}
+        (directory / "manifest.json").write_text(json.dumps(manifest, indent=2))
+        return directory
+    return make

@@ -102,7 +102,7 @@ def test_reduced_precisions_are_verified_and_smaller(exported, precision):
         assert row["iou"] >= 0.95 or row["candidates_iou"] >= 0.99, row
     fp32 = read_manifest(exported["fp32"].path)
     # The decoder dominates the test model's bytes; both conversions must shrink it a lot.
-    assert data["files"]["decoder"]["bytes"] < 0.6 * fp32.files["decoder"]["bytes"]
+    assert data["files"]["decoder"]["bytes"] < 0.6 * fp32.files["decoder"].bytes
     graph = onnx.load(str(result.path / "decoder.onnx")).graph
     ops = {n.op_type for n in graph.node}
     if precision == "int8":

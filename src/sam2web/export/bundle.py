@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from sam2web import __version__
 from sam2web.errors import ParityError, Sam2WebError
-from sam2web.manifest import FORMAT, FORMAT_VERSION, Manifest, describe_file, sha256_file
 from sam2web.export.models import ModelSpec, get_spec
 from sam2web.export.onnx_export import (
     OPSET,
@@ -21,6 +20,14 @@ from sam2web.export.onnx_export import (
     io_signature,
 )
 from sam2web.export.verify import IOU_THRESHOLDS, passes
+from sam2web.manifest import (
+    FORMAT,
+    FORMAT_VERSION,
+    Manifest,
+    check_model_id,
+    describe_file,
+    sha256_file,
+)
 
 MEAN = [0.485, 0.456, 0.406]
 STD = [0.229, 0.224, 0.225]
@@ -48,12 +55,13 @@ def _manifest(spec, precision, root: Path, checkpoint: Path | None, ckpt_sha: st
         role: describe_file(root, f"{role}.onnx", **io_signature(root / f"{role}.onnx"))
         for role in ("encoder", "decoder")
     }
-    return Manifest(
+    return Manifest.from_dict(
         {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
             "id": bundle_id(spec, precision, name),
             "family": "sam2",
+            "capabilities": ["image"],
             "model_id": spec.model_id,
             "sam2_version": spec.version,
             "size": spec.size,
@@ -107,6 +115,10 @@ def export_bundles(
     bad = [p for p in precisions if p not in PRECISIONS]
     if bad or not precisions:
         raise Sam2WebError(f"unknown precision {bad}; choose from {', '.join(PRECISIONS)}")
+    if name is not None:
+        check_model_id(name, "--name", hint="it names the bundle's directory")
+    for p in precisions:  # the ids name directories in OUT and in the model store
+        check_model_id(bundle_id(spec, p, name), "bundle id")
     out_dir = Path(out_dir)
     targets = {p: out_dir / bundle_id(spec, p, name) for p in precisions}
     existing = [str(t) for t in targets.values() if t.exists()]
@@ -148,8 +160,7 @@ def export_bundles(
             parity, ok = None, True
             if verify:
                 parity, ok = _verify(official, root, photos, precision, log)
-                manifest.data["parity"] = parity
-                manifest.write()
+                manifest.with_changes(parity=parity).write()
             results.append(ExportResult(root, precision, parity, ok))
         del model, official
         # Publish: every precision moves next to its target only now that all work succeeded.
@@ -173,7 +184,7 @@ def _verify(official, root: Path, photos: dict, precision: str, log) -> tuple[di
     from tqdm import tqdm
 
     from sam2web.export.verify import compare
-    from sam2web.predict.predictor import Predictor
+    from sam2web.predict.image import Predictor
 
     ours = Predictor.from_bundle(root)
     with tqdm(total=len(photos), desc=f"verifying {precision} vs PyTorch", unit="photo") as bar:
@@ -192,25 +203,25 @@ def _verify(official, root: Path, photos: dict, precision: str, log) -> tuple[di
 def derive_precision(source: Path, precision: str, out_root: Path) -> Path:
     """A reduced-precision copy of an existing bundle (any family, e.g. the built-in model):
     the same graphs converted to fp16 or weight-only int8, with a manifest that says so."""
-    import json
-
     from sam2web.manifest import read_manifest
 
     if precision not in ("fp16", "int8"):
         raise Sam2WebError(f"precision must be fp16 or int8, not {precision!r}")
     src = read_manifest(source)
-    if src.data.get("precision") != "fp32":
-        raise Sam2WebError(f"{src.bundle_id} is {src.data.get('precision')}; convert from fp32")
-    data = json.loads(json.dumps(src.data))
-    base = src.bundle_id.removesuffix("-fp32")
-    data.update(id=f"{base}-{precision}", precision=precision, builtin=False, parity=None,
-                derived_from=src.bundle_id)
-    if "label" in data:
-        data["label"] = f"{data['label']} [{precision}]"
+    if src.precision != "fp32":
+        raise Sam2WebError(f"{src.id} is {src.precision}; convert from fp32")
+    data = src.to_json()
+    base = src.id.removesuffix("-fp32")
+    data.update(id=check_model_id(f"{base}-{precision}", "converted model id"),
+                precision=precision, builtin=False, parity=None, derived_from=src.id)
+    if src.label:
+        data["label"] = f"{src.label} [{precision}]"
     target = out_root / data["id"]
     target.mkdir(parents=True, exist_ok=True)
     for role, entry in src.files.items():
-        convert_file(src.path_of(role), target / entry["path"], precision)
-        data["files"][role] = describe_file(target, entry["path"])
-    Manifest(data, target).write()
+        path = target / entry.path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        convert_file(src.path_of(role), path, precision)
+        data["files"][role] = describe_file(target, entry.path, **io_signature(path))
+    Manifest.from_dict(data, target).write()
     return target

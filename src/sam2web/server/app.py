@@ -13,8 +13,9 @@ from starlette.responses import FileResponse, JSONResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from sam2web.manifest import Manifest, describe_bundle
 from sam2web.server.headers import SecurityHeadersMiddleware
-from sam2web.store import HOW_TO_ADD, ModelStore, is_builtin
+from sam2web.store import HOW_TO_ADD, ModelStore
 
 STATIC_DIR = Path(__file__).parent / "static"
 IMMUTABLE = "public, max-age=31536000, immutable"
@@ -39,20 +40,13 @@ class AppFiles(StaticFiles):
         return response
 
 
-def _describe(manifest) -> dict:
-    data = manifest.data
+def _describe(manifest: Manifest) -> dict:
+    """A model as the app reads it: the summary `sam2web models list --json` prints too, the
+    whole manifest (version 2, also for a version-1 bundle on disk) and a URL per file role."""
     return {
-        "id": manifest.bundle_id,
-        "family": data["family"],
-        "model_id": data.get("model_id"),
-        "size": data.get("size"),
-        "precision": data.get("precision"),
-        "label": data.get("label") or f"{data.get('model_id')} ({data.get('precision')})",
-        "random_weights": bool(data.get("random_weights")),
-        "builtin": is_builtin(manifest),
-        "bytes": manifest.total_bytes(),
-        "manifest": data,
-        "urls": {role: f"/blobs/{info['sha256']}" for role, info in manifest.files.items()},
+        **describe_bundle(manifest),
+        "manifest": manifest.to_json(),
+        "urls": {role: f"/blobs/{entry.sha256}" for role, entry in manifest.files.items()},
     }
 
 
@@ -67,8 +61,8 @@ def create_app(store: ModelStore, static_dir: Path = STATIC_DIR) -> Starlette:
 
     def blob_index() -> dict[str, Path]:
         # Re-read on each request: models added or removed while serving appear at once.
-        return {info["sha256"]: m.root / info["path"]
-                for m in store.list() for info in m.files.values()}
+        return {entry.sha256: m.root / entry.path
+                for m in store.list() for entry in m.files.values()}
 
     async def models(request: Request) -> JSONResponse:
         listed = [_describe(m) for m in store.list()]
