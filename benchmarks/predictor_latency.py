@@ -48,33 +48,25 @@ def ensure_bundle(model: str, precision: str, cache: Path, checkpoint_dir: Path 
 
 
 def bench(bundle: Path, image: np.ndarray, runs: int, threads: int | None) -> dict:
-    import onnxruntime as ort
-
     from sam2web.manifest import read_manifest
     from sam2web.predict.predictor import Predictor
 
     manifest = read_manifest(bundle)
-    predictor = Predictor(manifest, verify=False)
-    if threads:
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        for role in ("encoder", "decoder"):
-            setattr(predictor, role, ort.InferenceSession(str(manifest.path_of(role)), options,
-                                                          providers=["CPUExecutionProvider"]))
+    predictor = Predictor(manifest, verify=False, threads=threads)
     h, w = image.shape[:2]
     encode_ms = _median_ms(lambda: predictor.set_image(image), runs)
     click = dict(points=[[w / 2, h / 2]], labels=[1])
     decode_ms = _median_ms(lambda: predictor.predict(**click), runs * 4)
     return {
         "bundle": manifest.bundle_id,
-        "model": manifest.data["model_id"],
-        "precision": manifest.data["precision"],
+        "model": manifest.model_id,
+        "precision": manifest.precision,
         "encoder_ms": round(encode_ms, 1),
         "decoder_ms": round(decode_ms, 2),
-        "encoder_bytes": manifest.files["encoder"]["bytes"],
-        "decoder_bytes": manifest.files["decoder"]["bytes"],
+        "encoder_bytes": manifest.files["encoder"].bytes,
+        "decoder_bytes": manifest.files["decoder"].bytes,
         "total_mb": round(manifest.total_bytes() / 1e6, 1),
-        "random_weights": bool(manifest.data.get("random_weights")),
+        "random_weights": manifest.random_weights,
     }
 
 

