@@ -10,7 +10,7 @@ __all__ = ["Predictor", "Sam2WebError", "__version__"]
 def __getattr__(name: str):
     # Import the predictor lazily so `sam2web --help` stays fast.
     if name == "Predictor":
-        from sam2web.predict.predictor import Predictor
+        from sam2web.predict.image import Predictor
 
         return Predictor
     raise AttributeError(name)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from sam2web.errors import Sam2WebError
@@ -30,10 +30,30 @@ BuiltinOption = typer.Option(True, "--builtin/--no-builtin", envvar="SAM2WEB_BUI
                                   "model is installed).")
 
 
-def _store(path: Optional[Path], builtin: bool = True):
+def _store(path: Path | None, builtin: bool = True):
     from sam2web.store import ModelStore
 
     return ModelStore(path, builtin=builtin)
+
+
+EXPORT_PRECISIONS = ("fp32", "fp16", "int8")
+CONVERT_PRECISIONS = ("fp16", "int8")
+
+
+def _precisions(allowed: tuple[str, ...]):
+    """A --precision callback: every value one of `allowed` (a usage error otherwise), each once."""
+    def check(values: list[str]) -> list[str]:
+        for value in values:
+            if value not in allowed:
+                raise typer.BadParameter(
+                    f"unknown precision {value!r}; choose from {', '.join(allowed)} (repeat the "
+                    f"option for several: --precision {allowed[0]} --precision {allowed[-1]})")
+        return list(dict.fromkeys(values))
+    return check
+
+
+_check_export_precisions = _precisions(EXPORT_PRECISIONS)
+_check_convert_precisions = _precisions(CONVERT_PRECISIONS)
 
 
 @app.command()
@@ -42,13 +62,14 @@ def export(
                                         "sam2.1-hiera-{tiny,small,base-plus,large}."),
     out_dir: Path = typer.Option(..., "--out", help="Directory; one bundle per precision is "
                                                     "written to OUT/<id>-<precision>/."),
-    checkpoint: Optional[Path] = typer.Option(None, help="Official or fine-tuned .pt checkpoint."),
-    precision: List[str] = typer.Option(["fp32"], help="fp32, fp16 and/or int8 "
-                                                       "(--precision fp32 fp16 int8)."),
+    checkpoint: Path | None = typer.Option(None, help="Official or fine-tuned .pt checkpoint."),
+    precision: list[str] = typer.Option(
+        ["fp32"], callback=_check_export_precisions,
+        help="fp32, fp16 or int8; repeat for several (--precision fp32 --precision int8)."),
     download: bool = typer.Option(False, help="Download the official checkpoint of --model."),
     random_weights: bool = typer.Option(False, help="No checkpoint: random weights (tests only)."),
-    name: Optional[str] = typer.Option(None, help="Bundle name instead of the model id "
-                                                  "(for fine-tuned checkpoints)."),
+    name: str | None = typer.Option(None, help="Bundle name instead of the model id "
+                                               "(for fine-tuned checkpoints)."),
     verify: bool = typer.Option(True, help="Check parity with PyTorch SAM2 on real photos."),
     force: bool = typer.Option(False, help="Replace existing bundles."),
 ):
@@ -75,14 +96,14 @@ def export(
 @app.command()
 def segment(
     image: Path = typer.Argument(..., help="Image file (png, jpeg, webp, gif, bmp, tiff, avif)."),
-    point: List[str] = typer.Option([], help="X,Y[,LABEL] in pixels; LABEL 1 positive (default) "
-                                             "or 0 negative. Repeat for more points."),
-    box: Optional[str] = typer.Option(None, help="X0,Y0,X1,Y1 in pixels."),
-    model: Optional[str] = typer.Option(None, help="Installed model id (default: best installed)."),
+    point: list[str] = typer.Option([], help="X,Y[,LABEL] in pixels; LABEL 1 positive (default) "
+                                            "or 0 negative. Repeat for more points."),
+    box: str | None = typer.Option(None, help="X0,Y0,X1,Y1 in pixels."),
+    model: str | None = typer.Option(None, help="Installed model id (default: best installed)."),
     out_path: Path = typer.Option(..., "--out", help="Where to write the binary mask PNG."),
-    cutout: Optional[Path] = typer.Option(None, help="Also write a transparent cutout PNG."),
+    cutout: Path | None = typer.Option(None, help="Also write a transparent cutout PNG."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-    models: Optional[Path] = StoreOption,
+    models: Path | None = StoreOption,
     builtin: bool = BuiltinOption,
 ):
     """Segment one object in an image from points and/or a box."""
@@ -90,7 +111,7 @@ def segment(
 
     from sam2web.images import load_image
     from sam2web.masks import bbox, save_cutout_png, save_mask_png
-    from sam2web.predict.predictor import Predictor
+    from sam2web.predict.image import Predictor
 
     points, labels = _parse_points(point)
     box_xyxy = _parse_numbers(box, 4, "--box") if box else None
@@ -99,12 +120,12 @@ def segment(
     for target in [out_path, cutout]:
         if target is not None and target.resolve() == image.resolve():
             raise Sam2WebError(f"refusing to overwrite the input image {image}")
-    manifest = _store(models, builtin).get(model)
-    if manifest.data.get("random_weights"):
-        err.print(f"[yellow]warning: {manifest.bundle_id} has random weights (a test model)")
-    if manifest.data.get("builtin") and not as_json:
-        err.print(f"using the built-in {manifest.data['label']}; for SAM2 see `sam2web models "
-                  "list`", highlight=False)
+    manifest = _store(models, builtin).get(model)  # checks the id: a plain name, not a path
+    if manifest.random_weights:
+        err.print(f"[yellow]warning: {manifest.id} has random weights (a test model)")
+    if manifest.builtin and not as_json:
+        err.print(f"using the built-in {manifest.label}; for SAM2 see `sam2web models list`",
+                  highlight=False)
     rgb = load_image(image)
     predictor = Predictor(manifest)
     predictor.set_image(rgb)
@@ -119,7 +140,7 @@ def segment(
         save_cutout_png(rgb, mask, cutout)
     summary = {
         "image": str(image), "width": rgb.shape[1], "height": rgb.shape[0],
-        "model": manifest.bundle_id, "score": round(float(result.scores[best]), 4),
+        "model": manifest.id, "score": round(float(result.scores[best]), 4),
         "area": int(mask.sum()), "bbox": bbox(mask), "mask": str(out_path),
         "cutout": str(cutout) if cutout else None,
     }
@@ -134,7 +155,8 @@ def _parse_numbers(text: str, count, option: str) -> list[float]:
         values = [float(v) for v in text.split(",")]
     except ValueError:
         values = []
-    if not values or (len(values) not in count if isinstance(count, tuple) else len(values) != count):
+    fits = len(values) in count if isinstance(count, tuple) else len(values) == count
+    if not values or not fits:
         want = " or ".join(map(str, count)) if isinstance(count, tuple) else count
         raise Sam2WebError(f"{option} {text!r}: expected {want} comma-separated numbers")
     return values
@@ -159,7 +181,7 @@ def serve(
     open_browser: bool = typer.Option(False, "--open", help="Open the app in the browser."),
     https: bool = typer.Option(False, help="Serve over HTTPS with a self-signed certificate "
                                            "(WebGPU needs a secure context on other devices)."),
-    models: Optional[Path] = StoreOption,
+    models: Path | None = StoreOption,
     builtin: bool = BuiltinOption,
 ):
     """Serve the in-browser SAM2 app and the installed models on this machine."""
@@ -200,7 +222,7 @@ def serve(
     if not available:
         out.print(f"[yellow]No models installed yet.[/yellow] {HOW_TO_ADD}")
     elif not installed:
-        out.print(f"No SAM2 model installed yet: using the built-in {available[0].data['label']}."
+        out.print(f"No SAM2 model installed yet: using the built-in {available[0].label}."
                   f"\n{HOW_TO_ADD}", highlight=False)
     if open_browser:
         threading.Timer(1.0, webbrowser.open, args=(url,)).start()
@@ -208,19 +230,17 @@ def serve(
 
 
 @models_app.command("list")
-def models_list(models: Optional[Path] = StoreOption,
+def models_list(models: Path | None = StoreOption,
                 as_json: bool = typer.Option(False, "--json"), builtin: bool = BuiltinOption):
     """Show installed models (and the built-in one)."""
+    from sam2web.manifest import describe_bundle
     from sam2web.store import HOW_TO_ADD, is_builtin
 
     store = _store(models, builtin)
     manifests = store.list()
     if as_json:
-        print(json.dumps([{"id": m.bundle_id, "model": m.data.get("model_id"),
-                           "precision": m.data.get("precision"), "bytes": m.total_bytes(),
-                           "family": m.data["family"], "builtin": is_builtin(m),
-                           "random_weights": bool(m.data.get("random_weights")),
-                           "path": str(m.root)} for m in manifests]))
+        # The server's /api/models entries start from the same summary.
+        print(json.dumps([{**describe_bundle(m), "path": str(m.root)} for m in manifests]))
         return
     if not manifests:
         out.print(f"No models installed in {store.root}.\n{HOW_TO_ADD}")
@@ -230,11 +250,11 @@ def models_list(models: Optional[Path] = StoreOption,
         table.add_column(column)
     for i, m in enumerate(manifests):
         notes = ["default"] if i == 0 else []
-        if m.data.get("random_weights"):
+        if m.random_weights:
             notes.append("random weights: test only")
         if is_builtin(m):
-            notes.append(f"built in: {m.data.get('label')}")
-        table.add_row(m.bundle_id, m.data.get("model_id", "?"), m.data.get("precision", "?"),
+            notes.append(f"built in: {m.label}")
+        table.add_row(m.id, m.model_id or "?", m.precision or "?",
                       f"{m.total_bytes() / 1e6:.1f} MB", ", ".join(notes))
     out.print(table)
     if all(is_builtin(m) for m in manifests):
@@ -243,19 +263,23 @@ def models_list(models: Optional[Path] = StoreOption,
 
 @models_app.command("add")
 def models_add(bundle: Path = typer.Argument(..., help="A bundle directory (with manifest.json)."),
-               models: Optional[Path] = StoreOption,
+               models: Path | None = StoreOption,
                force: bool = typer.Option(False, help="Replace an installed model of that id."),
                allow_random_weights: bool = typer.Option(False, help="Accept a test model.")):
     """Install a bundle (every file is checked against its sha256)."""
     manifest = _store(models).add(bundle, allow_random_weights=allow_random_weights, force=force)
-    out.print(f"installed {manifest.bundle_id} ({manifest.total_bytes() / 1e6:.1f} MB)")
+    out.print(f"installed {manifest.id} ({manifest.total_bytes() / 1e6:.1f} MB)")
 
 
 @models_app.command("convert")
-def models_convert(model_id: str = typer.Argument(..., help="An installed fp32 model (or the built-in one)."),
-                   precision: str = typer.Option("fp16", help="fp16 or int8."),
-                   models: Optional[Path] = StoreOption,
-                   force: bool = typer.Option(False, help="Replace an installed model of that id.")):
+def models_convert(
+    model_id: str = typer.Argument(..., help="An installed fp32 model (or the built-in one)."),
+    precision: list[str] = typer.Option(
+        ["fp16"], callback=_check_convert_precisions,
+        help="fp16 or int8; repeat for both (--precision fp16 --precision int8)."),
+    models: Path | None = StoreOption,
+    force: bool = typer.Option(False, help="Replace an installed model of that id."),
+):
     """Install a reduced-precision copy of a model: fp16 (used automatically on GPUs with
     shader-f16) or weight-only int8. At most half the download of fp32."""
     import tempfile
@@ -263,44 +287,35 @@ def models_convert(model_id: str = typer.Argument(..., help="An installed fp32 m
     from sam2web.export.bundle import derive_precision
 
     store = _store(models)
-    source = store.get(model_id)
-    with tempfile.TemporaryDirectory() as tmp:
-        derived = derive_precision(source.root, precision, Path(tmp))
-        manifest = store.add(derived, allow_random_weights=bool(source.data.get("random_weights")),
-                             force=force)
-    out.print(f"installed {manifest.bundle_id} ({manifest.total_bytes() / 1e6:.1f} MB, "
-              f"{manifest.total_bytes() / source.total_bytes():.0%} of {source.bundle_id})")
+    source = store.get(model_id)  # checks the id: a plain name, not a path
+    store.root.mkdir(parents=True, exist_ok=True)
+    for p in precision:
+        # Converted inside the store (a hidden directory the listing skips), then installed.
+        with tempfile.TemporaryDirectory(prefix=".convert-", dir=store.root) as tmp:
+            derived = derive_precision(source.root, p, Path(tmp))
+            manifest = store.add(derived, allow_random_weights=source.random_weights,
+                                 force=force)
+        out.print(f"installed {manifest.id} ({manifest.total_bytes() / 1e6:.1f} MB, "
+                  f"{manifest.total_bytes() / source.total_bytes():.0%} of {source.id})")
 
 
 @models_app.command("remove")
-def models_remove(model_id: str = typer.Argument(...), models: Optional[Path] = StoreOption):
-    """Remove an installed model."""
-    _store(models).remove(model_id)
-    out.print(f"removed {model_id}")
-
-
-def _expand_multi_value_options(argv: list[str], option: str = "--precision") -> list[str]:
-    """Allow `--precision fp32 fp16 int8` (click options take one value each)."""
-    result, i = [], 0
-    while i < len(argv):
-        result.append(argv[i])
-        if argv[i] == option:
-            i += 1
-            if i < len(argv):
-                result.append(argv[i])
-            while i + 1 < len(argv) and not argv[i + 1].startswith("-"):
-                i += 1
-                result += [option, argv[i]]
-        i += 1
-    return result
+def models_remove(model_id: str = typer.Argument(..., help="An installed model's id."),
+                  models: Path | None = StoreOption):
+    """Remove an installed model (a symlinked one: the link, not what it points to)."""
+    link = _store(models).remove(model_id)
+    out.print(f"removed {model_id}" + (f" (a link; {link} is kept)" if link else ""),
+              highlight=False)
 
 
 def main(argv: list[str] | None = None) -> None:
-    argv = _expand_multi_value_options(list(sys.argv[1:] if argv is None else argv))
     try:
-        app(args=argv, prog_name="sam2web", standalone_mode=False)
+        # Not standalone: sam2web's own errors are printed below; typer returns the code of an
+        # Exit (--help and friends) instead of raising it.
+        code = app(args=sys.argv[1:] if argv is None else list(argv), prog_name="sam2web",
+                   standalone_mode=False)
     except Sam2WebError as exc:
-        err.print(f"[bold red]error:[/bold red] {exc}", highlight=False, markup=True)
+        err.print(f"[bold red]error:[/bold red] {escape(str(exc))}", highlight=False)
         sys.exit(1)
     except KeyboardInterrupt:
         err.print("interrupted")
@@ -309,13 +324,17 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except typer.Abort:
         sys.exit(1)
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
+    except typer.TyperException as exc:
+        # Command-line mistakes. typer vendors its own click (typer._click): its exceptions derive
+        # from typer.TyperException, not from the standalone click's ClickException. Usage errors
+        # show the usage line, "Try '... --help' for help." and the error (exit code 2).
+        if hasattr(exc, "show"):
             exc.show()
-            sys.exit(exc.exit_code)
-        raise
+        else:
+            err.print(f"Error: {exc.format_message()}", highlight=False, markup=False)
+        sys.exit(exc.exit_code)
+    if isinstance(code, int) and code:
+        sys.exit(code)
 
 
 if __name__ == "__main__":
