@@ -143,10 +143,13 @@ def identity_session(shapes: dict, layout: str):
     nodes = [helper.make_node("Identity", [name], [name + "_out"]) for name in shapes]
     graph = helper.make_graph(
         nodes, "copy",
-        [helper.make_tensor_value_info(name, TensorProto.FLOAT, list(s)) for name, s in shapes.items()],
-        [helper.make_tensor_value_info(name + "_out", TensorProto.FLOAT, list(s)) for name, s in shapes.items()])
+        [helper.make_tensor_value_info(name, TensorProto.FLOAT, list(s))
+         for name, s in shapes.items()],
+        [helper.make_tensor_value_info(name + "_out", TensorProto.FLOAT, list(s))
+         for name, s in shapes.items()])
     path = Path(tempfile.mkdtemp()) / "copy.onnx"
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8), str(path))
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8),
+              str(path))
     return webgpu_session(path, layout)[0]
 
 
@@ -163,7 +166,7 @@ class GpuSlots:
             self.binding.bind_cpu_input(name, array)
             self.binding.bind_output(name + "_out", "webgpu")
         self.session.run_with_iobinding(self.binding)
-        self.values = dict(zip(arrays, self.binding.get_outputs()))
+        self.values = dict(zip(arrays, self.binding.get_outputs(), strict=True))
         for name, value in self.values.items():
             self.binding.bind_ortvalue_output(name + "_out", value)
 
@@ -223,7 +226,7 @@ def pin_outputs(session, binding, names: list) -> list:
         binding.bind_output(name, "webgpu")
     session.run_with_iobinding(binding)
     outputs = binding.get_outputs()
-    for name, value in zip(names, outputs):
+    for name, value in zip(names, outputs, strict=True):
         binding.bind_ortvalue_output(name, value)
     return outputs
 
@@ -246,14 +249,14 @@ def resident_clicker(decoder, gpu_feats: dict, wanted: list):
 
 
 def bench_onnx(folder: Path, image: np.ndarray, reference: dict, runs: int, layout: str) -> dict:
-    import onnxruntime as ort
-
     out = {}
     encoder, out["encoder_session_ms"] = webgpu_session(folder / "encoder.onnx", layout)
     t0 = time.perf_counter()
     cpu_feats = encoder.run(None, {"image": image})
     out["encoder_first_run_ms"] = (time.perf_counter() - t0) * 1000
-    out["encoder_readback_ms"] = median_ms(lambda: encoder.run(None, {"image": image}), runs)
+    # (the closure reads `encoder` before the `del` at the end: ruff cannot tell)
+    out["encoder_readback_ms"] = median_ms(lambda: encoder.run(None, {"image": image}),  # noqa: F821
+                                           runs)
 
     gpu_image = upload(image, layout)
     binding = encoder.io_binding()
@@ -262,7 +265,8 @@ def bench_onnx(folder: Path, image: np.ndarray, reference: dict, runs: int, layo
         binding.bind_output(name, "webgpu")
     out["encoder_resident_ms"] = amortised_ms(encoder, binding, runs)
     out["encoder_resident_max_abs_diff"] = max(
-        float(np.abs(sync(v) - ref).max()) for v, ref in zip(binding.get_outputs(), cpu_feats))
+        float(np.abs(sync(v) - ref).max())
+        for v, ref in zip(binding.get_outputs(), cpu_feats, strict=True))
     out["feature_max_abs"] = max(float(np.abs(f).max()) for f in cpu_feats)
 
     per_run = encoder.io_binding()
@@ -270,17 +274,19 @@ def bench_onnx(folder: Path, image: np.ndarray, reference: dict, runs: int, layo
     for name in FEATURES:
         per_run.bind_output(name, "webgpu")
     out["encoder_upload_ms"] = amortised_ms(encoder, per_run, runs)
-    gpu_feats = dict(zip(FEATURES, binding.get_outputs()))
+    gpu_feats = dict(zip(FEATURES, binding.get_outputs(), strict=True))
     captured_feats = None
     if CAPTURE:
         try:
-            captured, captured_feats = bench_encoder_captured(folder, gpu_image, cpu_feats, runs, layout)
+            captured, captured_feats = bench_encoder_captured(folder, gpu_image, cpu_feats, runs,
+                                                              layout)
             out.update(captured)
         except Exception as e:
             out["encoder_captured_error"] = f"{type(e).__name__}: {e}"
 
     try:
-        out.update(bench_decoder(folder, cpu_feats, gpu_feats, reference, runs, layout, captured_feats))
+        out.update(bench_decoder(folder, cpu_feats, gpu_feats, reference, runs, layout,
+                                 captured_feats))
     except Exception as e:  # keep the encoder's figures when only the decoder fails
         out["decoder_error"] = f"{type(e).__name__}: {e}"
     out["bytes"] = sum((folder / f).stat().st_size for f in ("encoder.onnx", "decoder.onnx"))
@@ -298,7 +304,7 @@ def bench_encoder_captured(folder: Path, gpu_image, cpu_feats, runs: int, layout
     outputs = pin_outputs(encoder, binding, FEATURES)
     ms = amortised_ms(encoder, binding, runs)
     feats = [sync(v) for v in outputs]
-    diff = max(float(np.abs(f - ref).max()) for f, ref in zip(feats, cpu_feats))
+    diff = max(float(np.abs(f - ref).max()) for f, ref in zip(feats, cpu_feats, strict=True))
     return {"encoder_captured_ms": ms, "encoder_captured_max_abs_diff": diff}, feats
 
 
@@ -308,7 +314,8 @@ def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.logical_and(a, b).sum() / union) if union else 1.0
 
 
-def bench_decoder_captured(out: dict, folder: Path, gpu_feats: dict, plain_click, runs: int, layout: str) -> None:
+def bench_decoder_captured(out: dict, folder: Path, gpu_feats: dict, plain_click, runs: int,
+                           layout: str) -> None:
     """A click with static shapes (one session per point count: ORT folds the shape nodes away,
     so every node runs on the GPU) and graph capture: the prompts are written into fixed GPU
     buffers, the recorded decoder is replayed, masks and scores are read back. Fills `out` as it
@@ -348,7 +355,8 @@ def bench_decoder_captured(out: dict, folder: Path, gpu_feats: dict, plain_click
     out["decoder_prompt_upload_ms"] = median_ms(write_prompts, runs)
     out["decoder_output_readback_ms"] = median_ms(lambda: [sync(v) for v in outputs], runs)
     # A replay must see new prompts: move the points and compare with the plain session.
-    moved = {**p, "point_coords": p["point_coords"][:, ::-1].copy(), "point_labels": np.ones_like(p["point_labels"])}
+    moved = {**p, "point_coords": p["point_coords"][:, ::-1].copy(),
+             "point_labels": np.ones_like(p["point_labels"])}
     masks, iou = click(moved)
     ref_masks, _ = plain_click(moved)
     out["decoder_captured_iou_vs_plain"] = mask_iou(masks, ref_masks)
@@ -361,7 +369,7 @@ def bench_decoder(folder: Path, cpu_feats, gpu_feats, reference, runs: int, layo
     out = {}
     decoder, out["decoder_session_ms"] = webgpu_session(folder / "decoder.onnx", layout)
     p = prompts()
-    reupload_feeds = {**dict(zip(FEATURES, cpu_feats)), **p}
+    reupload_feeds = {**dict(zip(FEATURES, cpu_feats, strict=True)), **p}
     wanted = ["masks", "iou_predictions"]
     t0 = time.perf_counter()  # the session's first run builds its GPU pipelines
     decoder.run(wanted, reupload_feeds)
@@ -376,7 +384,7 @@ def bench_decoder(folder: Path, cpu_feats, gpu_feats, reference, runs: int, layo
     out["mask_iou_vs_torch"] = mask_iou(masks, ref)
     out["iou_pred_max_abs_diff"] = float(np.abs(iou - reference["iou"]).max())
     if captured_feats is not None:  # is the captured encoder as close to PyTorch as the plain one?
-        masks, iou = decoder.run(wanted, {**dict(zip(FEATURES, captured_feats)), **p})
+        masks, iou = decoder.run(wanted, {**dict(zip(FEATURES, captured_feats, strict=True)), **p})
         out["captured_encoder_mask_iou_vs_torch"] = mask_iou(masks, ref)
         out["captured_encoder_decoder_max_abs_diff"] = float(np.abs(masks - ref).max())
     if CAPTURE:
@@ -441,7 +449,8 @@ def export(model, folder: Path, fused: bool, precision: str) -> Path:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", nargs="+", default=["tiny", "small", "base_plus", "large"])
     parser.add_argument("--precisions", nargs="+", default=["fp32", "fp16"])
     parser.add_argument("--attention", nargs="+", default=["fused", "plain"])
@@ -451,10 +460,12 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=None, help="export folder (default: temp)")
     parser.add_argument("--export-only", action="store_true",
                         help="only export the graphs into --work (fp16/int8 conversion needs a "
-                             "newer onnxruntime than onnxruntime-webgpu 1.27: run this step with it)")
+                             "newer onnxruntime than onnxruntime-webgpu 1.27: run this step with "
+                             "it)")
     parser.add_argument("--profile", action="store_true", help="add the decoder's ORT profile")
     parser.add_argument("--capture", action="store_true",
-                        help="also time graph-captured encoder/decoder runs (static decoder shapes)")
+                        help="also time graph-captured encoder/decoder runs (static decoder "
+                             "shapes)")
     parser.add_argument("--validation", default=None,
                         help="the WebGPU EP's validationMode (disabled|wgpuOnly|basic|full)")
     args = parser.parse_args()
@@ -495,11 +506,14 @@ def main() -> None:
                 for layout in args.layouts:
                     try:
                         r = bench_onnx(folder, image, reference, args.runs, layout)
-                    except Exception as e:  # report and go on: one failing variant must not hide the rest
+                    # report and go on: one failing variant must not hide the rest
+                    except Exception as e:
                         r = {"error": f"{type(e).__name__}: {e}"}
-                    r.update(attention=attention, precision=precision, layout=layout, export_s=export_s)
+                    r.update(attention=attention, precision=precision, layout=layout,
+                             export_s=export_s)
                     if "encoder_resident_ms" in r:
-                        r["encoder_vs_torch_fp32"] = r["encoder_resident_ms"] / ref_times["torch_fp32_ms"]
+                        r["encoder_vs_torch_fp32"] = (r["encoder_resident_ms"]
+                                                      / ref_times["torch_fp32_ms"])
                     result["runs"].append(r)
                     rows.append({"size": size, **r, "torch_fp32_ms": ref_times["torch_fp32_ms"]})
                     print(json.dumps({"size": size, **r}), flush=True)
@@ -512,14 +526,16 @@ def main() -> None:
 def print_table(rows: list[dict]) -> None:
     cols = ["size", "attention", "precision", "layout", "torch_fp32_ms", "encoder_resident_ms",
             "encoder_vs_torch_fp32", "encoder_upload_ms", "encoder_readback_ms",
-            "encoder_captured_ms", "decoder_resident_ms", "decoder_static_ms", "decoder_captured_ms",
-            "decoder_reupload_ms", "decoder_session_ms", "mask_iou_vs_torch"]
+            "encoder_captured_ms", "decoder_resident_ms", "decoder_static_ms",
+            "decoder_captured_ms", "decoder_reupload_ms", "decoder_session_ms",
+            "mask_iou_vs_torch"]
     fmt = lambda v: f"{v:.2f}" if isinstance(v, float) else str(v)  # noqa: E731
     print("| " + " | ".join(cols) + " |")
     print("|" + "---|" * len(cols))
     for r in rows:
-        print("| " + " | ".join(fmt(r.get(c, r.get("error", "-") if c == "encoder_resident_ms" else "-"))
-                                for c in cols) + " |")
+        cells = (r.get(c, r.get("error", "-") if c == "encoder_resident_ms" else "-")
+                 for c in cols)
+        print("| " + " | ".join(fmt(v) for v in cells) + " |")
 
 
 if __name__ == "__main__":

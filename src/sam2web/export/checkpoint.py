@@ -92,7 +92,8 @@ def default_checkpoint_dir() -> Path:
     return Path(os.environ.get("SAM2WEB_CHECKPOINTS", user_cache_dir("sam2web"))) / "checkpoints"
 
 
-def download_checkpoint(spec: ModelSpec, dest_dir: Path | None = None, url: str | None = None) -> Path:
+def download_checkpoint(spec: ModelSpec, dest_dir: Path | None = None,
+                        url: str | None = None) -> Path:
     """Download the official checkpoint of `spec` (resuming a partial download) and return its path.
 
     SAM2WEB_CHECKPOINT_BASE_URL replaces the official host (mirrors, air-gapped setups, tests).

@@ -71,7 +71,7 @@ def _declare_output_shapes(path: Path, shapes: dict) -> None:
     model = onnx.load(str(path))
     for output in model.graph.output:
         dims = output.type.tensor_type.shape.dim
-        for dim, value in zip(dims, shapes[output.name]):
+        for dim, value in zip(dims, shapes[output.name], strict=True):
             if isinstance(value, int):
                 dim.dim_value = value
             else:

@@ -16,7 +16,8 @@ FEATURE_SIZES = [(256, 256), (128, 128), (64, 64)]
 
 
 class ImageEncoder(nn.Module):
-    """image [1,3,1024,1024] -> image_embed [1,256,64,64] (+ no-memory embedding), high-res feats."""
+    """image [1,3,1024,1024] -> image_embed [1,256,64,64] (+ no-memory embedding), high-res
+    feats."""
 
     def __init__(self, model):
         super().__init__()
@@ -33,7 +34,7 @@ class ImageEncoder(nn.Module):
             vision_feats[-1] = vision_feats[-1] + self.model.no_mem_embed
         feats = [
             feat.permute(1, 2, 0).reshape(1, c, h, w)
-            for feat, c, (h, w) in zip(vision_feats, self.channels, FEATURE_SIZES)
+            for feat, c, (h, w) in zip(vision_feats, self.channels, FEATURE_SIZES, strict=True)
         ]
         return feats[2], feats[0], feats[1]
 

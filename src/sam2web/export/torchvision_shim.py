@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import sys
 import types
-from typing import List
 
 import numpy as np
 import torch
@@ -32,7 +31,7 @@ class ToTensor:
 
 
 class Resize(nn.Module):
-    def __init__(self, size: List[int]):
+    def __init__(self, size: list[int]):
         super().__init__()
         self.size = [int(s) for s in size]
 
@@ -44,7 +43,7 @@ class Resize(nn.Module):
 
 
 class Normalize(nn.Module):
-    def __init__(self, mean: List[float], std: List[float]):
+    def __init__(self, mean: list[float], std: list[float]):
         super().__init__()
         self.mean = [float(m) for m in mean]
         self.std = [float(s) for s in std]

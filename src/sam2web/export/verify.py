@@ -97,7 +97,7 @@ def compare(official, ours, photos: dict[str, np.ndarray], progress=None) -> dic
             with torch.inference_mode():
                 ref_masks, _, _ = _official_predict(official, case, ref_in)
             our_masks, _, _ = _ours_predict(ours, case, our_in)
-            iou = min(mask_iou(r, o) for r, o in zip(ref_masks, our_masks))
+            iou = min(mask_iou(r, o) for r, o in zip(ref_masks, our_masks, strict=True))
             row = {"photo": name, "prompt": case_name, "iou": round(iou, 5)}
             if iou < 0.99 and not case["multimask"]:
                 # The single-mask path picks between candidates by a stability score compared
@@ -109,7 +109,7 @@ def compare(official, ours, photos: dict[str, np.ndarray], progress=None) -> dic
                     ref_multi, _, _ = _official_predict(official, multi, ref_in)
                 our_multi, _, _ = _ours_predict(ours, multi, our_in)
                 row["candidates_iou"] = round(
-                    min(mask_iou(r, o) for r, o in zip(ref_multi, our_multi)), 5)
+                    min(mask_iou(r, o) for r, o in zip(ref_multi, our_multi, strict=True)), 5)
             per_case[case_name].append(iou)
             detail.append(row)
         if progress:
