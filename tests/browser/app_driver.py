@@ -111,6 +111,30 @@ class AppPage:
         self.page.click(f"#{button_id}")
         self._wait_change("rendered", rendered)
 
+    def click_now(self, fx: float, fy: float):
+        """A click that does not wait for its mask (while decodes are held, say)."""
+        x, y = self._to_page(fx, fy)
+        self.page.mouse.click(x, y)
+
+    def hold_decodes(self, hold: bool):
+        """Decodes wait in the worker while held, as behind a very slow GPU."""
+        self.page.evaluate("(hold) => window.sam2web.engine.holdDecodesForTesting(hold)", hold)
+
+    def wait_until(self, predicate, what: str):
+        deadline = time.time() + self.timeout_ms / 1000
+        while not predicate():
+            if time.time() > deadline:
+                raise TimeoutError(f"{what}; status: {self.status()!r}")
+            self.page.wait_for_timeout(50)
+
+    def rename(self, index: int, name: str):
+        """Double-click an object's name in the list, type a new one, Enter."""
+        self.page.locator("#object-list li .name").nth(index).dblclick()
+        field = self.page.locator("#object-list li input.rename")
+        field.fill(name)
+        field.press("Enter")
+        self.wait_until(lambda: self.objects()[index]["name"] == name.strip(), f"rename to {name!r}")
+
     def new_object(self):
         self.page.click("#new-object")
 

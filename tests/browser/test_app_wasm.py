@@ -150,9 +150,16 @@ def test_exports_png_cutout_coco_svg(app, photo_files, photos):
     assert second["area"] == int(mask.sum()) == int(mask_utils.area(
         {"size": [400, 600], "counts": second["segmentation"]["counts"].encode()}))
 
-    svg = ET.fromstring(app.download("svg"))
+    # Object names are free text: quotes, ampersands, angle brackets, spaces.
+    app.rename(0, 'the "cup" & <saucer>')
+    svg = ET.fromstring(app.download("svg"))  # well-formed XML, whatever the names
     paths = svg.findall("{http://www.w3.org/2000/svg}path")
     assert len(paths) == 2 and svg.get("viewBox") == "0 0 600 400"
+    ids = [p.get("id") for p in paths]
+    assert len(set(ids)) == 2 and all(re.fullmatch(r"[A-Za-z_][A-Za-z0-9._-]*", i) for i in ids), ids
+    titles = [p.findtext("{http://www.w3.org/2000/svg}title") for p in paths]
+    assert titles == ['the "cup" & <saucer>', "object 2"]
+    assert [p.get("data-name") for p in paths] == titles
     # The outlines are exact: their signed area (holes subtract) is the mask's pixel count.
     area = 0.0
     for loop in re.findall(r"M([^Z]+)Z", paths[1].get("d")):

@@ -65,6 +65,16 @@ def test_webgpu_click_matches_python(webgpu_browser, server, photo_files, predic
     assert agreement >= 0.999 and iou(replayed, expected) >= 0.97
     assert second["scores"] == pytest.approx(obj["scores"], abs=1e-4)
     assert app._data("sessions") == "3"  # encoder, decoder, the decoder recorded for one point
+    # 3 feature buffers, the readback staging buffer, the one-point recording's 4 prompt inputs.
+    assert app._data("gpuBuffers") == "8"
+
+    # A recording that fails frees what it made: its session and its input buffers.
+    app.page.evaluate("() => window.sam2web.engine.failNextCaptureForTesting()")
+    app.click(0.3, 0.3)  # two points: a plain run, then the two-point recording fails
+    app.click(0.6, 0.4)  # three points: the plain session answers; buffers counted after the failure
+    assert "fault injected" in app._data("captureFailure")
+    assert app._data("captured") == "false"
+    assert app._data("gpuBuffers") == "8"
     assert not [c for c in app.console if c.startswith(("error", "pageerror", "warning"))], app.console
     page.close()
 

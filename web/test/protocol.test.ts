@@ -93,3 +93,25 @@ describe('decode lanes', () => {
     expect(await Promise.all([running, waiting])).toEqual([1, null]);
   });
 });
+
+describe('decode lanes, in order', () => {
+  it('start the waiting request after the caller handled the running one, newest first', async () => {
+    const lanes = new Lanes<string>();
+    const seen: string[] = [];
+    const g = gate('a');
+    const a = lanes.submit('x', g.run('a')).then((r) => {
+      seen.push(`handled ${r}`);
+      lanes.submit('x', async () => 'c').then((c) => seen.push(`handled ${c}`)); // replaces b in the gap
+      return r;
+    });
+    const b = lanes.submit('x', async () => {
+      seen.push('b started');
+      return 'b';
+    });
+    g.open();
+    await a;
+    expect(await b).toBeNull();
+    await new Promise((r) => setTimeout(r, 10));
+    expect(seen).toEqual(['handled a', 'handled c']);
+  });
+});

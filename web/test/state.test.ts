@@ -66,3 +66,18 @@ describe('Workspace: decoder results go to the object and prompts they were aske
     expect(work.active.chosen).toBe(2);
   });
 });
+
+describe('Workspace: refinement input', () => {
+  it('is the mask of the prompts an edit was made from, once that mask has arrived', () => {
+    const work = new Workspace();
+    const a = work.addPoint([1, 1, 1]);
+    const b = work.addPoint([2, 2, 1]); // clicked before a's mask arrived
+    expect(b.parentRev).toBe(a.promptRev);
+    expect(work.maskOf(b.id, b.parentRev)).toBeNull();
+    work.applyDecode(a.id, a.promptRev, mask(1), [0.9]); // lands in the history only...
+    expect(work.maskOf(b.id, b.parentRev)?.[0]).toBe(1); // ...and is b's refinement input
+    work.undo();
+    const c = work.addPoint([3, 3, 1]); // a new branch from a
+    expect(work.maskOf(c.id, c.parentRev)?.[0]).toBe(1);
+  });
+});

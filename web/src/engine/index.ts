@@ -171,14 +171,19 @@ export class Sam2Engine {
   }
 
   /**
-   * Decode a prompt on the current image. Requests in one `lane` (say, one per object, and one
+   * Decode a prompt (or a function giving it) on the current image. Requests in one `lane` (say, one per object, and one
    * for hover previews) replace each other while one of them runs: the latest wins, a superseded
    * request resolves to null, and a lane never delays or drops another lane's requests. Results
    * of an older image or model also resolve to null.
    */
-  decode(prompt: Prompt, lane = 'default'): Promise<DecodeResult | null> {
+  decode(prompt: Prompt | (() => Prompt), lane = 'default'): Promise<DecodeResult | null> {
     const generation = this.generation;
-    return this.lanes.submit(lane, () => this.call({ type: 'decode', prompt })).then((r) => (generation === this.generation ? r : null));
+    // A function is called when the request starts (after the lane's running one), so the prompt
+    // can depend on that request's result, as refinement from the previous mask does.
+    const promptNow = typeof prompt === 'function' ? prompt : () => prompt;
+    return this.lanes
+      .submit(lane, () => this.call({ type: 'decode', prompt: promptNow() }))
+      .then((r) => (generation === this.generation ? r : null));
   }
 
   /** Overlay bitmaps (translucent fill and/or contour) at the image's resolution. */

@@ -15,7 +15,7 @@ export class Lanes<T> {
 
   /** Runs `run` in `lane` now, or after the lane's current request; null if superseded first. */
   submit(lane: string, run: () => Promise<T>): Promise<T | null> {
-    if (this.running.has(lane)) {
+    if (this.running.has(lane) || this.waiting.has(lane)) {
       this.waiting.get(lane)?.resolve(null);
       return new Promise((resolve, reject) => this.waiting.set(lane, { run, resolve, reject }));
     }
@@ -37,9 +37,9 @@ export class Lanes<T> {
     this.running.add(lane);
     const settle = () => {
       this.running.delete(lane);
-      const next = this.waiting.get(lane);
-      this.waiting.delete(lane);
-      if (next) this.start(lane, next.run).then(next.resolve, next.reject);
+      // The next one starts after the caller has handled this result (a task later, when every
+      // continuation of this promise has run), so its prompt can build on that result.
+      if (this.waiting.has(lane)) setTimeout(() => this.pump(lane), 0);
     };
     return run().then(
       (r) => {
@@ -51,5 +51,13 @@ export class Lanes<T> {
         throw e;
       },
     );
+  }
+
+  /** Starts the lane's waiting request (the newest one submitted), if any. */
+  private pump(lane: string): void {
+    const next = this.waiting.get(lane);
+    if (!next || this.running.has(lane)) return;
+    this.waiting.delete(lane);
+    this.start(lane, next.run).then(next.resolve, next.reject);
   }
 }

@@ -53,7 +53,8 @@ export class Controller {
     this.sidebar = new Sidebar({
       select: (id) => {
         this.work.select(id);
-        this.refresh();
+        this.sidebar.refreshActive(this.work);
+        this.stage.drawPrompts(this.work.objects, this.work.activeId);
       },
       remove: (id) => {
         this.work.remove(id);
@@ -270,13 +271,14 @@ export class Controller {
   // ---- prompts and decoding -----------------------------------------------------------------
 
   /** The official interactive loop: one click alone is ambiguous, so three candidates; anything
-   * else one mask, refined from the object's previous one (a box alone is never refined). */
-  private promptFor(o: SegObject, extra?: Point, refine = true): Prompt {
+   * else one mask, refined from the mask of the prompts it was edited from (`fromRev`; a box alone
+   * is never refined). Built when the decode starts, so a mask still being decoded at click time
+   * is the input once it has arrived, as in the official loop. */
+  private promptFor(o: SegObject, fromRev: number, extra?: Point, refine = true): Prompt {
     const points = extra ? [...o.points, extra] : o.points;
     const multimask = points.length === 1 && !o.box;
-    const previous = o.candidates.length ? o.candidates[o.chosen] : null;
     const useMask = refine && !multimask && points.length > 0;
-    return { points, box: o.box, multimask, maskInput: useMask ? previous : null };
+    return { points, box: o.box, multimask, maskInput: useMask ? this.work.maskOf(o.id, fromRev) : null };
   }
 
   /** Decodes `o` as it is now; the result goes to this object at this prompt revision, wherever
@@ -285,7 +287,7 @@ export class Controller {
     const key = `${o.id}:${o.promptRev}`;
     this.inFlight.add(key);
     try {
-      const r = await this.engine.decode(this.promptFor(o, undefined, refine), `object:${o.id}`);
+      const r = await this.engine.decode(() => this.promptFor(o, o.parentRev, undefined, refine), `object:${o.id}`);
       if (!r) return false; // superseded by a newer prompt of this object, or a new image
       this.lastDecodeMs = r.decodeMs;
       telemetry.decoded(r);
@@ -340,11 +342,15 @@ export class Controller {
   }
 
   undo(): void {
-    if (this.work.undo()) void this.catchUp();
+    if (!this.work.undo()) return;
+    this.refresh(); // the prompts change at once; masks follow when the worker gets to them
+    void this.catchUp();
   }
 
   redo(): void {
-    if (this.work.redo()) void this.catchUp();
+    if (!this.work.redo()) return;
+    this.refresh();
+    void this.catchUp();
   }
 
   clear(): void {
@@ -367,7 +373,7 @@ export class Controller {
     try {
       const o = this.work.active;
       const asked = { id: o.id, rev: o.promptRev };
-      const r = await this.engine.decode(this.promptFor(o, [x, y, 1]), 'preview');
+      const r = await this.engine.decode(this.promptFor(o, o.promptRev, [x, y, 1]), 'preview');
       const now = this.work.active;
       // Shown only while it still previews the active object's prompts, and no press began.
       if (!r || this.input.pressed || now.id !== asked.id || now.promptRev !== asked.rev) return;

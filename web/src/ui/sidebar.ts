@@ -28,6 +28,15 @@ export class Sidebar {
 
   refresh(work: Workspace): void {
     $('object-list').replaceChildren(...work.objects.map((o) => this.entry(o, o.id === work.activeId)));
+    this.refreshActive(work);
+  }
+
+  /** Only what depends on which object is active: the list is left as it is, so a double-click
+   * on a name (whose first click selects) still lands on the same element. */
+  refreshActive(work: Workspace): void {
+    for (const li of $('object-list').querySelectorAll('li')) {
+      li.className = Number((li as HTMLElement).dataset.objectId) === work.activeId ? 'active' : '';
+    }
     const active = work.active;
     $('candidates').replaceChildren(
       ...(active.candidates.length > 1

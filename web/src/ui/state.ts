@@ -27,6 +27,8 @@ export interface SegObject {
   box: Box | null;
   /** Names this object's prompts: a new value for every prompt change, never reused. */
   promptRev: number;
+  /** The revision these prompts were edited from: its mask is the refinement input. */
+  parentRev: number;
   /** Candidate masks from the decode of `maskRev`: low-res logits (256*256 each) and scores. */
   candidates: Float32Array[];
   scores: number[];
@@ -166,6 +168,17 @@ export class Workspace {
     return current;
   }
 
+  /** The mask shown for object `id` at prompt revision `rev` (the most recent state that has it:
+   * now, then back through the history), or null if that revision was never decoded. */
+  maskOf(id: number, rev: number): Float32Array | null {
+    const states = [this.objects, ...this.past.map((s) => s.objects).reverse(), ...this.future.map((s) => s.objects)];
+    for (const objects of states) {
+      const o = objects.find((x) => x.id === id && x.promptRev === rev && x.maskRev === rev && x.candidates.length);
+      if (o) return o.candidates[o.chosen];
+    }
+    return null;
+  }
+
   /** Objects whose mask is not (yet) the one for their prompts: they need decoding. */
   stale(): SegObject[] {
     return this.objects.filter((o) => (hasPrompts(o) ? o.maskRev !== o.promptRev : o.candidates.length > 0));
@@ -196,6 +209,7 @@ export class Workspace {
       points: [],
       box: null,
       promptRev: next(),
+      parentRev: 0,
       candidates: [],
       scores: [],
       chosen: 0,
@@ -220,7 +234,7 @@ export class Workspace {
     this.checkpoint();
     const o = { ...this.active };
     edit(o);
-    return this.replace(o.id, { points: o.points, box: o.box, promptRev: next() });
+    return this.replace(o.id, { points: o.points, box: o.box, parentRev: o.promptRev, promptRev: next() });
   }
 
   private snap(): Snapshot {
