@@ -64,9 +64,10 @@ export interface CallOptions<P = never> {
 }
 
 interface Pending {
-  resolve: (v: unknown) => void;
+  /** The reply to request id N is the result of request N's type (the worker answers in kind). */
+  resolve: (v: Result<RequestType>) => void;
   reject: (e: Error) => void;
-  onProgress?: (p: unknown) => void;
+  onProgress?: (p: ProgressOf<RequestType>) => void;
 }
 
 export interface EngineOptions {
@@ -148,7 +149,7 @@ export class Sam2Engine {
           done();
           reject(e);
         },
-        onProgress: onProgress as ((p: unknown) => void) | undefined,
+        onProgress,
       });
       this.worker.postMessage({ id, request: request as Request } satisfies ToWorker, transfer);
     });
