@@ -255,3 +255,18 @@ def test_the_catalogue_and_models_list_share_one_summary(tmp_path, make_bundle):
                                                         "decoder.onnx").read_bytes()
     assert describe_bundle(read_manifest(root / "legacy-fp32")) == {
         k: legacy[k] for k in SUMMARY_KEYS}
+
+
+def test_write_is_atomic_and_keeps_the_users_umask(tmp_path, make_bundle):
+    import stat
+
+    m = read_manifest(make_bundle(tmp_path / "b", "b-fp32")).with_changes(label="changed")
+    old = os.umask(0o077)
+    try:
+        m.write()
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "b" / "manifest.json").stat().st_mode) == 0o600
+    assert sorted(p.name for p in (tmp_path / "b").iterdir()) == [
+        "decoder.onnx", "encoder.onnx", "manifest.json"]  # no temporary file left
+    assert read_manifest(tmp_path / "b").label == "changed"

@@ -16,7 +16,7 @@ import json
 import math
 import os
 import re
-import tempfile
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -193,15 +193,15 @@ class Manifest:
     def write(self) -> None:
         """Write manifest.json into `root`, atomically (a reader never sees half of it)."""
         text = json.dumps(self.to_json(), indent=2) + "\n"
-        fd, tmp = tempfile.mkstemp(prefix=".manifest-", suffix=".json", dir=self.root)
+        # A unique name opened with "x" (mode from the umask, like any file the user writes).
+        tmp = self.root / f".{MANIFEST_NAME}-{secrets.token_hex(8)}"
         try:
-            with os.fdopen(fd, "w") as f:
+            with open(tmp, "x") as f:
                 f.write(text)
-            os.chmod(tmp, 0o644)  # a manifest is public; mkstemp makes files 0600
             os.replace(tmp, self.root / MANIFEST_NAME)
         finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+            if tmp.exists():
+                tmp.unlink()
 
 
 def describe_file(root: Path, relpath: str, **extra) -> dict:
