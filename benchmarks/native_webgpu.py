@@ -111,8 +111,13 @@ EP_OPTION = "ep.webgpuexecutionprovider."  # the WebGPU EP reads its options fro
 VALIDATION = None  # ORT's default unless --validation names a mode (the browser cannot turn it off)
 
 
-def webgpu_session(path: Path, layout: str, profile: bool = False, capture: bool = False,
-                   fixed_dims: dict | None = None):
+def webgpu_session(
+    path: Path,
+    layout: str,
+    profile: bool = False,
+    capture: bool = False,
+    fixed_dims: dict | None = None,
+):
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -127,8 +132,12 @@ def webgpu_session(path: Path, layout: str, profile: bool = False, capture: bool
     for name, size in (fixed_dims or {}).items():  # static shapes let ORT fold the shape nodes away
         options.add_free_dimension_override_by_name(name, size)
     t0 = time.perf_counter()
-    session = ort.InferenceSession(str(path), options, providers=["WebGpuExecutionProvider"],
-                                   disabled_optimizers=DISABLED_OPTIMIZERS)
+    session = ort.InferenceSession(
+        str(path),
+        options,
+        providers=["WebGpuExecutionProvider"],
+        disabled_optimizers=DISABLED_OPTIMIZERS,
+    )
     created = (time.perf_counter() - t0) * 1000
     if session.get_providers()[0] != "WebGpuExecutionProvider":
         raise RuntimeError(f"WebGPU EP not used: {session.get_providers()}")
@@ -142,14 +151,22 @@ def identity_session(shapes: dict, layout: str):
 
     nodes = [helper.make_node("Identity", [name], [name + "_out"]) for name in shapes]
     graph = helper.make_graph(
-        nodes, "copy",
-        [helper.make_tensor_value_info(name, TensorProto.FLOAT, list(s))
-         for name, s in shapes.items()],
-        [helper.make_tensor_value_info(name + "_out", TensorProto.FLOAT, list(s))
-         for name, s in shapes.items()])
+        nodes,
+        "copy",
+        [
+            helper.make_tensor_value_info(name, TensorProto.FLOAT, list(s))
+            for name, s in shapes.items()
+        ],
+        [
+            helper.make_tensor_value_info(name + "_out", TensorProto.FLOAT, list(s))
+            for name, s in shapes.items()
+        ],
+    )
     path = Path(tempfile.mkdtemp()) / "copy.onnx"
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8),
-              str(path))
+    onnx.save(
+        helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=8),
+        str(path),
+    )
     return webgpu_session(path, layout)[0]
 
 
@@ -208,6 +225,7 @@ sync.sessions = {}
 def amortised_ms(session, binding, runs: int) -> float:
     """Runs back to back with one sync at the end (ORT returns once work is submitted), so the
     figure is the GPU's throughput, not one run's latency plus a readback."""
+
     def batch(n: int):
         for _ in range(n):
             session.run_with_iobinding(binding)
@@ -255,8 +273,10 @@ def bench_onnx(folder: Path, image: np.ndarray, reference: dict, runs: int, layo
     cpu_feats = encoder.run(None, {"image": image})
     out["encoder_first_run_ms"] = (time.perf_counter() - t0) * 1000
     # (the closure reads `encoder` before the `del` at the end: ruff cannot tell)
-    out["encoder_readback_ms"] = median_ms(lambda: encoder.run(None, {"image": image}),  # noqa: F821
-                                           runs)
+    out["encoder_readback_ms"] = median_ms(
+        lambda: encoder.run(None, {"image": image}),  # noqa: F821
+        runs,
+    )
 
     gpu_image = upload(image, layout)
     binding = encoder.io_binding()
@@ -266,7 +286,8 @@ def bench_onnx(folder: Path, image: np.ndarray, reference: dict, runs: int, layo
     out["encoder_resident_ms"] = amortised_ms(encoder, binding, runs)
     out["encoder_resident_max_abs_diff"] = max(
         float(np.abs(sync(v) - ref).max())
-        for v, ref in zip(binding.get_outputs(), cpu_feats, strict=True))
+        for v, ref in zip(binding.get_outputs(), cpu_feats, strict=True)
+    )
     out["feature_max_abs"] = max(float(np.abs(f).max()) for f in cpu_feats)
 
     per_run = encoder.io_binding()
@@ -278,15 +299,17 @@ def bench_onnx(folder: Path, image: np.ndarray, reference: dict, runs: int, layo
     captured_feats = None
     if CAPTURE:
         try:
-            captured, captured_feats = bench_encoder_captured(folder, gpu_image, cpu_feats, runs,
-                                                              layout)
+            captured, captured_feats = bench_encoder_captured(
+                folder, gpu_image, cpu_feats, runs, layout
+            )
             out.update(captured)
         except Exception as e:
             out["encoder_captured_error"] = f"{type(e).__name__}: {e}"
 
     try:
-        out.update(bench_decoder(folder, cpu_feats, gpu_feats, reference, runs, layout,
-                                 captured_feats))
+        out.update(
+            bench_decoder(folder, cpu_feats, gpu_feats, reference, runs, layout, captured_feats)
+        )
     except Exception as e:  # keep the encoder's figures when only the decoder fails
         out["decoder_error"] = f"{type(e).__name__}: {e}"
     out["bytes"] = sum((folder / f).stat().st_size for f in ("encoder.onnx", "decoder.onnx"))
@@ -314,8 +337,9 @@ def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.logical_and(a, b).sum() / union) if union else 1.0
 
 
-def bench_decoder_captured(out: dict, folder: Path, gpu_feats: dict, plain_click, runs: int,
-                           layout: str) -> None:
+def bench_decoder_captured(
+    out: dict, folder: Path, gpu_feats: dict, plain_click, runs: int, layout: str
+) -> None:
     """A click with static shapes (one session per point count: ORT folds the shape nodes away,
     so every node runs on the GPU) and graph capture: the prompts are written into fixed GPU
     buffers, the recorded decoder is replayed, masks and scores are read back. Fills `out` as it
@@ -323,13 +347,15 @@ def bench_decoder_captured(out: dict, folder: Path, gpu_feats: dict, plain_click
     p = prompts()
     fixed = {"num_points": p["point_coords"].shape[1]}
     wanted = ["masks", "iou_predictions"]
-    static, out["decoder_static_session_ms"] = webgpu_session(folder / "decoder.onnx", layout,
-                                                               fixed_dims=fixed)
+    static, out["decoder_static_session_ms"] = webgpu_session(
+        folder / "decoder.onnx", layout, fixed_dims=fixed
+    )
     decode_static = resident_clicker(static, gpu_feats, wanted)
     out["decoder_static_ms"] = median_ms(lambda: decode_static(p), runs)
 
     decoder, out["decoder_captured_session_ms"] = webgpu_session(
-        folder / "decoder.onnx", layout, capture=True, fixed_dims=fixed)
+        folder / "decoder.onnx", layout, capture=True, fixed_dims=fixed
+    )
     slots = GpuSlots(p, layout)
     binding = decoder.io_binding()
     for name, value in gpu_feats.items():
@@ -355,8 +381,11 @@ def bench_decoder_captured(out: dict, folder: Path, gpu_feats: dict, plain_click
     out["decoder_prompt_upload_ms"] = median_ms(write_prompts, runs)
     out["decoder_output_readback_ms"] = median_ms(lambda: [sync(v) for v in outputs], runs)
     # A replay must see new prompts: move the points and compare with the plain session.
-    moved = {**p, "point_coords": p["point_coords"][:, ::-1].copy(),
-             "point_labels": np.ones_like(p["point_labels"])}
+    moved = {
+        **p,
+        "point_coords": p["point_coords"][:, ::-1].copy(),
+        "point_labels": np.ones_like(p["point_labels"]),
+    }
     masks, iou = click(moved)
     ref_masks, _ = plain_click(moved)
     out["decoder_captured_iou_vs_plain"] = mask_iou(masks, ref_masks)
@@ -364,8 +393,9 @@ def bench_decoder_captured(out: dict, folder: Path, gpu_feats: dict, plain_click
     out["decoder_captured_prompt_changes_output"] = bool(np.abs(masks - click(p)[0]).max() > 1e-3)
 
 
-def bench_decoder(folder: Path, cpu_feats, gpu_feats, reference, runs: int, layout: str,
-                  captured_feats=None) -> dict:
+def bench_decoder(
+    folder: Path, cpu_feats, gpu_feats, reference, runs: int, layout: str, captured_feats=None
+) -> dict:
     out = {}
     decoder, out["decoder_session_ms"] = webgpu_session(folder / "decoder.onnx", layout)
     p = prompts()
@@ -449,8 +479,9 @@ def export(model, folder: Path, fused: bool, precision: str) -> Path:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", nargs="+", default=["tiny", "small", "base_plus", "large"])
     parser.add_argument("--precisions", nargs="+", default=["fp32", "fp16"])
     parser.add_argument("--attention", nargs="+", default=["fused", "plain"])
@@ -458,16 +489,24 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--out", type=Path, default=None, help="folder for one JSON file per size")
     parser.add_argument("--work", type=Path, default=None, help="export folder (default: temp)")
-    parser.add_argument("--export-only", action="store_true",
-                        help="only export the graphs into --work (fp16/int8 conversion needs a "
-                             "newer onnxruntime than onnxruntime-webgpu 1.27: run this step with "
-                             "it)")
+    parser.add_argument(
+        "--export-only",
+        action="store_true",
+        help="only export the graphs into --work (fp16/int8 conversion needs a "
+        "newer onnxruntime than onnxruntime-webgpu 1.27: run this step with "
+        "it)",
+    )
     parser.add_argument("--profile", action="store_true", help="add the decoder's ORT profile")
-    parser.add_argument("--capture", action="store_true",
-                        help="also time graph-captured encoder/decoder runs (static decoder "
-                             "shapes)")
-    parser.add_argument("--validation", default=None,
-                        help="the WebGPU EP's validationMode (disabled|wgpuOnly|basic|full)")
+    parser.add_argument(
+        "--capture",
+        action="store_true",
+        help="also time graph-captured encoder/decoder runs (static decoder shapes)",
+    )
+    parser.add_argument(
+        "--validation",
+        default=None,
+        help="the WebGPU EP's validationMode (disabled|wgpuOnly|basic|full)",
+    )
     args = parser.parse_args()
     global PROFILE, CAPTURE, VALIDATION
     PROFILE, CAPTURE, VALIDATION = args.profile, args.capture, args.validation
@@ -496,8 +535,14 @@ def main() -> None:
         torch.manual_seed(0)
         model = build_model(get_spec(f"sam2.1-hiera-{size.replace('_', '-')}"))
         ref_times, reference = torch_reference(model, image, args.runs)
-        result = {"size": size, "gpu": torch.cuda.get_device_name(), "onnxruntime": ort.__version__,
-                  "torch": torch.__version__, **ref_times, "runs": []}
+        result = {
+            "size": size,
+            "gpu": torch.cuda.get_device_name(),
+            "onnxruntime": ort.__version__,
+            "torch": torch.__version__,
+            **ref_times,
+            "runs": [],
+        }
         for attention in args.attention:
             for precision in args.precisions:
                 t0 = time.perf_counter()
@@ -509,11 +554,13 @@ def main() -> None:
                     # report and go on: one failing variant must not hide the rest
                     except Exception as e:
                         r = {"error": f"{type(e).__name__}: {e}"}
-                    r.update(attention=attention, precision=precision, layout=layout,
-                             export_s=export_s)
+                    r.update(
+                        attention=attention, precision=precision, layout=layout, export_s=export_s
+                    )
                     if "encoder_resident_ms" in r:
-                        r["encoder_vs_torch_fp32"] = (r["encoder_resident_ms"]
-                                                      / ref_times["torch_fp32_ms"])
+                        r["encoder_vs_torch_fp32"] = (
+                            r["encoder_resident_ms"] / ref_times["torch_fp32_ms"]
+                        )
                     result["runs"].append(r)
                     rows.append({"size": size, **r, "torch_fp32_ms": ref_times["torch_fp32_ms"]})
                     print(json.dumps({"size": size, **r}), flush=True)
@@ -524,17 +571,29 @@ def main() -> None:
 
 
 def print_table(rows: list[dict]) -> None:
-    cols = ["size", "attention", "precision", "layout", "torch_fp32_ms", "encoder_resident_ms",
-            "encoder_vs_torch_fp32", "encoder_upload_ms", "encoder_readback_ms",
-            "encoder_captured_ms", "decoder_resident_ms", "decoder_static_ms",
-            "decoder_captured_ms", "decoder_reupload_ms", "decoder_session_ms",
-            "mask_iou_vs_torch"]
+    cols = [
+        "size",
+        "attention",
+        "precision",
+        "layout",
+        "torch_fp32_ms",
+        "encoder_resident_ms",
+        "encoder_vs_torch_fp32",
+        "encoder_upload_ms",
+        "encoder_readback_ms",
+        "encoder_captured_ms",
+        "decoder_resident_ms",
+        "decoder_static_ms",
+        "decoder_captured_ms",
+        "decoder_reupload_ms",
+        "decoder_session_ms",
+        "mask_iou_vs_torch",
+    ]
     fmt = lambda v: f"{v:.2f}" if isinstance(v, float) else str(v)  # noqa: E731
     print("| " + " | ".join(cols) + " |")
     print("|" + "---|" * len(cols))
     for r in rows:
-        cells = (r.get(c, r.get("error", "-") if c == "encoder_resident_ms" else "-")
-                 for c in cols)
+        cells = (r.get(c, r.get("error", "-") if c == "encoder_resident_ms" else "-") for c in cols)
         print("| " + " | ".join(fmt(v) for v in cells) + " |")
 
 

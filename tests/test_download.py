@@ -63,7 +63,8 @@ def test_official_address_and_unreachable_host(tmp_path, monkeypatch):
     spec = get_spec("sam2.1-hiera-large")
     assert spec.checkpoint_url.endswith("/092824/sam2.1_hiera_large.pt")
     assert get_spec("sam2-hiera-base-plus").checkpoint_url.endswith(
-        "/072824/sam2_hiera_base_plus.pt")
+        "/072824/sam2_hiera_base_plus.pt"
+    )
     monkeypatch.setenv("SAM2WEB_CHECKPOINT_BASE_URL", "http://127.0.0.1:9")  # discard port
     with pytest.raises(Sam2WebError, match="could not download"):
         download_checkpoint(spec, tmp_path)

@@ -34,21 +34,37 @@ def test_bundle_files_and_manifest(fp32_bundle, checkpoint_file):
         model = onnx.load(str(path))
         assert max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")) >= 17
     enc = {o["name"]: o["shape"] for o in data["files"]["encoder"]["outputs"]}
-    assert enc == {"image_embed": [1, 256, 64, 64], "high_res_feats_0": [1, 32, 256, 256],
-                   "high_res_feats_1": [1, 64, 128, 128]}
+    assert enc == {
+        "image_embed": [1, 256, 64, 64],
+        "high_res_feats_0": [1, 32, 256, 256],
+        "high_res_feats_1": [1, 64, 128, 128],
+    }
     assert data["files"]["encoder"]["inputs"] == [
-        {"name": "image", "dtype": "float32", "shape": [1, 3, 1024, 1024]}]
+        {"name": "image", "dtype": "float32", "shape": [1, 3, 1024, 1024]}
+    ]
     dec_in = [o["name"] for o in data["files"]["decoder"]["inputs"]]
-    assert dec_in == ["image_embed", "high_res_feats_0", "high_res_feats_1", "point_coords",
-                      "point_labels", "mask_input", "has_mask_input"]
+    assert dec_in == [
+        "image_embed",
+        "high_res_feats_0",
+        "high_res_feats_1",
+        "point_coords",
+        "point_labels",
+        "mask_input",
+        "has_mask_input",
+    ]
     dec_out = {o["name"]: o["shape"] for o in data["files"]["decoder"]["outputs"]}
     assert dec_out["masks"][1:] == [3, 256, 256] and dec_out["single_mask"][1:] == [1, 256, 256]
     assert dec_out["iou_predictions"][1:] == [3] and dec_out["single_iou"][1:] == [1]
     # The manifest's parity figures are the ones measured at export, and they pass.
     assert data["parity"]["passed"] is True
     assert data["parity"]["encoder_cosine_min"] > 0.9999
-    assert set(data["parity"]["mask_iou_min"]) == {"point", "points+negative", "box",
-                                                   "box+point", "refine"}
+    assert set(data["parity"]["mask_iou_min"]) == {
+        "point",
+        "points+negative",
+        "box",
+        "box+point",
+        "refine",
+    }
     assert min(data["parity"]["mask_iou_min"].values()) >= 0.99
 
 
@@ -59,12 +75,18 @@ def test_decoder_takes_any_number_of_points(fp32_bundle):
     encoder = ort.InferenceSession(str(fp32_bundle / "encoder.onnx"))
     feats = encoder.run(None, {"image": np.zeros((1, 3, 1024, 1024), np.float32)})
     for points in (1, 3, 7):
-        masks, iou, single, single_iou = session.run(None, {
-            "image_embed": feats[0], "high_res_feats_0": feats[1], "high_res_feats_1": feats[2],
-            "point_coords": np.full((1, points, 2), 300, np.float32),
-            "point_labels": np.ones((1, points), np.float32),
-            "mask_input": np.zeros((1, 1, 256, 256), np.float32),
-            "has_mask_input": np.zeros(1, np.float32)})
+        masks, iou, single, single_iou = session.run(
+            None,
+            {
+                "image_embed": feats[0],
+                "high_res_feats_0": feats[1],
+                "high_res_feats_1": feats[2],
+                "point_coords": np.full((1, points, 2), 300, np.float32),
+                "point_labels": np.ones((1, points), np.float32),
+                "mask_input": np.zeros((1, 1, 256, 256), np.float32),
+                "has_mask_input": np.zeros(1, np.float32),
+            },
+        )
         assert masks.shape == (1, 3, 256, 256) and iou.shape == (1, 3)
         assert single.shape == (1, 1, 256, 256) and single_iou.shape == (1, 1)
 
@@ -79,15 +101,19 @@ def test_graphs_use_fused_attention_and_static_shapes(fp32_bundle):
     # Every decoder attention is fused; in the encoder the global 4096x4096 blocks stay plain
     # (see fused_attention.py).
     assert "Softmax" not in ops
-    inputs = {i.name: [d.dim_param or d.dim_value for d in i.type.tensor_type.shape.dim]
-              for i in graph.input}
+    inputs = {
+        i.name: [d.dim_param or d.dim_value for d in i.type.tensor_type.shape.dim]
+        for i in graph.input
+    }
     assert inputs["point_coords"] == [1, "num_points", 2]
     assert inputs["image_embed"][0] == 1 and inputs["mask_input"][0] == 1
     # The stability score counts pixels in float: an int64 ReduceSum has no WebGPU kernel, runs on
     # the CPU and rules out graph capture.
     typed = onnx.shape_inference.infer_shapes(onnx.load(str(fp32_bundle / "decoder.onnx")))
-    types = {v.name: v.type.tensor_type.elem_type
-             for v in [*typed.graph.value_info, *typed.graph.input, *typed.graph.output]}
+    types = {
+        v.name: v.type.tensor_type.elem_type
+        for v in [*typed.graph.value_info, *typed.graph.input, *typed.graph.output]
+    }
     reduce_inputs = [n.input[0] for n in typed.graph.node if n.op_type == "ReduceSum"]
     assert reduce_inputs and all(types[i] == onnx.TensorProto.FLOAT for i in reduce_inputs)
 
@@ -129,8 +155,9 @@ def test_verification_fails_loudly_and_keeps_the_bundle_aside(tmp_path, photos):
     torch.manual_seed(123)
     other = build_model(get_spec(TEST_MODEL))
     good = export_bundles(TEST_MODEL, tmp_path, verify=False, log=lambda m: None)[0].path
-    parity, ok = bundle_mod._verify(official_predictor(other), good,
-                                    dict(list(photos.items())[:2]), "fp32", lambda m: None)
+    parity, ok = bundle_mod._verify(
+        official_predictor(other), good, dict(list(photos.items())[:2]), "fp32", lambda m: None
+    )
     assert not ok and parity["passed"] is False
     assert min(parity["mask_iou_min"].values()) < 0.99
     assert Predictor.from_bundle(good)  # the bundle itself is untouched
@@ -161,18 +188,37 @@ def test_missing_corrupt_and_truncated_checkpoints(tmp_path, checkpoint_file):
 
 def test_checkpoint_of_another_architecture_names_the_differences(tmp_path, checkpoint_file):
     with pytest.raises(BadCheckpointError) as info:
-        export_bundles("sam2.1-hiera-tiny", tmp_path, checkpoint=checkpoint_file,
-                       verify=False, log=lambda m: None)
+        export_bundles(
+            "sam2.1-hiera-tiny",
+            tmp_path,
+            checkpoint=checkpoint_file,
+            verify=False,
+            log=lambda m: None,
+        )
     message = str(info.value)
     assert "does not fit model sam2.1-hiera-tiny" in message
-    assert re.search(r"\d+ tensors differ in shape \(image_encoder\.\S+: checkpoint \[[\d, ]+\] "
-                     r"vs sam2\.1-hiera-tiny \[[\d, ]+\]", message), message
+    assert re.search(
+        r"\d+ tensors differ in shape \(image_encoder\.\S+: checkpoint \[[\d, ]+\] "
+        r"vs sam2\.1-hiera-tiny \[[\d, ]+\]",
+        message,
+    ), message
     assert "missing from the checkpoint" in message
     assert list(tmp_path.iterdir()) == []
 
 
 def test_manifest_is_json_with_every_declared_field(fp32_bundle):
     data = json.loads((fp32_bundle / "manifest.json").read_text())
-    for key in ("id", "model_id", "sam2_version", "precision", "input_size", "mean", "std",
-                "files", "exporter", "parity", "checkpoint"):
+    for key in (
+        "id",
+        "model_id",
+        "sam2_version",
+        "precision",
+        "input_size",
+        "mean",
+        "std",
+        "files",
+        "exporter",
+        "parity",
+        "checkpoint",
+    ):
         assert key in data

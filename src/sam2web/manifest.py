@@ -60,8 +60,10 @@ def id_problem(value: object) -> str | None:
     if len(value) > MAX_ID_LENGTH:
         return f"is {len(value)} characters long (at most {MAX_ID_LENGTH})"
     if not ID_PATTERN.fullmatch(value):
-        return ("may hold only letters, digits, '.', '_' and '-' and must start with a letter or "
-                "digit (a model id names an installed model, not a path)")
+        return (
+            "may hold only letters, digits, '.', '_' and '-' and must start with a letter or "
+            "digit (a model id names an installed model, not a path)"
+        )
     return None
 
 
@@ -69,8 +71,9 @@ def check_model_id(value: str, what: str = "model id", hint: str | None = None) 
     """`value` if it is a valid model id; else a Sam2WebError that says why (no traceback)."""
     problem = id_problem(value)
     if problem:
-        raise Sam2WebError(f"{what} {value!r} is not valid: it {problem}"
-                           + (f"; {hint}" if hint else ""))
+        raise Sam2WebError(
+            f"{what} {value!r} is not valid: it {problem}" + (f"; {hint}" if hint else "")
+        )
     return value
 
 
@@ -83,8 +86,10 @@ def _path_problem(value: object) -> str | None:
     if value == MANIFEST_NAME:
         return "is the manifest itself"
     if not all(PATH_PART_PATTERN.fullmatch(p) for p in value.split("/")):
-        return ("is not a plain relative path (letters, digits, '.', '_', '-', and '/' between "
-                "names; no name starting with '.')")
+        return (
+            "is not a plain relative path (letters, digits, '.', '_', '-', and '/' between "
+            "names; no name starting with '.')"
+        )
     return None
 
 
@@ -93,8 +98,7 @@ def _is_int(value: object) -> bool:
 
 
 def _is_number(value: object) -> bool:
-    return (isinstance(value, (int, float)) and not isinstance(value, bool)
-            and math.isfinite(value))
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
 @dataclass(frozen=True)
@@ -133,8 +137,9 @@ class Manifest:
     root: Path
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], root: str | Path, where: str | None = None
-                  ) -> Manifest:
+    def from_dict(
+        cls, data: Mapping[str, Any], root: str | Path, where: str | None = None
+    ) -> Manifest:
         """Check a manifest's JSON (version 1 or 2) and return it as version 2; raises
         BadBundleError naming the problem. `where` names the manifest in messages."""
         return _parse(data, Path(root), where or f"the manifest of {root}")
@@ -146,8 +151,9 @@ class Manifest:
     def path_of(self, role: str) -> Path:
         entry = self.files.get(role)
         if entry is None:
-            raise BadBundleError(f"bundle {self.id} has no {role!r} file "
-                                 f"(it has {', '.join(self.files)})")
+            raise BadBundleError(
+                f"bundle {self.id} has no {role!r} file (it has {', '.join(self.files)})"
+            )
         return self.root / entry.path
 
     def total_bytes(self) -> int:
@@ -158,10 +164,15 @@ class Manifest:
         if capability in self.capabilities:
             return
         since = CAPABILITY_SINCE.get(capability)
-        how = (f"re-export it with sam2web >= {since}" if since else
-               "re-export it with a sam2web that exports them")
-        raise BadBundleError(f"bundle {self.id} has no {capability} graphs (it offers "
-                             f"{', '.join(self.capabilities) or 'nothing'}); {how}")
+        how = (
+            f"re-export it with sam2web >= {since}"
+            if since
+            else "re-export it with a sam2web that exports them"
+        )
+        raise BadBundleError(
+            f"bundle {self.id} has no {capability} graphs (it offers "
+            f"{', '.join(self.capabilities) or 'nothing'}); {how}"
+        )
 
     def verify_files(self) -> None:
         """Size and sha256 of every file against the manifest; raises BadBundleError naming it."""
@@ -187,8 +198,11 @@ class Manifest:
 
     def with_changes(self, root: str | Path | None = None, **keys) -> Manifest:
         """A checked copy with some top-level JSON keys replaced (and optionally another root)."""
-        return Manifest.from_dict({**self.to_json(), **keys}, self.root if root is None else root,
-                                  where=f"bundle {keys.get('id', self.id)}")
+        return Manifest.from_dict(
+            {**self.to_json(), **keys},
+            self.root if root is None else root,
+            where=f"bundle {keys.get('id', self.id)}",
+        )
 
     def write(self) -> None:
         """Write manifest.json into `root`, atomically (a reader never sees half of it)."""
@@ -213,11 +227,21 @@ def describe_bundle(manifest: Manifest) -> dict:
     """The one summary of a bundle: the server's /api/models entries and `sam2web models list
     --json` both start from it (the browser reads the same keys)."""
     m = manifest
-    label = m.label or (f"{m.model_id or m.id} ({m.precision})" if m.precision
-                        else m.model_id or m.id)
-    return {"id": m.id, "label": label, "family": m.family, "model_id": m.model_id,
-            "size": m.size, "precision": m.precision, "capabilities": list(m.capabilities),
-            "random_weights": m.random_weights, "builtin": m.builtin, "bytes": m.total_bytes()}
+    label = m.label or (
+        f"{m.model_id or m.id} ({m.precision})" if m.precision else m.model_id or m.id
+    )
+    return {
+        "id": m.id,
+        "label": label,
+        "family": m.family,
+        "model_id": m.model_id,
+        "size": m.size,
+        "precision": m.precision,
+        "capabilities": list(m.capabilities),
+        "random_weights": m.random_weights,
+        "builtin": m.builtin,
+        "bytes": m.total_bytes(),
+    }
 
 
 def read_manifest(bundle_dir: str | Path) -> Manifest:
@@ -256,19 +280,24 @@ def _parse(data: Mapping[str, Any], root: Path, where: str) -> Manifest:
     if version == 1 and not isinstance(version, bool):
         data = upgrade_v1(data)
     elif version != FORMAT_VERSION or isinstance(version, bool):
-        bad(f"format version {version!r}; this sam2web reads versions 1 and {FORMAT_VERSION}: "
-            "re-export the bundle or upgrade sam2web")
+        bad(
+            f"format version {version!r}; this sam2web reads versions 1 and {FORMAT_VERSION}: "
+            "re-export the bundle or upgrade sam2web"
+        )
     for key in ("id", "family", "capabilities", "files", "input_size", "mean", "std"):
         if key not in data:
             bad(f"lacks '{key}'")
     if problem := id_problem(data["id"]):
         bad(f"id {data['id']!r} is not a valid model id: it {problem}")
     if data["family"] not in FAMILIES:
-        bad(f"family {data['family']!r} is not one this sam2web runs ({', '.join(FAMILIES)}); "
-            "upgrade sam2web")
+        bad(
+            f"family {data['family']!r} is not one this sam2web runs ({', '.join(FAMILIES)}); "
+            "upgrade sam2web"
+        )
     capabilities = data["capabilities"]
     if not isinstance(capabilities, list) or not all(
-            isinstance(c, str) and c for c in capabilities):
+        isinstance(c, str) and c for c in capabilities
+    ):
         bad("'capabilities' must be a list of names")
     files = data["files"]
     if not isinstance(files, Mapping) or not files:
@@ -276,8 +305,10 @@ def _parse(data: Mapping[str, Any], root: Path, where: str) -> Manifest:
     entries = {}
     for role, info in files.items():
         if not ROLE_PATTERN.fullmatch(role):
-            bad(f"file role {role!r} is not a valid role name (lowercase letters, digits and "
-                "'_', starting with a letter)")
+            bad(
+                f"file role {role!r} is not a valid role name (lowercase letters, digits and "
+                "'_', starting with a letter)"
+            )
         if not isinstance(info, Mapping) or not {"path", "bytes", "sha256"} <= set(info):
             bad(f"does not describe its {role} file (path, bytes and sha256)")
         if problem := _path_problem(info["path"]):
@@ -286,8 +317,13 @@ def _parse(data: Mapping[str, Any], root: Path, where: str) -> Manifest:
             bad(f"the {role} file's size {info['bytes']!r} is not a whole number of bytes")
         if not isinstance(info["sha256"], str) or not SHA256_PATTERN.fullmatch(info["sha256"]):
             bad(f"the {role} file's sha256 {info['sha256']!r} is not 64 lowercase hex digits")
-        entries[role] = FileEntry(role=role, path=info["path"], bytes=info["bytes"],
-                                  sha256=info["sha256"], data=MappingProxyType(dict(info)))
+        entries[role] = FileEntry(
+            role=role,
+            path=info["path"],
+            bytes=info["bytes"],
+            sha256=info["sha256"],
+            data=MappingProxyType(dict(info)),
+        )
     for capability in capabilities:
         for role in CAPABILITY_ROLES.get(capability, ()):
             if role not in entries:
@@ -311,15 +347,26 @@ def _parse(data: Mapping[str, Any], root: Path, where: str) -> Manifest:
             bad(f"{key} must be true or false")
     io = data.get("io", {})
     if not isinstance(io, Mapping) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in io.items()):
+        isinstance(k, str) and isinstance(v, str) for k, v in io.items()
+    ):
         bad("io must map names to tensor names")
     frozen = copy.deepcopy(dict(data))
     return Manifest(
-        id=data["id"], family=data["family"], capabilities=tuple(capabilities),
-        files=MappingProxyType(entries), input_size=data["input_size"],
-        mean=tuple(data["mean"]), std=tuple(data["std"]), mask_threshold=float(threshold),
-        label=data.get("label"), model_id=data.get("model_id"), size=data.get("size"),
-        precision=data.get("precision"), random_weights=data.get("random_weights", False),
-        builtin=data.get("builtin", False), io=MappingProxyType(dict(io)),
-        data=MappingProxyType(frozen), root=root,
+        id=data["id"],
+        family=data["family"],
+        capabilities=tuple(capabilities),
+        files=MappingProxyType(entries),
+        input_size=data["input_size"],
+        mean=tuple(data["mean"]),
+        std=tuple(data["std"]),
+        mask_threshold=float(threshold),
+        label=data.get("label"),
+        model_id=data.get("model_id"),
+        size=data.get("size"),
+        precision=data.get("precision"),
+        random_weights=data.get("random_weights", False),
+        builtin=data.get("builtin", False),
+        io=MappingProxyType(dict(io)),
+        data=MappingProxyType(frozen),
+        root=root,
     )

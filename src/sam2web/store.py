@@ -56,8 +56,7 @@ class ModelStore:
         if self.root.is_dir():
             for manifest in _readable_bundles(sorted(self.root.iterdir())):
                 # Only sam2web's own files are built in, whatever a copied manifest says.
-                found.append(manifest.with_changes(builtin=False) if manifest.builtin
-                             else manifest)
+                found.append(manifest.with_changes(builtin=False) if manifest.builtin else manifest)
         if self.builtin:
             ids = {m.id for m in found}
             for manifest in _readable_bundles(builtin_bundle_dirs()):
@@ -80,8 +79,9 @@ class ModelStore:
         ids = ", ".join(m.id for m in models)
         raise Sam2WebError(f"model '{bundle_id}' is not installed (installed: {ids})")
 
-    def add(self, bundle_dir: str | Path, allow_random_weights: bool = False,
-            force: bool = False) -> Manifest:
+    def add(
+        self, bundle_dir: str | Path, allow_random_weights: bool = False, force: bool = False
+    ) -> Manifest:
         """Copy a bundle into the store after checking every file against its sha256."""
         source = read_manifest(bundle_dir)  # its id is checked there: a plain name
         source.verify_files()
@@ -93,11 +93,11 @@ class ModelStore:
         target = self._inside_root(self.root / source.id)
         present = target.exists() or target.is_symlink()
         if present and not force:
-            raise Sam2WebError(f"model '{source.id}' is already installed; "
-                               "pass --force to replace it")
+            raise Sam2WebError(
+                f"model '{source.id}' is already installed; pass --force to replace it"
+            )
         self.root.mkdir(parents=True, exist_ok=True)
-        staging = self._inside_root(
-            Path(tempfile.mkdtemp(prefix=f".{source.id}-", dir=self.root)))
+        staging = self._inside_root(Path(tempfile.mkdtemp(prefix=f".{source.id}-", dir=self.root)))
         try:
             for name in [*(entry.path for entry in source.files.values()), MANIFEST_NAME]:
                 copy = self._inside_root(staging / name)
@@ -121,8 +121,10 @@ class ModelStore:
         the bundle: the link is removed, the directory it points to is kept."""
         check_model_id(bundle_id, hint=LIST_HINT)
         if any(is_builtin(m) and m.id == bundle_id for m in self.list()):
-            raise Sam2WebError(f"'{bundle_id}' is built into sam2web and cannot be removed; "
-                               "it is only the default while no other model is installed")
+            raise Sam2WebError(
+                f"'{bundle_id}' is built into sam2web and cannot be removed; "
+                "it is only the default while no other model is installed"
+            )
         target = self._inside_root(self.root / bundle_id)
         if not (target / MANIFEST_NAME).is_file():
             raise Sam2WebError(f"model '{bundle_id}' is not installed in {self.root}")
@@ -139,8 +141,9 @@ class ModelStore:
         root = self.root.resolve()
         parent = path.parent.resolve()
         if path.name in ("", ".", "..") or (parent != root and root not in parent.parents):
-            raise Sam2WebError(f"refusing to touch {path}: it is not inside the model store "
-                               f"{self.root}")
+            raise Sam2WebError(
+                f"refusing to touch {path}: it is not inside the model store {self.root}"
+            )
         return parent / path.name
 
     def _delete(self, path: Path) -> None:
@@ -154,7 +157,8 @@ class ModelStore:
         """Put `staging` in place of `target` (a bundle directory or a symlink to one); the old
         one is moved aside first, so a failure leaves it installed."""
         aside = self._inside_root(
-            Path(tempfile.mkdtemp(prefix=f".{target.name}-old-", dir=self.root)))
+            Path(tempfile.mkdtemp(prefix=f".{target.name}-old-", dir=self.root))
+        )
         try:
             os.rename(target, aside / "bundle")
             try:
@@ -179,7 +183,9 @@ def _readable_bundles(dirs):
 def _preference(manifest: Manifest):
     m = manifest
     size = SIZE_ORDER.index(m.size) if m.size in SIZE_ORDER else len(SIZE_ORDER)
-    precision = (PRECISION_ORDER.index(m.precision) if m.precision in PRECISION_ORDER
-                 else len(PRECISION_ORDER))
-    return (m.random_weights, m.builtin, m.data.get("sam2_version") != "2.1", size, precision,
-            m.id)
+    precision = (
+        PRECISION_ORDER.index(m.precision)
+        if m.precision in PRECISION_ORDER
+        else len(PRECISION_ORDER)
+    )
+    return (m.random_weights, m.builtin, m.data.get("sam2_version") != "2.1", size, precision, m.id)

@@ -32,15 +32,19 @@ class AppPage:
         deadline = time.time() + self.timeout_ms / 1000
         while self._data("ready") != "true":
             if time.time() > deadline:
-                raise TimeoutError(f"the app was not ready after {self.timeout_ms / 1000:.0f} s; "
-                                   f"status: {self.status()!r}; progress: "
-                                   f"{self.page.text_content('#progress')!r}; console: {self.console}")
+                raise TimeoutError(
+                    f"the app was not ready after {self.timeout_ms / 1000:.0f} s; "
+                    f"status: {self.status()!r}; progress: "
+                    f"{self.page.text_content('#progress')!r}; console: {self.console}"
+                )
             self.page.wait_for_timeout(100)
         return self
 
     def runtime_builds(self) -> set[str]:
         """Which onnxruntime-web WASM builds were fetched: 'asyncify' (WebGPU) and/or 'plain'."""
-        names = {u.rsplit("/", 1)[-1] for u in self.requests if "/ort/" in u and u.endswith(".wasm")}
+        names = {
+            u.rsplit("/", 1)[-1] for u in self.requests if "/ort/" in u and u.endswith(".wasm")
+        }
         return {"asyncify" if "asyncify" in n else "plain" for n in names}
 
     def status(self) -> str:
@@ -85,7 +89,9 @@ class AppPage:
 
     def click(self, fx: float, fy: float, negative: bool = False):
         x, y = self._to_page(fx, fy)
-        self._after_decode(lambda: self.page.mouse.click(x, y, button="right" if negative else "left"))
+        self._after_decode(
+            lambda: self.page.mouse.click(x, y, button="right" if negative else "left")
+        )
 
     def hover(self, fx: float, fy: float):
         x, y = self._to_page(fx, fy)
@@ -133,14 +139,18 @@ class AppPage:
         field = self.page.locator("#object-list li input.rename")
         field.fill(name)
         field.press("Enter")
-        self.wait_until(lambda: self.objects()[index]["name"] == name.strip(), f"rename to {name!r}")
+        self.wait_until(
+            lambda: self.objects()[index]["name"] == name.strip(), f"rename to {name!r}"
+        )
 
     def new_object(self):
         self.page.click("#new-object")
 
     def objects(self) -> list[dict]:
         items = self.page.locator("#object-list li")
-        return [json.loads(items.nth(i).get_attribute("data-prompts")) for i in range(items.count())]
+        return [
+            json.loads(items.nth(i).get_attribute("data-prompts")) for i in range(items.count())
+        ]
 
     def set_threshold(self, value: float):
         rendered = self._data("rendered")

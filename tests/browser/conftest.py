@@ -12,8 +12,14 @@ from serve_helpers import Server, make_store
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-BASE_FLAGS = ["--no-sandbox", "--no-first-run", "--disable-background-networking",
-              "--disable-component-update", "--disable-sync", "--disable-quic"]
+BASE_FLAGS = [
+    "--no-sandbox",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+]
 # WebGPU without a GPU: SwiftShader's Vulkan adapter (see shared/docs/webgpu-headless.md).
 WEBGPU_FLAGS = ["--enable-unsafe-webgpu"]
 # ...or ANGLE over Mesa llvmpipe, an OpenGL ES compatibility adapter: 3-10x faster here.
@@ -40,7 +46,8 @@ def playwright_instance():
 
 def launch(playwright_instance, webgpu: bool, flags=WEBGPU_FLAGS):
     return playwright_instance.chromium.launch(
-        executable_path=CHROMIUM, headless=True, args=BASE_FLAGS + (flags if webgpu else []))
+        executable_path=CHROMIUM, headless=True, args=BASE_FLAGS + (flags if webgpu else [])
+    )
 
 
 @pytest.fixture(scope="session")
@@ -64,8 +71,10 @@ def lan_browser(playwright_instance):
     """Reaches the local server by a LAN-style name (`sam2web-lan.test`), as another device would:
     plain http:// there is not a secure context."""
     browser = playwright_instance.chromium.launch(
-        executable_path=CHROMIUM, headless=True,
-        args=BASE_FLAGS + ["--host-resolver-rules=MAP sam2web-lan.test 127.0.0.1"])
+        executable_path=CHROMIUM,
+        headless=True,
+        args=BASE_FLAGS + ["--host-resolver-rules=MAP sam2web-lan.test 127.0.0.1"],
+    )
     yield browser
     browser.close()
 

@@ -22,9 +22,13 @@ def replay(predictor, steps: list[tuple], threshold: float = 0.0):
         else:
             box = list(step[1:5])
         multimask = len(points) == 1 and box is None
-        r = predictor.predict(points=points or None, labels=labels or None, box=box,
-                              mask_input=None if multimask or previous is None else previous[None],
-                              multimask=multimask)
+        r = predictor.predict(
+            points=points or None,
+            labels=labels or None,
+            box=box,
+            mask_input=None if multimask or previous is None else previous[None],
+            multimask=multimask,
+        )
         best = int(np.argmax(r.scores))
         previous = r.low_res_logits[best]
         chosen = (r.low_res_logits[best], float(r.scores[best]))

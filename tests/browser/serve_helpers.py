@@ -26,8 +26,21 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "sam2web.cli", "serve", "--port", str(self.port),
-             "--models", str(store), "--builtin" if builtin else "--no-builtin"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            [
+                sys.executable,
+                "-m",
+                "sam2web.cli",
+                "serve",
+                "--port",
+                str(self.port),
+                "--models",
+                str(store),
+                "--builtin" if builtin else "--no-builtin",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         deadline = time.time() + 30
         while time.time() < deadline:
             try:
@@ -51,7 +64,19 @@ class Server:
 def make_store(root: Path, bundles: list[Path]) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     for bundle in bundles:
-        subprocess.run([sys.executable, "-m", "sam2web.cli", "models", "add", str(bundle),
-                        "--models", str(root), "--allow-random-weights"], check=True,
-                       capture_output=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "sam2web.cli",
+                "models",
+                "add",
+                str(bundle),
+                "--models",
+                str(root),
+                "--allow-random-weights",
+            ],
+            check=True,
+            capture_output=True,
+        )
     return root

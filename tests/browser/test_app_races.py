@@ -82,11 +82,14 @@ def test_clicks_on_two_objects_while_decoding_each_get_their_own_mask(app, predi
     app.wait_until(lambda: len(app.objects()[0]["points"]) == 1, "the first point is shown")
     app.new_object()
     app.click_now(0.2, 0.2)
-    app.wait_until(lambda: len(app.objects()) == 2 and len(app.objects()[1]["points"]) == 1,
-                   "the second object's point is shown")
+    app.wait_until(
+        lambda: len(app.objects()) == 2 and len(app.objects()[1]["points"]) == 1,
+        "the second object's point is shown",
+    )
     app.hold_decodes(False)
-    app.wait_until(lambda: all(o["current"] and o["scores"] for o in app.objects()),
-                   "both masks arrive")
+    app.wait_until(
+        lambda: all(o["current"] and o["scores"] for o in app.objects()), "both masks arrive"
+    )
     for index, obj in enumerate(app.objects()):
         app.page.locator("#object-list li").nth(index).click()
         expected, _, _ = replay(predictor, _steps(obj))

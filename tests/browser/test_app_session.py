@@ -18,8 +18,12 @@ from serve_helpers import Server, make_store
 @pytest.fixture(scope="module")
 def precisions_server(tmp_path_factory, exported):
     """The test model in fp32, int8 and fp16."""
-    srv = Server(make_store(tmp_path_factory.mktemp("precisions"),
-                            [exported[p].path for p in ("fp32", "int8", "fp16")]))
+    srv = Server(
+        make_store(
+            tmp_path_factory.mktemp("precisions"),
+            [exported[p].path for p in ("fp32", "int8", "fp16")],
+        )
+    )
     yield srv
     srv.stop()
 
@@ -37,7 +41,7 @@ def test_demo_image_paste_and_drop(plain_browser, server, photo_files, shot):
     assert "Encoded 512×512" in app.status()
     shot(app.page, "demo")
     data = list(photo_files["coffee"].read_bytes())
-    for event, target in (("paste", "window"), ("drop", "document.getElementById('stage')")):
+    for event in ("paste", "drop"):  # a paste on the window, a drop on the stage
         before = app._data("encoded")
         app.page.evaluate(
             """([bytes, event]) => {
@@ -45,19 +49,23 @@ def test_demo_image_paste_and_drop(plain_browser, server, photo_files, shot):
                 const dt = new DataTransfer();
                 dt.items.add(file);
                 if (event === 'paste') {
-                  window.dispatchEvent(new ClipboardEvent('paste', {clipboardData: dt, bubbles: true}));
+                  window.dispatchEvent(
+                    new ClipboardEvent('paste', {clipboardData: dt, bubbles: true}));
                 } else {
                   document.getElementById('stage').dispatchEvent(
                     new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true}));
                 }
-            }""", [data, event])
+            }""",
+            [data, event],
+        )
         app._wait_change("encoded", before)
         assert "Encoded 600×400" in app.status()
     ctx.close()
 
 
-def test_change_model_and_image_mid_session(plain_browser, precisions_server, exported,
-                                            photo_files, shot):
+def test_change_model_and_image_mid_session(
+    plain_browser, precisions_server, exported, photo_files, shot
+):
     ctx, app = _open(plain_browser, precisions_server.url)
     assert app.page.locator("#model-select option").count() == 3
     # fp32 by default where there is no GPU with shader-f16
@@ -102,8 +110,9 @@ def test_change_model_and_image_mid_session(plain_browser, precisions_server, ex
     ctx.close()
 
 
-def test_full_size_tiny_model_in_the_browser(plain_browser, tmp_path, tiny_bundle, photo_files,
-                                            shot):
+def test_full_size_tiny_model_in_the_browser(
+    plain_browser, tmp_path, tiny_bundle, photo_files, shot
+):
     server = Server(make_store(tmp_path / "store", [tiny_bundle]))
     try:
         ctx, app = _open(plain_browser, server.url)
@@ -128,8 +137,9 @@ def test_too_small_storage_quota_never_uses_a_broken_model(plain_browser, server
     page = ctx.new_page()
     page.goto(server.url + "api/models")  # same origin, before the app starts downloading
     cdp = ctx.new_cdp_session(page)
-    cdp.send("Storage.overrideQuotaForOrigin", {"origin": server.url.rstrip("/"),
-                                               "quotaSize": 2_000_000})
+    cdp.send(
+        "Storage.overrideQuotaForOrigin", {"origin": server.url.rstrip("/"), "quotaSize": 2_000_000}
+    )
     page.goto(server.url)
     status = wait_for_text(page, "#status", "Could not load", 30)
     assert "failed verification" in status or "storage is full" in status, status
@@ -146,8 +156,11 @@ def tiny_disk():
     import tempfile
 
     mountpoint = Path(tempfile.mkdtemp())
-    proc = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=12m", "tmpfs", str(mountpoint)],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=12m", "tmpfs", str(mountpoint)],
+        capture_output=True,
+        text=True,
+    )
     if proc.returncode:
         pytest.skip(f"cannot mount a small tmpfs here ({proc.stderr.strip()}); needs root")
     yield mountpoint
@@ -158,12 +171,15 @@ def test_a_full_disk_gets_a_clear_storage_message(playwright_instance, server, t
     from conftest import BASE_FLAGS, CHROMIUM
 
     ctx = playwright_instance.chromium.launch_persistent_context(
-        str(tiny_disk / "profile"), executable_path=CHROMIUM, headless=True, args=BASE_FLAGS)
+        str(tiny_disk / "profile"), executable_path=CHROMIUM, headless=True, args=BASE_FLAGS
+    )
     try:
         page = ctx.new_page()
         page.goto(server.url)
         status = wait_for_text(page, "#status", "Could not load", 120)
-        assert re.search(r"browser storage is full: the (encoder|decoder) needs [\d.]+ MB", status), status
+        assert re.search(
+            r"browser storage is full: the (encoder|decoder) needs [\d.]+ MB", status
+        ), status
         assert "disk holding the browser's data is full" in status or "may store only" in status
         assert "Clear cached models" in status and "error" in page.get_attribute("#status", "class")
         shot(page, "full-disk")
@@ -189,12 +205,18 @@ def test_empty_store_says_how_to_add_a_model(plain_browser, tmp_path, shot):
         server.stop()
 
 
-@pytest.mark.parametrize("fmt, ext, kwargs", [
-    ("WEBP", "webp", {"lossless": True}), ("BMP", "bmp", {}), ("GIF", "gif", {}),
-    ("AVIF", "avif", {"quality": 100}),
-])
-def test_other_image_formats_match_python(plain_browser, server, photos, tmp_path, fmt, ext,
-                                          kwargs, fp32_bundle):
+@pytest.mark.parametrize(
+    "fmt, ext, kwargs",
+    [
+        ("WEBP", "webp", {"lossless": True}),
+        ("BMP", "bmp", {}),
+        ("GIF", "gif", {}),
+        ("AVIF", "avif", {"quality": 100}),
+    ],
+)
+def test_other_image_formats_match_python(
+    plain_browser, server, photos, tmp_path, fmt, ext, kwargs, fp32_bundle
+):
     from PIL import Image
 
     path = tmp_path / f"chelsea.{ext}"

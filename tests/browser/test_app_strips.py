@@ -41,9 +41,13 @@ def test_strips_segment_like_python(plain_browser, both_server, strips, fp32_bun
     predictor = Predictor.from_bundle(bundle)
     ctx = plain_browser.new_context(viewport={"width": 1300, "height": 900}, accept_downloads=True)
     try:
-        app = AppPage(ctx.new_page(), both_server.url).open(f"?model={predictor.manifest.bundle_id}")
+        app = AppPage(ctx.new_page(), both_server.url).open(
+            f"?model={predictor.manifest.bundle_id}"
+        )
         for (width, height), path in strips.items():
-            app.upload(path, input_id="change-image" if app.page.is_visible("#stage") else "file-input")
+            app.upload(
+                path, input_id="change-image" if app.page.is_visible("#stage") else "file-input"
+            )
             assert f"Encoded {width}×{height}" in app.status()
             box = app.page.locator("#prompt-canvas").bounding_box()
             assert min(box["width"], box["height"]) >= 40  # the thin side is still clickable

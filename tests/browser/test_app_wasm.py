@@ -15,8 +15,8 @@ from PIL import Image
 from sam2web.predict.predictor import Predictor
 
 from app_driver import AppPage, iou, wait_for_text
-from serve_helpers import Server, make_store
 from replay import replay
+from serve_helpers import Server, make_store
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +79,9 @@ def test_click_negative_box_and_box_point_match_python(app, photo_files, predict
     assert len(app.page.locator("#object-list li").all()) == 2
     assert app._data("sessions") == "2"  # one encoder and one decoder session, not one per click
     shot(app.page, "box-point")
-    assert not [c for c in app.console if c.startswith(("error", "pageerror", "warning"))], app.console
+    assert not [c for c in app.console if c.startswith(("error", "pageerror", "warning"))], (
+        app.console
+    )
 
 
 def test_masks_are_drawn_on_the_gpu_matching_python(context, server, photo_files, predictor):
@@ -144,11 +146,22 @@ def test_exports_png_cutout_coco_svg(app, photo_files, photos):
     coco = json.loads(app.download("coco"))
     assert coco["images"][0]["width"] == 600 and len(coco["annotations"]) == 2
     second = coco["annotations"][1]
-    decoded = mask_utils.decode({"size": second["segmentation"]["size"],
-                                 "counts": second["segmentation"]["counts"].encode()})
+    decoded = mask_utils.decode(
+        {
+            "size": second["segmentation"]["size"],
+            "counts": second["segmentation"]["counts"].encode(),
+        }
+    )
     assert np.array_equal(decoded.astype(bool), mask)
-    assert second["area"] == int(mask.sum()) == int(mask_utils.area(
-        {"size": [400, 600], "counts": second["segmentation"]["counts"].encode()}))
+    assert (
+        second["area"]
+        == int(mask.sum())
+        == int(
+            mask_utils.area(
+                {"size": [400, 600], "counts": second["segmentation"]["counts"].encode()}
+            )
+        )
+    )
 
     # Object names are free text: quotes, ampersands, angle brackets, spaces.
     app.rename(0, 'the "cup" & <saucer>')
@@ -156,7 +169,9 @@ def test_exports_png_cutout_coco_svg(app, photo_files, photos):
     paths = svg.findall("{http://www.w3.org/2000/svg}path")
     assert len(paths) == 2 and svg.get("viewBox") == "0 0 600 400"
     ids = [p.get("id") for p in paths]
-    assert len(set(ids)) == 2 and all(re.fullmatch(r"[A-Za-z_][A-Za-z0-9._-]*", i) for i in ids), ids
+    assert len(set(ids)) == 2 and all(re.fullmatch(r"[A-Za-z_][A-Za-z0-9._-]*", i) for i in ids), (
+        ids
+    )
     titles = [p.findtext("{http://www.w3.org/2000/svg}title") for p in paths]
     assert titles == ['the "cup" & <saucer>', "object 2"]
     assert [p.get("data-name") for p in paths] == titles
@@ -205,8 +220,9 @@ def test_second_visit_downloads_no_model_bytes_and_clear_cache(context, server, 
     assert len(third) >= 2 and "downloaded" in app.status()
 
 
-def test_an_image_opened_while_the_model_loads_is_encoded_once(context, server, photo_files,
-                                                               predictor):
+def test_an_image_opened_while_the_model_loads_is_encoded_once(
+    context, server, photo_files, predictor
+):
     """A person drops an image before the model is ready: it shows at once and is encoded once,
     when the model is ready (not once queued behind the load and again after it)."""
     held = []
@@ -269,9 +285,13 @@ def test_plain_http_from_another_device_says_how_to_get_a_secure_context(lan_bro
     page.goto(app.url)
     assert page.evaluate("window.isSecureContext") is False
     status = wait_for_text(page, "#status", "not a secure context")
-    assert f"opened at http://sam2web-lan.test:{server.port}, which is not a secure context" in status, status
+    assert (
+        f"opened at http://sam2web-lan.test:{server.port}, which is not a secure context" in status
+    ), status
     assert "sam2web serve --https" in status and "http://localhost" in status
-    assert not [u for u in app.requests if "/blobs/" in u]  # nothing downloaded that could not be kept
+    assert not [
+        u for u in app.requests if "/blobs/" in u
+    ]  # nothing downloaded that could not be kept
     webgpu = page.inner_text("#notice-webgpu")
     assert "not a secure context (WebGPU needs https:// or localhost)" in webgpu, webgpu
     assert "sam2web serve --https" in webgpu and "chrome://flags" not in webgpu
@@ -289,8 +309,11 @@ def test_interrupted_download_resumes(context, server):
         if len(seen) == 1:  # the connection "drops" after half the file
             response = route.fetch()
             half = response.body()[: size // 2]
-            route.fulfill(status=200, body=half, headers={**response.headers,
-                                                          "content-length": str(len(half))})
+            route.fulfill(
+                status=200,
+                body=half,
+                headers={**response.headers, "content-length": str(len(half))},
+            )
         elif len(seen) == 2:
             pass  # ...then the server never answers: the app gives up on it and asks again
         else:
@@ -329,7 +352,9 @@ def test_wrong_file_types_get_a_clear_message_and_keep_the_image(app, photo_file
     text.write_text("this is text, not a picture")
     app.upload(text, expect_encode=False)
     app.page.wait_for_timeout(300)
-    assert "“notes.png” is not a supported image (it looks like a SVG or other text)" in app.status()
+    assert (
+        "“notes.png” is not a supported image (it looks like a SVG or other text)" in app.status()
+    )
     pdf = tmp_path / "doc.jpg"
     pdf.write_bytes(b"%PDF-1.4\n" + b"0" * 100)
     app.upload(pdf, expect_encode=False)
@@ -369,10 +394,16 @@ def test_csp_blocks_off_origin_requests(app, tmp_path):
         result = app.page.evaluate(
             """async (url) => {
                 const violations = [];
-                document.addEventListener('securitypolicyviolation', (e) => violations.push(e.violatedDirective));
+                document.addEventListener('securitypolicyviolation',
+                    (e) => violations.push(e.violatedDirective));
                 try { await fetch(url, {method: 'POST', body: 'pixels'}); return 'sent'; }
-                catch (e) { await new Promise((r) => setTimeout(r, 100)); return 'blocked:' + violations.join(','); }
-            }""", url)
+                catch (e) {
+                    await new Promise((r) => setTimeout(r, 100));
+                    return 'blocked:' + violations.join(',');
+                }
+            }""",
+            url,
+        )
         assert result.startswith("blocked") and "connect-src" in result
         assert hits == []
     finally:

@@ -30,12 +30,14 @@ def test_webgpu_click_matches_python(webgpu_browser, server, photo_files, predic
     assert "warmed up" not in app.status()  # no warm-up run on a CPU-emulated adapter
     app.upload(photo_files["coffee"])
     assert "on WEBGPU" in app.status()
-    assert app._data("featuresLocation") == "gpu-buffer"  # no readback; the decoder reads them there
+    assert (
+        app._data("featuresLocation") == "gpu-buffer"
+    )  # no readback; the decoder reads them there
     predictor.set_image(photo_files["coffee"])
     app.click(0.5, 0.45)
     assert "Decoded in" in app.status()
     obj = app.objects()[0]
-    (x, y, label), = obj["points"]
+    ((x, y, label),) = obj["points"]
     assert label == 1 and len(obj["scores"]) == 3  # a lone click gives three candidates
     expected, low, score = replay(predictor, [("point", x, y, 1)])
     got = app.mask()
@@ -46,8 +48,10 @@ def test_webgpu_click_matches_python(webgpu_browser, server, photo_files, predic
     logits = predictor.upsample(low[None])[0]
     decided = np.abs(logits) >= 0.01
     agreement = float((got == expected)[decided].mean())
-    print(f"webgpu vs python: iou {iou(got, expected):.4f}, decided-pixel agreement {agreement:.5f}, "
-          f"decided {decided.mean():.3f}, |logit| p50 {np.median(np.abs(logits)):.4f}")
+    print(
+        f"webgpu vs python: iou {iou(got, expected):.4f}, decided-pixel agreement {agreement:.5f}, "
+        f"decided {decided.mean():.3f}, |logit| p50 {np.median(np.abs(logits)):.4f}"
+    )
     assert agreement >= 0.999
     assert iou(got, expected) >= 0.97
     assert obj["scores"][obj["chosen"]] == pytest.approx(score, abs=1e-3)
@@ -61,7 +65,10 @@ def test_webgpu_click_matches_python(webgpu_browser, server, photo_files, predic
     replayed = app.mask()
     second = app.objects()[1]
     agreement = float((replayed == expected)[decided].mean())
-    print(f"replayed vs python: iou {iou(replayed, expected):.4f}, decided-pixel agreement {agreement:.5f}")
+    print(
+        f"replayed vs python: iou {iou(replayed, expected):.4f}, "
+        f"decided-pixel agreement {agreement:.5f}"
+    )
     assert agreement >= 0.999 and iou(replayed, expected) >= 0.97
     assert second["scores"] == pytest.approx(obj["scores"], abs=1e-4)
     assert app._data("sessions") == "3"  # encoder, decoder, the decoder recorded for one point
@@ -71,21 +78,27 @@ def test_webgpu_click_matches_python(webgpu_browser, server, photo_files, predic
     # A recording that fails frees what it made: its session and its input buffers.
     app.page.evaluate("() => window.sam2web.engine.failNextCaptureForTesting()")
     app.click(0.3, 0.3)  # two points: a plain run, then the two-point recording fails
-    app.click(0.6, 0.4)  # three points: the plain session answers; buffers counted after the failure
+    app.click(
+        0.6, 0.4
+    )  # three points: the plain session answers; buffers counted after the failure
     assert "fault injected" in app._data("captureFailure")
     assert app._data("captured") == "false"
     assert app._data("gpuBuffers") == "8"
-    assert not [c for c in app.console if c.startswith(("error", "pageerror", "warning"))], app.console
+    assert not [c for c in app.console if c.startswith(("error", "pageerror", "warning"))], (
+        app.console
+    )
     page.close()
 
 
-def test_fp16_bundle_is_chosen_where_the_adapter_computes_in_fp16(webgpu_browser, exported,
-                                                                  tmp_path_factory):
+def test_fp16_bundle_is_chosen_where_the_adapter_computes_in_fp16(
+    webgpu_browser, exported, tmp_path_factory
+):
     """Same model in fp32 and fp16: WebGPU with `shader-f16` picks fp16, anything else fp32."""
     from serve_helpers import Server, make_store
 
-    store = make_store(tmp_path_factory.mktemp("f16store"),
-                       [exported["fp32"].path, exported["fp16"].path])
+    store = make_store(
+        tmp_path_factory.mktemp("f16store"), [exported["fp32"].path, exported["fp16"].path]
+    )
     srv = Server(store)
     try:
         page = webgpu_browser.new_page(viewport={"width": 1300, "height": 900})

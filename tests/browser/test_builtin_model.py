@@ -50,8 +50,9 @@ def _check_click(app, predictor, coin, steps_so_far=(), from_script=False):
     return got
 
 
-def test_fresh_install_segments_coins_on_wasm(plain_browser, fresh_server, coins_png, photos,
-                                              predictor, shot):
+def test_fresh_install_segments_coins_on_wasm(
+    plain_browser, fresh_server, coins_png, photos, predictor, shot
+):
     page = plain_browser.new_page(viewport={"width": 1300, "height": 900}, accept_downloads=True)
     app = AppPage(page, fresh_server.url).open("?renderer=webgl2")  # see test_app_wasm's GPU test
     # Labelled honestly, with the way to a SAM2 model.
@@ -94,14 +95,18 @@ def test_fresh_install_segments_coins_on_wasm(plain_browser, fresh_server, coins
     app.hover(coins[4][1][0] / width, coins[4][1][1] / height)
     page.wait_for_timeout(1500)
     assert app._data("previewed") == shown
-    assert not [c for c in app.console if c.startswith(("error", "pageerror", "warning"))], app.console
+    assert not [c for c in app.console if c.startswith(("error", "pageerror", "warning"))], (
+        app.console
+    )
     page.close()
 
 
-def test_builtin_model_on_webgpu_matches_python_and_survives_a_lost_device(webgpu_compat_browser, fresh_server, coins_png, photos,
-                                                predictor, shot):
-    page = webgpu_compat_browser.new_page(viewport={"width": 1300, "height": 900},
-                                          accept_downloads=True)
+def test_builtin_model_on_webgpu_matches_python_and_survives_a_lost_device(
+    webgpu_compat_browser, fresh_server, coins_png, photos, predictor, shot
+):
+    page = webgpu_compat_browser.new_page(
+        viewport={"width": 1300, "height": 900}, accept_downloads=True
+    )
     # Ready in ~6 s and the whole test ~35 s on a 2-core machine: the margin is for slower ones.
     app = AppPage(page, fresh_server.url, timeout_ms=300_000).open()
     assert app.badge().startswith("WebGPU"), app.badge()

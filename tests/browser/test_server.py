@@ -28,10 +28,15 @@ def test_app_runtime_files_have_correct_types(client):
     assert index.status_code == 200 and index.headers["content-type"].startswith("text/html")
     assert index.headers["cache-control"] == "no-cache"
     for build in ("asyncify.", ""):  # onnxruntime-web's WebGPU and WASM builds
-        assert client.get(f"/ort/ort-wasm-simd-threaded.{build}wasm").headers["content-type"] == \
-            "application/wasm"
-        assert client.get(f"/ort/ort-wasm-simd-threaded.{build}mjs").headers[
-            "content-type"].startswith("text/javascript")
+        assert (
+            client.get(f"/ort/ort-wasm-simd-threaded.{build}wasm").headers["content-type"]
+            == "application/wasm"
+        )
+        assert (
+            client.get(f"/ort/ort-wasm-simd-threaded.{build}mjs")
+            .headers["content-type"]
+            .startswith("text/javascript")
+        )
     script = next(part for part in index.text.split('"') if part.endswith(".js"))
     r = client.get("/" + script.lstrip("./"))
     assert r.headers["content-type"].startswith("text/javascript")
@@ -59,7 +64,11 @@ def test_model_catalogue_and_content_addressed_files(client, server):
 def test_unknown_blobs_and_path_traversal_are_refused(client, server):
     assert client.get("/blobs/" + "0" * 64).status_code == 404
     assert client.get("/blobs/../../etc/passwd").status_code == 404
-    for path in ("/../../../etc/passwd", "/%2e%2e/%2e%2e/etc/passwd", "/assets/..%2f..%2fpyproject.toml"):
+    for path in (
+        "/../../../etc/passwd",
+        "/%2e%2e/%2e%2e/etc/passwd",
+        "/assets/..%2f..%2fpyproject.toml",
+    ):
         r = client.get(path)
         assert r.status_code == 404 and "root:" not in r.text
 
@@ -84,9 +93,23 @@ def test_https_serves_with_a_self_signed_certificate(tmp_path, monkeypatch):
 
     port = free_port()
     env = {**__import__("os").environ, "XDG_CONFIG_HOME": str(tmp_path / "config")}
-    proc = subprocess.Popen([sys.executable, "-m", "sam2web.cli", "serve", "--https", "--port",
-                             str(port), "--models", str(tmp_path / "store")], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "sam2web.cli",
+            "serve",
+            "--https",
+            "--port",
+            str(port),
+            "--models",
+            str(tmp_path / "store"),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         for _ in range(100):
             try:

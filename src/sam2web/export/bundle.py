@@ -45,8 +45,9 @@ def bundle_id(spec: ModelSpec, precision: str, name: str | None = None) -> str:
     return f"{name or spec.model_id}-{precision}"
 
 
-def _manifest(spec, precision, root: Path, checkpoint: Path | None, ckpt_sha: str | None,
-              name: str | None) -> Manifest:
+def _manifest(
+    spec, precision, root: Path, checkpoint: Path | None, ckpt_sha: str | None, name: str | None
+) -> Manifest:
     import onnx
     import onnxruntime
     import torch
@@ -67,8 +68,9 @@ def _manifest(spec, precision, root: Path, checkpoint: Path | None, ckpt_sha: st
             "size": spec.size,
             "precision": precision,
             "random_weights": checkpoint is None,
-            "checkpoint": None if checkpoint is None else {"name": checkpoint.name,
-                                                           "sha256": ckpt_sha},
+            "checkpoint": None
+            if checkpoint is None
+            else {"name": checkpoint.name, "sha256": ckpt_sha},
             "input_size": 1024,
             "low_res_size": 256,
             "mean": MEAN,
@@ -154,8 +156,9 @@ def export_bundles(
             if precision != "fp32":
                 log(f"converting to {precision}")
                 convert(tmp / "fp32", root, precision)
-            manifest = _manifest(spec, precision, root, checkpoint and Path(checkpoint), ckpt_sha,
-                                 name)
+            manifest = _manifest(
+                spec, precision, root, checkpoint and Path(checkpoint), ckpt_sha, name
+            )
             manifest.write()
             parity, ok = None, True
             if verify:
@@ -173,10 +176,14 @@ def export_bundles(
             result.path = Path(shutil.move(str(result.path), str(target)))
     failed = [r for r in results if not r.passed]
     if failed:
-        lines = [f"{r.precision}: min mask IoU {min(r.parity['mask_iou_min'].values()):.4f} < "
-                 f"{IOU_THRESHOLDS[r.precision]} (kept for inspection at {r.path})" for r in failed]
-        raise ParityError("exported ONNX does not match PyTorch closely enough:\n  "
-                          + "\n  ".join(lines))
+        lines = [
+            f"{r.precision}: min mask IoU {min(r.parity['mask_iou_min'].values()):.4f} < "
+            f"{IOU_THRESHOLDS[r.precision]} (kept for inspection at {r.path})"
+            for r in failed
+        ]
+        raise ParityError(
+            "exported ONNX does not match PyTorch closely enough:\n  " + "\n  ".join(lines)
+        )
     return results
 
 
@@ -190,11 +197,17 @@ def _verify(official, root: Path, photos: dict, precision: str, log) -> tuple[di
     with tqdm(total=len(photos), desc=f"verifying {precision} vs PyTorch", unit="photo") as bar:
         parity = compare(official, ours, photos, progress=lambda: bar.update(1))
     ok = passes(parity, precision)
-    log(f"{precision}: encoder cosine >= {parity['encoder_cosine_min']:.6f}; mask IoU min per "
-        "prompt: " + ", ".join(f"{k} {v:.4f}" for k, v in parity["mask_iou_min"].items())
-        + (f"; {parity['stability_flips']} stability tie(s) broken the other way"
-           if parity["stability_flips"] else "")
-        + ("" if ok else f"  -> BELOW {IOU_THRESHOLDS[precision]}"))
+    log(
+        f"{precision}: encoder cosine >= {parity['encoder_cosine_min']:.6f}; mask IoU min per "
+        "prompt: "
+        + ", ".join(f"{k} {v:.4f}" for k, v in parity["mask_iou_min"].items())
+        + (
+            f"; {parity['stability_flips']} stability tie(s) broken the other way"
+            if parity["stability_flips"]
+            else ""
+        )
+        + ("" if ok else f"  -> BELOW {IOU_THRESHOLDS[precision]}")
+    )
     parity["threshold"] = IOU_THRESHOLDS[precision]
     parity["passed"] = ok
     return parity, ok
@@ -212,8 +225,13 @@ def derive_precision(source: Path, precision: str, out_root: Path) -> Path:
         raise Sam2WebError(f"{src.id} is {src.precision}; convert from fp32")
     data = src.to_json()
     base = src.id.removesuffix("-fp32")
-    data.update(id=check_model_id(f"{base}-{precision}", "converted model id"),
-                precision=precision, builtin=False, parity=None, derived_from=src.id)
+    data.update(
+        id=check_model_id(f"{base}-{precision}", "converted model id"),
+        precision=precision,
+        builtin=False,
+        parity=None,
+        derived_from=src.id,
+    )
     if src.label:
         data["label"] = f"{src.label} [{precision}]"
     target = out_root / data["id"]

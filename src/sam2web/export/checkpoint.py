@@ -45,8 +45,10 @@ def read_state_dict(path: Path) -> dict:
             f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"
         ) from None
     state = obj.get("model", obj) if isinstance(obj, dict) else None
-    if not isinstance(state, dict) or not state or not all(
-        isinstance(v, torch.Tensor) for v in state.values()
+    if (
+        not isinstance(state, dict)
+        or not state
+        or not all(isinstance(v, torch.Tensor) for v in state.values())
     ):
         raise BadCheckpointError(
             f"checkpoint {path} holds no SAM2 state dict (expected a dict of tensors, "
@@ -80,7 +82,8 @@ def load_checkpoint(model, spec: ModelSpec, path: Path, state: dict | None = Non
         if unexpected:
             parts.append(f"{len(unexpected)} unexpected keys ({_examples(unexpected)})")
         raise BadCheckpointError(
-            f"checkpoint {path} does not fit model {spec.model_id}: " + "; ".join(parts)
+            f"checkpoint {path} does not fit model {spec.model_id}: "
+            + "; ".join(parts)
             + ". Check that --model names the architecture this checkpoint was trained with."
         )
     model.load_state_dict(state, strict=True)
@@ -92,8 +95,9 @@ def default_checkpoint_dir() -> Path:
     return Path(os.environ.get("SAM2WEB_CHECKPOINTS", user_cache_dir("sam2web"))) / "checkpoints"
 
 
-def download_checkpoint(spec: ModelSpec, dest_dir: Path | None = None,
-                        url: str | None = None) -> Path:
+def download_checkpoint(
+    spec: ModelSpec, dest_dir: Path | None = None, url: str | None = None
+) -> Path:
     """Download the official checkpoint of `spec` (resuming a partial download) and return its path.
 
     SAM2WEB_CHECKPOINT_BASE_URL replaces the official host (mirrors, air-gapped setups, tests).
@@ -121,9 +125,10 @@ def download_checkpoint(spec: ModelSpec, dest_dir: Path | None = None,
                 have = 0
             total = response.headers.get("Content-Length")
             total = int(total) + have if total is not None else None
-            with open(partial, "ab" if have else "wb") as out, tqdm(
-                total=total, initial=have, unit="B", unit_scale=True, desc=target.name
-            ) as bar:
+            with (
+                open(partial, "ab" if have else "wb") as out,
+                tqdm(total=total, initial=have, unit="B", unit_scale=True, desc=target.name) as bar,
+            ):
                 while chunk := response.read(1 << 20):
                     out.write(chunk)
                     bar.update(len(chunk))

@@ -36,10 +36,25 @@ class _MultiHeadAttention(torch.autograd.Function):
 def _sdpa(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False, scale=None, **kw):
     # Only the plain form SAM2 uses at inference has a fused equivalent; anything else is traced
     # as before.
-    if attn_mask is not None or is_causal or scale is not None or dropout_p or kw \
-            or query.dim() != 4 or value.shape[-1] != query.shape[-1]:
-        return _original_sdpa(query, key, value, attn_mask=attn_mask, dropout_p=dropout_p,
-                              is_causal=is_causal, scale=scale, **kw)
+    if (
+        attn_mask is not None
+        or is_causal
+        or scale is not None
+        or dropout_p
+        or kw
+        or query.dim() != 4
+        or value.shape[-1] != query.shape[-1]
+    ):
+        return _original_sdpa(
+            query,
+            key,
+            value,
+            attn_mask=attn_mask,
+            dropout_p=dropout_p,
+            is_causal=is_causal,
+            scale=scale,
+            **kw,
+        )
     num_heads = query.shape[1]
     flat = lambda t: t.transpose(1, 2).flatten(2)  # noqa: E731  [B,h,S,d] -> [B,S,h*d]
     q, k, v = flat(query), flat(key), flat(value)

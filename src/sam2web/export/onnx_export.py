@@ -26,6 +26,7 @@ _DECODER_DYNAMIC_AXES = {
     "point_labels": {1: "num_points"},
 }
 
+
 def _export(module, args, path: Path, inputs, outputs, dynamic_axes=None, fused=True) -> None:
     import torch
 
@@ -47,6 +48,7 @@ def _export(module, args, path: Path, inputs, outputs, dynamic_axes=None, fused=
             custom_opsets={"com.microsoft": 1} if fused else None,
         )
 
+
 def _simplify(path: Path) -> None:
     """Fold constants and fuse what onnxslim can, so onnxruntime-web runs a lean graph."""
     import onnx
@@ -54,6 +56,7 @@ def _simplify(path: Path) -> None:
 
     model = onnxslim.slim(str(path))
     onnx.save(model, str(path))
+
 
 # Shapes the traced decoder leaves symbolic (slices of the mask-token axis); declared so the
 # manifest and the browser know them without running the graph.
@@ -99,14 +102,23 @@ def export_fp32(model, out_dir: Path, fused_attention: bool = True) -> dict[str,
         torch.zeros(1),
     )
     paths = {"encoder": out_dir / "encoder.onnx", "decoder": out_dir / "decoder.onnx"}
-    _export(encoder, (image,), paths["encoder"], ENCODER_INPUTS, ENCODER_OUTPUTS,
-            fused=fused_attention)
-    _export(decoder, (*feats, *prompts), paths["decoder"], DECODER_INPUTS, DECODER_OUTPUTS,
-            _DECODER_DYNAMIC_AXES, fused=fused_attention)
+    _export(
+        encoder, (image,), paths["encoder"], ENCODER_INPUTS, ENCODER_OUTPUTS, fused=fused_attention
+    )
+    _export(
+        decoder,
+        (*feats, *prompts),
+        paths["decoder"],
+        DECODER_INPUTS,
+        DECODER_OUTPUTS,
+        _DECODER_DYNAMIC_AXES,
+        fused=fused_attention,
+    )
     for path in paths.values():
         _simplify(path)
     _declare_output_shapes(paths["decoder"], _DECODER_OUTPUT_SHAPES)
     return paths
+
 
 def to_fp16(src: Path, dst: Path) -> None:
     """Weights and compute in fp16; inputs and outputs stay fp32 so callers need not change."""
@@ -120,6 +132,7 @@ def to_fp16(src: Path, dst: Path) -> None:
     )
     onnx.save(converted, str(dst))
 
+
 def to_int8(src: Path, dst: Path) -> None:
     """Weight-only int8: every MatMul with a constant weight becomes MatMulNBits (8 bit, blocks of
     32, symmetric); activations stay fp32, so accuracy stays close to fp32 at ~1/4 weight bytes."""
@@ -132,10 +145,12 @@ def to_int8(src: Path, dst: Path) -> None:
     # The quantizer logs every skipped node at INFO: noise in a user's terminal.
     logging.getLogger("onnxruntime.quantization.matmul_nbits_quantizer").setLevel(logging.WARNING)
     config = DefaultWeightOnlyQuantConfig(block_size=32, is_symmetric=True, bits=8)
-    quantizer = MatMulNBitsQuantizer(onnx.load(str(src)), bits=8, block_size=32,
-                                     is_symmetric=True, algo_config=config)
+    quantizer = MatMulNBitsQuantizer(
+        onnx.load(str(src)), bits=8, block_size=32, is_symmetric=True, algo_config=config
+    )
     quantizer.process()
     onnx.save(quantizer.model.model, str(dst))
+
 
 def compact_names(model) -> None:
     """Short internal names (n12, v345) and no doc strings: a graph's names cost ~0.3 MB that a
@@ -184,6 +199,7 @@ def convert(src_dir: Path, dst_dir: Path, precision: str) -> None:
     for name in ("encoder.onnx", "decoder.onnx"):
         convert_file(src_dir / name, dst_dir / name, precision)
 
+
 def io_signature(path: Path) -> dict:
     """Input/output names, shapes (symbolic dims as strings) and element types of a graph."""
     import onnx
@@ -203,4 +219,3 @@ def io_signature(path: Path) -> dict:
     init_names = {i.name for i in model.graph.initializer}
     inputs = [v for v in model.graph.input if v.name not in init_names]
     return {"inputs": describe(inputs), "outputs": describe(model.graph.output)}
-

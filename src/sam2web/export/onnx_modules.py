@@ -24,8 +24,11 @@ class ImageEncoder(nn.Module):
         self.model = model
         decoder = model.sam_mask_decoder
         # Python ints, so the traced graph declares static output shapes.
-        self.channels = [decoder.conv_s0.out_channels, decoder.conv_s1.out_channels,
-                         model.hidden_dim]
+        self.channels = [
+            decoder.conv_s0.out_channels,
+            decoder.conv_s1.out_channels,
+            model.hidden_dim,
+        ]
 
     def forward(self, image: torch.Tensor):
         backbone_out = self.model.forward_image(image)

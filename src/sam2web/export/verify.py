@@ -35,12 +35,14 @@ def prompt_cases(h: int, w: int) -> dict[str, dict]:
     box = [w * 0.25, h * 0.2, w * 0.75, h * 0.8]
     return {
         "point": dict(points=[centre], labels=[1], multimask=True),
-        "points+negative": dict(points=[centre, [w * 0.2, h * 0.25]], labels=[1, 0],
-                                multimask=False),
+        "points+negative": dict(
+            points=[centre, [w * 0.2, h * 0.25]], labels=[1, 0], multimask=False
+        ),
         "box": dict(box=box, multimask=False),
         "box+point": dict(box=box, points=[[w * 0.55, h * 0.45]], labels=[1], multimask=False),
-        "refine": dict(points=[centre, [w * 0.7, h * 0.6]], labels=[1, 1], multimask=False,
-                       refine=True),
+        "refine": dict(
+            points=[centre, [w * 0.7, h * 0.6]], labels=[1, 1], multimask=False, refine=True
+        ),
     }
 
 
@@ -56,16 +58,23 @@ def official_predictor(model):
 def _official_predict(pred, case: dict, mask_input=None):
     kwargs = dict(multimask_output=case["multimask"], mask_input=mask_input)
     if "points" in case:
-        kwargs.update(point_coords=np.asarray(case["points"], np.float32),
-                      point_labels=np.asarray(case["labels"], np.int32))
+        kwargs.update(
+            point_coords=np.asarray(case["points"], np.float32),
+            point_labels=np.asarray(case["labels"], np.int32),
+        )
     if "box" in case:
         kwargs["box"] = np.asarray(case["box"], np.float32)
     return pred.predict(**kwargs)
 
 
 def _ours_predict(pred, case: dict, mask_input=None):
-    r = pred.predict(points=case.get("points"), labels=case.get("labels"), box=case.get("box"),
-                     mask_input=mask_input, multimask=case["multimask"])
+    r = pred.predict(
+        points=case.get("points"),
+        labels=case.get("labels"),
+        box=case.get("box"),
+        mask_input=mask_input,
+        multimask=case["multimask"],
+    )
     return r.masks, r.scores, r.low_res_logits
 
 
@@ -82,8 +91,10 @@ def compare(official, ours, photos: dict[str, np.ndarray], progress=None) -> dic
         ours.set_image(image)
         ref_embed = official._features["image_embed"].float().numpy().ravel()
         our_embed = ours.features["image_embed"].ravel()
-        cos = float(np.dot(ref_embed, our_embed) /
-                    (np.linalg.norm(ref_embed) * np.linalg.norm(our_embed) + 1e-12))
+        cos = float(
+            np.dot(ref_embed, our_embed)
+            / (np.linalg.norm(ref_embed) * np.linalg.norm(our_embed) + 1e-12)
+        )
         cosines.append(cos)
         h, w = image.shape[:2]
         for case_name, case in prompt_cases(h, w).items():
@@ -109,7 +120,8 @@ def compare(official, ours, photos: dict[str, np.ndarray], progress=None) -> dic
                     ref_multi, _, _ = _official_predict(official, multi, ref_in)
                 our_multi, _, _ = _ours_predict(ours, multi, our_in)
                 row["candidates_iou"] = round(
-                    min(mask_iou(r, o) for r, o in zip(ref_multi, our_multi, strict=True)), 5)
+                    min(mask_iou(r, o) for r, o in zip(ref_multi, our_multi, strict=True)), 5
+                )
             per_case[case_name].append(iou)
             detail.append(row)
         if progress:

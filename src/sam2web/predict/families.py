@@ -23,8 +23,12 @@ LOW_RES = 256
 
 
 def _prompt_tensors(coords, labels, mask, has_mask) -> dict[str, np.ndarray]:
-    return {"point_coords": coords, "point_labels": labels, "mask_input": mask,
-            "has_mask_input": has_mask}
+    return {
+        "point_coords": coords,
+        "point_labels": labels,
+        "mask_input": mask,
+        "has_mask_input": has_mask,
+    }
 
 
 class Sam2Family:
@@ -39,8 +43,9 @@ class Sam2Family:
         return {"image": T.preprocess(rgb, self.size, self.mean, self.std)}
 
     def features(self, outputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        return {name: outputs[name] for name in ("image_embed", "high_res_feats_0",
-                                                 "high_res_feats_1")}
+        return {
+            name: outputs[name] for name in ("image_embed", "high_res_feats_0", "high_res_feats_1")
+        }
 
     def scale_coords(self, coords, orig_hw):
         return T.scale_coords(coords, orig_hw, self.size)
@@ -67,8 +72,7 @@ class Sam1Family:
         self.encoder_output = manifest.io.get("encoder_output", "output")
 
     def encoder_feeds(self, rgb: np.ndarray) -> dict[str, np.ndarray]:
-        return {self.encoder_input: T.preprocess_longest_side(rgb, self.size, self.mean,
-                                                              self.std)}
+        return {self.encoder_input: T.preprocess_longest_side(rgb, self.size, self.mean, self.std)}
 
     def features(self, outputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         return {"image_embeddings": outputs[self.encoder_output]}
@@ -85,8 +89,10 @@ class Sam1Family:
         # read here: see outputs()), yet ONNX Runtime runs it anyway. The image's own size would
         # make it upsample to full resolution for nothing, and fail where a side rounds to 0 px
         # in-graph (a 20000x1 strip); the resized shape is always valid and at most 1024x1024.
-        return {**_prompt_tensors(coords, labels, mask, has_mask),
-                "orig_im_size": np.array(T.longest_side_shape(orig_hw, self.size), np.float32)}
+        return {
+            **_prompt_tensors(coords, labels, mask, has_mask),
+            "orig_im_size": np.array(T.longest_side_shape(orig_hw, self.size), np.float32),
+        }
 
     def outputs(self, multimask: bool) -> list[str]:
         """[low-res logits (1, 1, 256, 256), scores (1, 1)]: one mask, whatever `multimask`.

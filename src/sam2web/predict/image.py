@@ -34,8 +34,9 @@ class Prediction:
 
 
 class Predictor:
-    def __init__(self, manifest: Manifest, providers=None, verify: bool = True,
-                 threads: int | None = None):
+    def __init__(
+        self, manifest: Manifest, providers=None, verify: bool = True, threads: int | None = None
+    ):
         family = FAMILIES.get(manifest.family)
         if family is None:
             raise BadBundleError(
@@ -49,13 +50,15 @@ class Predictor:
         self.family = family(manifest)
         self.input_size = manifest.input_size
         self.mask_threshold = manifest.mask_threshold
-        self.sessions = Sessions(manifest, CAPABILITY_ROLES["image"], providers=providers,
-                                 threads=threads)
+        self.sessions = Sessions(
+            manifest, CAPABILITY_ROLES["image"], providers=providers, threads=threads
+        )
         self.reset_image()
 
     @classmethod
-    def from_bundle(cls, path: str | Path, providers=None, verify: bool = True,
-                    threads: int | None = None) -> Predictor:
+    def from_bundle(
+        cls, path: str | Path, providers=None, verify: bool = True, threads: int | None = None
+    ) -> Predictor:
         return cls(read_manifest(path), providers=providers, verify=verify, threads=threads)
 
     # -- image -------------------------------------------------------------------------------
@@ -78,8 +81,9 @@ class Predictor:
 
     # -- prompts -----------------------------------------------------------------------------
 
-    def predict(self, points=None, labels=None, box=None, mask_input=None,
-                multimask: bool = True) -> Prediction:
+    def predict(
+        self, points=None, labels=None, box=None, mask_input=None, multimask: bool = True
+    ) -> Prediction:
         """Masks for prompts in original-image pixel coordinates.
 
         points: (N, 2) x,y; labels: (N,) 1 positive / 0 negative (default all positive);
@@ -95,8 +99,7 @@ class Predictor:
         wanted = self.family.outputs(multimask)
         lows, scores = [], []
         for c, lab, m, has in prompts.prompt_sets(coords, labels, mask, has_mask):
-            feeds = {**self.features,
-                     **self.family.prompt_feeds(c, lab, m, has, self.orig_hw)}
+            feeds = {**self.features, **self.family.prompt_feeds(c, lab, m, has, self.orig_hw)}
             out = self.sessions.run("decoder", feeds, wanted)
             lows.append(out[wanted[0]])
             scores.append(out[wanted[1]])

@@ -48,8 +48,11 @@ def layout(points, labels, box, orig_hw: tuple[int, int]) -> tuple[np.ndarray, n
         if pts.shape[-1] != 2 or pts.ndim not in (2, 3) or pts.shape[-2] == 0:
             raise BadPromptError(f"points must be (N, 2) or (B, N, 2), got {pts.shape}")
         check_xy(pts, orig_hw, "point")
-        lab = np.ones(pts.shape[:-1], np.float32) if labels is None else np.asarray(
-            labels, np.float32)
+        lab = (
+            np.ones(pts.shape[:-1], np.float32)
+            if labels is None
+            else np.asarray(labels, np.float32)
+        )
         if lab.shape != pts.shape[:-1]:
             raise BadPromptError(f"{lab.size} labels given for {pts.shape[-2]} points")
         if not np.isin(lab, (0, 1)).all():
@@ -85,5 +88,9 @@ def prompt_sets(coords, labels, mask, has_mask) -> Iterator[tuple[np.ndarray, ..
     """One prompt set at a time: both families' decoders take a batch of one (several objects are
     decoded one after another). A single mask input is shared by every set."""
     for b in range(len(coords)):
-        yield (coords[b:b + 1], labels[b:b + 1], mask[b:b + 1] if len(mask) > 1 else mask,
-               has_mask[b:b + 1] if len(has_mask) > 1 else has_mask[:1])
+        yield (
+            coords[b : b + 1],
+            labels[b : b + 1],
+            mask[b : b + 1] if len(mask) > 1 else mask,
+            has_mask[b : b + 1] if len(has_mask) > 1 else has_mask[:1],
+        )

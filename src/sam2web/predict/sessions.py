@@ -16,8 +16,9 @@ class Sessions:
     here with a clear message. providers: ONNX Runtime execution providers (default: CPU);
     threads: intra-op threads (default: ONNX Runtime's choice)."""
 
-    def __init__(self, manifest: Manifest, roles: Iterable[str], providers=None,
-                 threads: int | None = None):
+    def __init__(
+        self, manifest: Manifest, roles: Iterable[str], providers=None, threads: int | None = None
+    ):
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -30,8 +31,9 @@ class Sessions:
         for role in roles:
             path = manifest.path_of(role)
             try:
-                self._sessions[role] = ort.InferenceSession(str(path), options,
-                                                            providers=self.providers)
+                self._sessions[role] = ort.InferenceSession(
+                    str(path), options, providers=self.providers
+                )
             except Exception as exc:  # ORT raises its own Fail/InvalidGraph types
                 raise BadBundleError(
                     f"bundle {manifest.id}: ONNX Runtime cannot load it ({path.name}: {exc})"
@@ -47,8 +49,9 @@ class Sessions:
     def output_names(self, role: str) -> list[str]:
         return [o.name for o in self._sessions[role].get_outputs()]
 
-    def run(self, role: str, feeds: dict[str, np.ndarray],
-            outputs: list[str] | None = None) -> dict[str, np.ndarray]:
+    def run(
+        self, role: str, feeds: dict[str, np.ndarray], outputs: list[str] | None = None
+    ) -> dict[str, np.ndarray]:
         """Run the `role` graph on `feeds`; -> the named outputs (all of them by default)."""
         names = outputs if outputs is not None else self.output_names(role)
         return dict(zip(names, self._sessions[role].run(names, feeds), strict=True))

@@ -80,16 +80,21 @@ def preprocess_longest_side(image: np.ndarray, size: int, mean, std) -> np.ndarr
     """RGB uint8 (H, W, 3) -> float32 (1, 3, size, size): resized on uint8 (like the official
     transform, via Pillow), normalized on the 0-255 scale, zero-padded bottom/right."""
     new_h, new_w = longest_side_shape(image.shape[:2], size)
-    resized = np.asarray(Image.fromarray(np.ascontiguousarray(image)).resize(
-        (new_w, new_h), Image.Resampling.BILINEAR), np.float32)
+    resized = np.asarray(
+        Image.fromarray(np.ascontiguousarray(image)).resize(
+            (new_w, new_h), Image.Resampling.BILINEAR
+        ),
+        np.float32,
+    )
     resized = (resized - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
     out = np.zeros((1, 3, size, size), np.float32)
     out[0, :, :new_h, :new_w] = resized.transpose(2, 0, 1)
     return out
 
 
-def scale_coords_longest_side(coords: np.ndarray, orig_hw: tuple[int, int],
-                              size: int) -> np.ndarray:
+def scale_coords_longest_side(
+    coords: np.ndarray, orig_hw: tuple[int, int], size: int
+) -> np.ndarray:
     """SAM1's ResizeLongestSide.apply_coords: per axis, to the resized (unpadded) image."""
     h, w = orig_hw
     new_h, new_w = longest_side_shape(orig_hw, size)
@@ -99,8 +104,9 @@ def scale_coords_longest_side(coords: np.ndarray, orig_hw: tuple[int, int],
     return out
 
 
-def upsample_logits_longest_side(logits: np.ndarray, orig_hw: tuple[int, int],
-                                 size: int) -> np.ndarray:
+def upsample_logits_longest_side(
+    logits: np.ndarray, orig_hw: tuple[int, int], size: int
+) -> np.ndarray:
     """SAM1's postprocess_masks: (..., 256, 256) -> (..., size, size), crop the padding away,
     -> (..., H, W); bilinear, align_corners=False."""
     new_h, new_w = longest_side_shape(orig_hw, size)

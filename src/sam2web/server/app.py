@@ -22,9 +22,14 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 # Python's table lacks or mislabels these on some systems; browsers are strict about them.
-for _ext, _type in ((".wasm", "application/wasm"), (".mjs", "text/javascript"),
-                    (".js", "text/javascript"), (".onnx", "application/octet-stream"),
-                    (".webp", "image/webp"), (".avif", "image/avif")):
+for _ext, _type in (
+    (".wasm", "application/wasm"),
+    (".mjs", "text/javascript"),
+    (".js", "text/javascript"),
+    (".onnx", "application/octet-stream"),
+    (".webp", "image/webp"),
+    (".avif", "image/avif"),
+):
     mimetypes.add_type(_type, _ext)
 
 
@@ -61,16 +66,22 @@ def create_app(store: ModelStore, static_dir: Path = STATIC_DIR) -> Starlette:
 
     def blob_index() -> dict[str, Path]:
         # Re-read on each request: models added or removed while serving appear at once.
-        return {entry.sha256: m.root / entry.path
-                for m in store.list() for entry in m.files.values()}
+        return {
+            entry.sha256: m.root / entry.path for m in store.list() for entry in m.files.values()
+        }
 
     async def models(request: Request) -> JSONResponse:
         listed = [_describe(m) for m in store.list()]
         # How to add a SAM2 model, while none is installed (the built-in one is not SAM2).
         only_builtin = all(m["builtin"] for m in listed)
-        return JSONResponse({"models": listed, "store": str(store.root),
-                             "how_to_add": HOW_TO_ADD if only_builtin else None},
-                            headers={"cache-control": "no-store"})
+        return JSONResponse(
+            {
+                "models": listed,
+                "store": str(store.root),
+                "how_to_add": HOW_TO_ADD if only_builtin else None,
+            },
+            headers={"cache-control": "no-store"},
+        )
 
     async def blob(request: Request) -> FileResponse:
         digest = request.path_params["sha256"]
@@ -78,13 +89,16 @@ def create_app(store: ModelStore, static_dir: Path = STATIC_DIR) -> Starlette:
         if path is None or not path.is_file():
             raise HTTPException(404, "no such model file")
         # Content-addressed: the URL names the bytes, so they can be cached forever.
-        return FileResponse(path, media_type="application/octet-stream",
-                            headers={"cache-control": IMMUTABLE})
+        return FileResponse(
+            path, media_type="application/octet-stream", headers={"cache-control": IMMUTABLE}
+        )
 
-    app = Starlette(routes=[
-        Route("/api/models", models),
-        Route("/blobs/{sha256}", blob),
-        Mount("/", AppFiles(directory=static_dir, html=True)),
-    ])
+    app = Starlette(
+        routes=[
+            Route("/api/models", models),
+            Route("/blobs/{sha256}", blob),
+            Mount("/", AppFiles(directory=static_dir, html=True)),
+        ]
+    )
     app.add_middleware(SecurityHeadersMiddleware)
     return app

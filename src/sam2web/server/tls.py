@@ -47,9 +47,14 @@ def self_signed_certificate(directory: Path, hosts: list[str]) -> tuple[Path, Pa
         .add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
         .sign(key, hashes.SHA256())
     )
-    _write_private(key_path, key.private_bytes(serialization.Encoding.PEM,
-                                               serialization.PrivateFormat.PKCS8,
-                                               serialization.NoEncryption()))
+    _write_private(
+        key_path,
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ),
+    )
     _write_private(cert_path, cert.public_bytes(serialization.Encoding.PEM))
     return cert_path, key_path
 
@@ -94,11 +99,13 @@ def _reusable(cert_path: Path, key_path: Path, names: list[str]) -> bool:
     except (ValueError, TypeError, x509.ExtensionNotFound):
         return False
     public = serialization.PublicFormat.SubjectPublicKeyInfo
-    if key.public_key().public_bytes(serialization.Encoding.PEM, public) != \
-            cert.public_key().public_bytes(serialization.Encoding.PEM, public):
+    if key.public_key().public_bytes(
+        serialization.Encoding.PEM, public
+    ) != cert.public_key().public_bytes(serialization.Encoding.PEM, public):
         return False  # a key left from an interrupted earlier run
     covered = {str(v) for v in san.get_values_for_type(x509.IPAddress)}
     covered |= set(san.get_values_for_type(x509.DNSName))
-    fresh = cert.not_valid_after_utc > datetime.datetime.now(datetime.UTC) + \
-        datetime.timedelta(days=1)
+    fresh = cert.not_valid_after_utc > datetime.datetime.now(datetime.UTC) + datetime.timedelta(
+        days=1
+    )
     return fresh and set(names) <= covered

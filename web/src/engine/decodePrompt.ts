@@ -13,7 +13,7 @@ export async function decodePrompt(model: LoadedModel, image: ImageSession, prom
   if (!prompt.points.length && !prompt.box) throw new EngineError('a prompt needs at least one point or a box', 'prompt');
   const { family, decoders } = model;
   const prompts = family.promptFeeds(prompt, image.width, image.height);
-  const wanted = family.outputs(prompt.multimask).slice(0, drawsOnGpu ? 2 : 3);
+  const wanted = family.outputs(prompt.multimask).slice(0, !drawsOnGpu && family.decoderUpsamples(image.width, image.height) ? 3 : 2);
   const t0 = performance.now();
   const out = await decoders.run('decoder', prompts, wanted);
   const decodeMs = performance.now() - t0;

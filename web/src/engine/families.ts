@@ -21,6 +21,8 @@ export interface Family {
   promptFeeds(prompt: Prompt, width: number, height: number): Record<string, Tensor>;
   /** The decoder outputs to fetch: [low-res logits, scores, (logits at the image's size)]. */
   outputs(multimask: boolean): string[];
+  /** Whether the decoder's third output (logits at the image's size) is valid for this image. */
+  decoderUpsamples(width: number, height: number): boolean;
   /** SAM2 clamps the low-res logits it keeps for refinement; SAM1 does not. */
   clamp: number | null;
   upsample(low: Float32Array, width: number, height: number): Float32Array;
@@ -67,6 +69,7 @@ function sam2(m: ModelInfo['manifest']): Family {
     features: (o) => ({ image_embed: o.image_embed, high_res_feats_0: o.high_res_feats_0, high_res_feats_1: o.high_res_feats_1 }),
     promptFeeds: (p, w, h) => promptTensors(p, size / w, size / h, false),
     outputs: (multimask) => (multimask ? ['masks', 'iou_predictions'] : ['single_mask', 'single_iou']),
+    decoderUpsamples: () => false,
     clamp: 32,
     upsample: (low, w, h) => upsampleLogits(low, LOW, LOW, w, h),
     mapping: { kind: 'squash' },
@@ -76,6 +79,11 @@ function sam2(m: ModelInfo['manifest']): Family {
 
 function sam1(m: ModelInfo['manifest']): Family {
   const size = m.input_size;
+  // The graph's own rounding of the resized shape (no 1-px floor): usable only when neither side is 0.
+  const decoderUpsamples = (w: number, h: number) => {
+    const scale = size / Math.max(w, h);
+    return Math.trunc(h * scale + 0.5) > 0 && Math.trunc(w * scale + 0.5) > 0;
+  };
   const io = (m.io ?? {}) as { encoder_input?: string; encoder_output?: string };
   const input = io.encoder_input ?? 'input',
     output = io.encoder_output ?? 'output';
@@ -87,14 +95,20 @@ function sam1(m: ModelInfo['manifest']): Family {
     promptFeeds: (p, w, h) => {
       // Per axis, to the resized (unpadded) image, like ResizeLongestSide.apply_coords.
       const [newH, newW] = longestSideShape(w, h, size);
+      // orig_im_size drives only the graph's own postprocess_masks (its `masks` output), which
+      // ONNX Runtime runs even when that output is not fetched. Where the official rounding gives
+      // a 0-px side in-graph (a 20000x1 strip) it would fail: the resized shape (what the Python
+      // predictor always feeds) is valid everywhere, and `masks` is then not used.
+      const origImSize = decoderUpsamples(w, h) ? [h, w] : [newH, newW];
       return {
         ...promptTensors(p, newW / w, newH / h, true),
-        orig_im_size: f32(Float32Array.of(h, w), [2]),
+        orig_im_size: f32(Float32Array.from(origImSize), [2]),
       };
     },
     // SAM1's decoder also upsamples in-graph (the official postprocess_masks): where masks are
     // drawn in JavaScript, fetching that costs less than redoing it through a 1024x1024 step.
     outputs: () => ['low_res_masks', 'iou_predictions', 'masks'],
+    decoderUpsamples,
     clamp: null,
     upsample: (low, w, h) => upsampleLogitsLongestSide(low, LOW, LOW, w, h, size),
     mapping: { kind: 'longest-side', size },
