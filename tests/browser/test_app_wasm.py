@@ -298,6 +298,15 @@ def test_plain_http_from_another_device_says_how_to_get_a_secure_context(lan_bro
     shot(page, "insecure")
 
 
+def _serve_half(route, size: int):
+    """Answers with the first half of the file, as a connection that drops there."""
+    response = route.fetch()
+    half = response.body()[: size // 2]
+    route.fulfill(
+        status=200, body=half, headers={**response.headers, "content-length": str(len(half))}
+    )
+
+
 def test_interrupted_download_resumes(context, server):
     manifest = json.loads(open(server.store / "sam2.1-hiera-test-fp32" / "manifest.json").read())
     sha = manifest["files"]["decoder"]["sha256"]
@@ -307,13 +316,7 @@ def test_interrupted_download_resumes(context, server):
     def cut_then_stall(route):
         seen.append(route.request.headers.get("range"))
         if len(seen) == 1:  # the connection "drops" after half the file
-            response = route.fetch()
-            half = response.body()[: size // 2]
-            route.fulfill(
-                status=200,
-                body=half,
-                headers={**response.headers, "content-length": str(len(half))},
-            )
+            _serve_half(route, size)
         elif len(seen) == 2:
             pass  # ...then the server never answers: the app gives up on it and asks again
         else:
@@ -323,6 +326,36 @@ def test_interrupted_download_resumes(context, server):
     app = AppPage(context.new_page(), server.url).open()
     assert "ready on WASM" in app.status(), app.status()
     assert seen == [None, f"bytes={size // 2}-", f"bytes={size // 2}-"]
+
+
+def test_a_download_can_be_cancelled_and_resumes_when_chosen_again(context, server):
+    model = "sam2.1-hiera-test-fp32"
+    manifest = json.loads(open(server.store / model / "manifest.json").read())
+    sha, size = manifest["files"]["decoder"]["sha256"], manifest["files"]["decoder"]["bytes"]
+    seen = []
+
+    def half_then_hang(route):
+        seen.append(route.request.headers.get("range"))
+        if len(seen) == 1:  # half the file arrives, then the connection drops...
+            _serve_half(route, size)
+        elif len(seen) > 2:
+            route.fallback()
+        # ...and the second request hangs until the user cancels
+
+    context.route(f"**/blobs/{sha}", half_then_hang)
+    app = AppPage(context.new_page(), server.url)
+    app.page.goto(server.url)
+    app.wait_until(lambda: len(seen) == 2, "the download resumes and hangs")
+    assert app.page.is_visible("#progress")
+    app.page.click("#cancel-load")
+    status = wait_for_text(app.page, "#status", "Stopped loading")
+    assert "Choose it again to carry on" in status, status
+    assert not app.page.is_visible("#progress")
+    assert app.page.input_value("#model-select") == ""  # nothing is loaded
+    app.page.select_option("#model-select", model)
+    status = wait_for_text(app.page, "#status", "ready on WASM")
+    assert "ready on WASM" in status, status
+    assert seen[2] == f"bytes={size // 2}-"  # the half kept from before the cancel, not refetched
 
 
 def test_tampered_model_file_is_rejected(plain_browser, tmp_path, fp32_bundle, shot):

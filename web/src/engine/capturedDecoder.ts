@@ -1,7 +1,7 @@
 // Decoder clicks replayed from recorded GPU commands (onnxruntime-web graph capture, WebGPU only).
 //
 // A plain decoder run pays host-side work for each of its ~350 kernels; on an H100 that is most
-// of a click (benchmarks/results/native-h100: ~12-15 ms a click, ~3 ms replayed). Capture needs
+// of a click (plain vs replayed: benchmarks/results/native-h100/graph-capture). Capture needs
 // fixed shapes and fixed buffers, so there is one session per point count (the `num_points`
 // axis fixed at creation, which also folds the shape arithmetic away). Every input lives in a
 // buffer owned here: the image features are copied in once per image, the prompts are written

@@ -96,7 +96,7 @@ export async function loadModel(
 
 /** One decoder run on zero features while the model is still "loading": onnxruntime-web builds
  * a session's GPU pipelines on its first run, which would otherwise land on the first click
- * (benchmarks/results/native-h200: 1.5 s for tiny's first run, 7-12 ms after). On hardware GPUs
+ * (first run vs later runs: benchmarks/results/native-h200/first-run). On hardware GPUs
  * only (on a CPU-emulated one a run costs far more than it saves). */
 async function warmUp(l: LoadedModel, decoder: InferenceSession): Promise<number> {
   const size = l.model.manifest.input_size;

