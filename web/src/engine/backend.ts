@@ -25,7 +25,7 @@ export class Backend {
     let software = false;
     let fallbackReason = 'WASM was chosen';
     if (options.backend !== 'wasm') {
-      const choice = await openGpuDevice();
+      const choice = await openGpuDevice(options.adapter);
       if ('reason' in choice) fallbackReason = choice.reason;
       else ({ device, software } = choice);
     }
@@ -43,6 +43,7 @@ export class Backend {
       shaderF16: device?.features.has('shader-f16') ?? false,
       maskRenderer: options.maskRenderer,
       graphCapture: options.graphCapture,
+      adapterChoice: options.adapter,
     };
     const backend = new Backend(kind, device, software, info);
     void device?.lost.then((lost) => {

@@ -9,11 +9,18 @@ const isSoftware = (a: GPUAdapter | null) =>
     (a as GPUAdapter & { isFallbackAdapter?: boolean }).isFallbackAdapter ??
     false);
 
-export async function openGpuDevice(): Promise<GpuChoice> {
+/** 'auto': the core adapter, or the compatibility one where the core one is missing or emulated on
+ * the CPU; 'compat': the compatibility adapter (for measuring it where both exist). */
+export type AdapterChoice = 'auto' | 'compat';
+
+export async function openGpuDevice(choice: AdapterChoice = 'auto'): Promise<GpuChoice> {
   const gpu = (navigator as Navigator & { gpu?: GPU }).gpu;
   if (!gpu && !self.isSecureContext) return { reason: 'this page is not a secure context (WebGPU needs https:// or localhost)' };
   if (!gpu) return { reason: 'this browser does not expose WebGPU (navigator.gpu is missing)' };
-  let adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+  let adapter =
+    choice === 'compat'
+      ? await gpu.requestAdapter({ featureLevel: 'compatibility', powerPreference: 'high-performance' } as GPURequestAdapterOptions)
+      : await gpu.requestAdapter({ powerPreference: 'high-performance' });
   // Some GPUs/drivers only offer a compatibility-mode adapter (OpenGL ES class hardware); a real
   // GPU there beats a software (CPU-emulated) core adapter.
   if (!adapter || isSoftware(adapter)) {

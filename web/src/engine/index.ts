@@ -10,6 +10,7 @@
 import { deserializeError, EngineError } from './errors';
 import { Lanes } from './lanes';
 import type {
+  AdapterChoice,
   Api,
   Backend,
   CacheInfo,
@@ -40,6 +41,7 @@ export { parseManifest, requireCapability } from './manifest';
 export type { Box, Point } from './protocol';
 export { SECURE_CONTEXT_HELP, webGpuHelp } from './webgpuHelp';
 export type {
+  AdapterChoice,
   Backend,
   CacheInfo,
   DecodeResult,
@@ -75,6 +77,8 @@ export interface EngineOptions {
   numThreads?: number;
   maskRenderer?: MaskRendererChoice;
   graphCapture?: GraphCaptureChoice;
+  /** 'compat': WebGPU's compatibility adapter even where a core one exists. */
+  adapter?: AdapterChoice;
 }
 
 export class Sam2Engine {
@@ -107,6 +111,7 @@ export class Sam2Engine {
       numThreads,
       maskRenderer: options.maskRenderer ?? 'auto',
       graphCapture: options.graphCapture ?? 'auto',
+      adapter: options.adapter ?? 'auto',
     });
     return engine;
   }

@@ -4,6 +4,7 @@
 // worker's errors arrive as the engine's one error type (errors.ts).
 
 import type { EngineErrorCode } from './errors';
+import type { AdapterChoice } from './gpuDevice';
 import type { BundleManifest } from './manifest';
 
 export type Backend = 'webgpu' | 'wasm';
@@ -48,7 +49,11 @@ export interface EngineInfo {
   shaderF16: boolean;
   maskRenderer: MaskRendererChoice;
   graphCapture: GraphCaptureChoice;
+  /** The adapter asked for ('compat': the compatibility adapter even where a core one exists). */
+  adapterChoice: AdapterChoice;
 }
+
+export type { AdapterChoice };
 
 export interface LoadProgress {
   /** 'wait': another tab of this site is downloading the same file; it is read from the cache after. */
@@ -145,7 +150,13 @@ type NoFields = Record<never, never>;
 /** Every request the worker answers: its fields, its result, its progress events. */
 export interface Api {
   init: {
-    request: { backend: Backend | 'auto'; numThreads: number; maskRenderer: MaskRendererChoice; graphCapture: GraphCaptureChoice };
+    request: {
+      backend: Backend | 'auto';
+      numThreads: number;
+      maskRenderer: MaskRendererChoice;
+      graphCapture: GraphCaptureChoice;
+      adapter: AdapterChoice;
+    };
     result: EngineInfo;
     progress: never;
   };

@@ -204,9 +204,9 @@ export class Controller {
         'your image and objects; reload the page to try the GPU again.',
       true,
     );
-    const { maskRenderer, graphCapture } = this.engine.info;
+    const { maskRenderer, graphCapture, adapterChoice } = this.engine.info;
     this.engine.dispose();
-    this.useEngine(await Sam2Engine.create({ backend: 'wasm', maskRenderer, graphCapture }));
+    this.useEngine(await Sam2Engine.create({ backend: 'wasm', maskRenderer, graphCapture, adapter: adapterChoice }));
     this.engine.onDeviceLost = null;
     this.showBackend(`the GPU device was lost (${reason})`);
     this.recovering = false;
@@ -341,8 +341,10 @@ export class Controller {
     this.refresh();
     try {
       await this.decodeObject(o);
+      const decoded = performance.now();
       await this.redraw();
-      requestAnimationFrame(() => telemetry.painted(t0));
+      const drawn = performance.now();
+      requestAnimationFrame(() => telemetry.painted(t0, { decoded, drawn, decodeMs: this.lastDecodeMs }));
     } catch (e) {
       this.showError(e, 'Decoding failed');
     }

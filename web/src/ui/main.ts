@@ -1,5 +1,6 @@
 // The sam2web page: starts the engine and wires the page's controls to the controller.
-// URL parameters: ?backend=webgpu|wasm, ?threads=N, ?model=ID, ?renderer=webgl2|js, ?capture=on|off.
+// URL parameters: ?backend=webgpu|wasm, ?adapter=compat, ?threads=N, ?model=ID, ?renderer=webgl2|js,
+// ?capture=on|off (README.md says what each does).
 
 import './styles.css';
 import { Sam2Engine } from '../engine';

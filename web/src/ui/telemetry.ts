@@ -39,11 +39,21 @@ export const telemetry = {
   rendered(): void {
     data().rendered = stamp();
   },
-  /** Prompt -> mask on screen (the next frame after the redraw), for the benchmarks. */
-  painted(sinceMs: number): void {
+  /** Prompt -> mask on screen (the next frame after the redraw), for the benchmarks, and where
+   * the time went: the decode's round trip to the worker (of which the session run), the overlay's
+   * render round trip, and the wait for the frame that shows it. */
+  painted(sinceMs: number, at: { decoded: number; drawn: number; decodeMs: number }): void {
     const now = performance.now();
-    data().clickToPaintMs = (now - sinceMs).toFixed(2);
-    data().firstMaskAt ??= now.toFixed(1); // ms since the page was opened
+    const d = data();
+    d.clickToPaintMs = (now - sinceMs).toFixed(2);
+    d.clickBreakdown = JSON.stringify({
+      decode_roundtrip_ms: +(at.decoded - sinceMs).toFixed(2),
+      decode_run_ms: +at.decodeMs.toFixed(2),
+      render_roundtrip_ms: +(at.drawn - at.decoded).toFixed(2),
+      render_ms: Number(d.renderMs ?? 0),
+      frame_wait_ms: +(now - at.drawn).toFixed(2),
+    });
+    d.firstMaskAt ??= now.toFixed(1); // ms since the page was opened
   },
   previewed(x: number, y: number, area: number): void {
     const d = data();

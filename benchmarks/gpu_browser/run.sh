@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# On the lent GPU machine (benchmarks/gpu_browser/README.md): the app served by `sam2web serve`,
+# measured in the packed headless Chromium on the real GPU by benchmarks/browser_gpu.py.
+#   stage 1 (carry .gpu-browser/part1 .gpu-browser/extra): bash benchmarks/gpu_browser/run.sh stage1
+#   stage 2 (carry .gpu-browser/part2):                     bash benchmarks/gpu_browser/run.sh stage2
+#   then, on the same warm machine, any number of:          bash benchmarks/gpu_browser/run.sh bench ARGS...
+# Everything lives under /tmp (kept between runs on a warm machine); results go to $OUT.
+set -uo pipefail
+G=/tmp/gpu-browser S=/tmp/sam2web
+repo=$(pwd)
+OUT=${OUT:-$repo/bench-out}
+mkdir -p "$G" "$S" "$OUT"
+stage=${1:-bench}; shift || true
+case "$stage" in
+stage1)
+  cp .gpu-browser/part1/* "$G/" && cp -r .gpu-browser/extra/* "$S/"
+  ls -la "$G" "$S" > "$OUT/stage1.txt"
+  ;;
+stage2)
+  cp .gpu-browser/part2/* "$G/"
+  (cat "$G"/chromium.tar.xz.* | xz -d | tar -C "$G" -xf -) > "$OUT/stage2.log" 2>&1
+  mkdir -p "$S/py" && (cd "$S/py" && for w in "$S"/wheels/*.whl; do python3 -m zipfile -e "$w" .; done)
+  rm -rf "$S/static" && tar -C "$S" -xJf "$S/static.tar.xz"
+  nvidia-smi > "$OUT/nvidia-smi.txt" 2>&1
+  python3 -c "import onnx, onnxruntime, torch; print(onnx.__version__, onnxruntime.__version__, torch.__version__)" \
+    >> "$OUT/stage2.log" 2>&1
+  ;;
+bench)
+  # shellcheck disable=SC1091
+  source "$G/run-chromium.sh" >> "$OUT/bench.log" 2>&1
+  rm -rf src/sam2web/server/static && ln -s "$S/static" src/sam2web/server/static
+  export PYTHONPATH=$repo/src:$S/py
+  store=$S/store
+  mkdir -p "$store"
+  # Random-weight SAM2.1 exports made here (sizes x precisions asked for in $EXPORT), once.
+  for spec in ${EXPORT:-tiny:fp32}; do
+    size=${spec%%:*} precisions=${spec#*:}
+    id=sam2.1-hiera-${size//_/-}
+    flags=()
+    for p in ${precisions//,/ }; do
+      [ -d "$store/$id-$p" ] || flags+=(--precision "$p")
+    done
+    [ ${#flags[@]} -eq 0 ] && continue
+    timeout 600 python3 -m sam2web.cli export --model "$id" --random-weights --no-verify --force \
+      --out "$S/bundles" "${flags[@]}" >> "$OUT/export.log" 2>&1
+    for p in ${precisions//,/ }; do
+      python3 -m sam2web.cli models add "$S/bundles/$id-$p" --models "$store" \
+        --allow-random-weights --force >> "$OUT/export.log" 2>&1
+    done
+  done
+  python3 -m sam2web.cli serve --port 8000 --models "$store" --no-builtin > "$OUT/serve.log" 2>&1 &
+  server=$!
+  sleep 3
+  (while sleep 0.5; do nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits; done) \
+    > "$OUT/gpu-memory-mib.txt" 2>/dev/null &
+  sampler=$!
+  timeout "${BENCH_TIMEOUT:-480}" python3 benchmarks/browser_gpu.py --chromium "$CHROMIUM" \
+    --flags "$CHROMIUM_GPU_FLAGS" --store "$store" --demo web/public/demo.png \
+    --out "$OUT/${NAME:-bench}.json" "$@" > "$OUT/${NAME:-bench}.log" 2>&1
+  kill "$sampler" "$server" 2>/dev/null
+  sort -n "$OUT/gpu-memory-mib.txt" | tail -1 > "$OUT/gpu-memory-peak-mib.txt"
+  ;;
+esac
