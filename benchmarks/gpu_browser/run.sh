@@ -3,7 +3,8 @@
 # measured in the packed headless Chromium on the real GPU by benchmarks/browser_gpu.py.
 #   stage 1 (carry .gpu-browser/part1 .gpu-browser/extra): bash benchmarks/gpu_browser/run.sh stage1
 #   stage 2 (carry .gpu-browser/part2):                     bash benchmarks/gpu_browser/run.sh stage2
-#   then, on the same warm machine, any number of:          bash benchmarks/gpu_browser/run.sh bench ARGS...
+#   then, on the same warm machine:  EXPORT="tiny:fp32,int8" bash benchmarks/gpu_browser/run.sh export
+#   and any number of:                bash benchmarks/gpu_browser/run.sh bench ARGS...
 # Everything lives under /tmp (kept between runs on a warm machine); results go to $OUT.
 set -uo pipefail
 G=/tmp/gpu-browser S=/tmp/sam2web
@@ -25,14 +26,11 @@ stage2)
   python3 -c "import onnx, onnxruntime, torch; print(onnx.__version__, onnxruntime.__version__, torch.__version__)" \
     >> "$OUT/stage2.log" 2>&1
   ;;
-bench)
-  # shellcheck disable=SC1091
-  source "$G/run-chromium.sh" >> "$OUT/bench.log" 2>&1
-  rm -rf src/sam2web/server/static && ln -s "$S/static" src/sam2web/server/static
+export)
+  # Random-weight SAM2.1 exports made here: EXPORT="tiny:fp32,fp16,int8 large:fp32", once each.
   export PYTHONPATH=$repo/src:$S/py
   store=$S/store
   mkdir -p "$store"
-  # Random-weight SAM2.1 exports made here (sizes x precisions asked for in $EXPORT), once.
   for spec in ${EXPORT:-tiny:fp32}; do
     size=${spec%%:*} precisions=${spec#*:}
     id=sam2.1-hiera-${size//_/-}
@@ -41,13 +39,23 @@ bench)
       [ -d "$store/$id-$p" ] || flags+=(--precision "$p")
     done
     [ ${#flags[@]} -eq 0 ] && continue
-    timeout 600 python3 -m sam2web.cli export --model "$id" --random-weights --no-verify --force \
+    started=$SECONDS
+    timeout 580 python3 -m sam2web.cli export --model "$id" --random-weights --no-verify --force \
       --out "$S/bundles" "${flags[@]}" >> "$OUT/export.log" 2>&1
+    echo "export $id ${flags[*]}: $((SECONDS - started)) s" >> "$OUT/export.log"
     for p in ${precisions//,/ }; do
       python3 -m sam2web.cli models add "$S/bundles/$id-$p" --models "$store" \
         --allow-random-weights --force >> "$OUT/export.log" 2>&1
     done
   done
+  ls -la "$store" >> "$OUT/export.log"
+  ;;
+bench)
+  # shellcheck disable=SC1091
+  source "$G/run-chromium.sh" >> "$OUT/bench.log" 2>&1
+  rm -rf src/sam2web/server/static && ln -s "$S/static" src/sam2web/server/static
+  export PYTHONPATH=$repo/src:$S/py
+  store=$S/store
   python3 -m sam2web.cli serve --port 8000 --models "$store" --no-builtin > "$OUT/serve.log" 2>&1 &
   server=$!
   sleep 3
