@@ -176,20 +176,26 @@ async def encode_demo(page: Page, timeout_s: float) -> dict:
     }
 
 
-async def clicks(page: Page, n: int, timeout_s: float) -> dict:
+async def set_hover(page: Page, mode: str) -> None:
+    await page.js(
+        "(() => { const s = document.getElementById('hover-preview');"
+        f" s.value = {json.dumps(mode)}; s.dispatchEvent(new Event('change')); return 1; }})()"
+    )
+
+
+async def clicks(page: Page, n: int, timeout_s: float, hover: str = "auto") -> dict:
+    """hover 'auto': as a user has it (a preview may be under way at the pointer when it
+    clicks); 'off': the click alone."""
+    await set_hover(page, hover)
     x0, y0, w, h = await canvas_rect(page)
     times, breakdowns, captured = [], [], []
     for i in range(n):
         await page.js("document.getElementById('clear').click(), 1")
         await asyncio.sleep(0.03)
         fx, fy = 0.2 + 0.6 * ((i * 7) % 10) / 9, 0.2 + 0.6 * ((i * 3) % 10) / 9
-        before = await page.data("clickToPaintMs") + "|" + await page.data("rendered")
+        before = await page.data("paints")
         await page.click(x0 + w * fx, y0 + h * fy)
-        expr = (
-            "(document.body.dataset.clickToPaintMs || '') + '|' + "
-            "(document.body.dataset.rendered || '')"
-        )
-        if not await page.until(f"{expr} !== {json.dumps(before)}", timeout_s):
+        if not await page.changed("paints", before, timeout_s):
             break
         await page.until("document.body.dataset.clickBreakdown", 1)
         times.append(float(await page.data("clickToPaintMs")))
@@ -298,17 +304,18 @@ async def run_config(args, config: dict) -> dict:
     out: dict = {"config": config, "url": url}
     browser = Browser(args.chromium, flags, profile)
     try:
-        page, ws, out["cold_ready_s"], ready = await open_app(browser, url, str(downloads), 600)
+        page, ws, out["cold_ready_s"], ready = await open_app(browser, url, str(downloads), 150)
         out["status_cold"] = await page.status()
         out["badge"] = await page.js("document.getElementById('backend-badge')?.innerText")
         if not ready:
             return out
         await ws.close()
-        page, ws, out["warm_ready_s"], _ = await open_app(browser, url, str(downloads), 600)
+        page, ws, out["warm_ready_s"], _ = await open_app(browser, url, str(downloads), 150)
         out["status_warm"] = await page.status()
-        out["encode_first"] = await encode_demo(page, 600)
-        out["encode_again"] = await encode_demo(page, 600)
-        out["clicks"] = await clicks(page, args.clicks, 120)
+        out["encode_first"] = await encode_demo(page, 120)
+        out["encode_again"] = await encode_demo(page, 120)
+        out["clicks"] = await clicks(page, args.clicks, 120, "auto")
+        out["clicks_no_hover"] = await clicks(page, args.clicks, 120, "off")
         out["hover_fps"] = await hover_fps(page)
         parity = await parity_click(page, downloads, 120)
         out["memory"] = await memory(page)

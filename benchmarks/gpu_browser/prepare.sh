@@ -24,7 +24,7 @@ plat=(--only-binary=:all: --python-version 3.12 --platform manylinux2014_x86_64
   anyio h11 click shellingham annotated-doc markdown-it-py mdurl pygments sniffio idna \
   "pydantic==$("$pip" show pydantic | sed -n 's/^Version: //p')" \
   "pydantic-core==$("$pip" show pydantic-core | sed -n 's/^Version: //p')" typing-inspection \
-  typing-extensions colorama packaging omegaconf==2.3.1 portalocker==4.4.2 tqdm==4.70.1 \
+  typing-extensions annotated-types colorama packaging omegaconf==2.3.1 portalocker==4.4.2 tqdm==4.70.1 \
   onnxslim==0.1.98 onnx-ir==1.1.0 hydra-core==1.3.8
 # sdists only on PyPI: built here (pure Python; sam2's CUDA extension is optional and not built).
 "$pip" wheel -q --no-deps --no-build-isolation -w "$extra/wheels" sam2==1.1.0 iopath==0.1.10 \

@@ -94,3 +94,31 @@ def test_clicks_on_two_objects_while_decoding_each_get_their_own_mask(app, predi
         app.page.locator("#object-list li").nth(index).click()
         expected, _, _ = replay(predictor, _steps(obj))
         assert iou(app.mask(), expected) >= 0.99, index
+
+
+def test_a_click_on_the_previewed_point_takes_the_previews_mask(app, predictor):
+    """Hover, then click without moving: the preview already decoded that very prompt, so the
+    click shows its mask without a second decoder run (and never waits behind it)."""
+    app.page.select_option("#hover-preview", "on")
+    x, y = app._to_page(0.45, 0.55)
+    previews = app._data("previews")
+    app.page.mouse.move(x, y)  # one move: one preview, at this point
+    app.wait_until(lambda: app._data("previews") != previews, "the preview is shown")
+    app.wait_until(lambda: app._data("decodes"), "a decode was counted")
+    decodes = app._data("decodes")
+    paints = app._data("paints")
+    app.page.mouse.down()
+    app.page.mouse.up()
+    app.wait_until(lambda: app._data("paints") != paints, "the click's mask is painted")
+    assert app._data("decodes") == decodes  # no decoder run for the click itself
+    obj = app.objects()[0]
+    expected, _, score = replay(predictor, _steps(obj))
+    assert iou(app.mask(), expected) >= 0.99
+    assert obj["scores"][obj["chosen"]] == pytest.approx(score, abs=1e-3)
+
+    paints = app._data("paints")
+    app.click(0.3, 0.3)  # elsewhere: decoded as usual
+    assert int(app._data("decodes")) > int(decodes)
+    obj = app.objects()[0]
+    expected, _, _ = replay(predictor, _steps(obj))
+    assert iou(app.mask(), expected) >= 0.99

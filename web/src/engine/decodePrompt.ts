@@ -7,6 +7,8 @@ import type { LoadedModel } from './loader';
 import type { DecodeResult, Prompt } from './protocol';
 import { sessionsCreated } from './runtime';
 
+let decodes = 0; // decoder runs in this worker, for telemetry (a reused preview adds none)
+
 /** drawsOnGpu: masks are drawn by the GPU renderer, so the decoder's own full-resolution masks
  * (SAM1) are not fetched: they only help the JavaScript drawing path. */
 export async function decodePrompt(model: LoadedModel, image: ImageSession, prompt: Prompt, drawsOnGpu: boolean): Promise<DecodeResult> {
@@ -16,6 +18,7 @@ export async function decodePrompt(model: LoadedModel, image: ImageSession, prom
   const wanted = family.outputs(prompt.multimask).slice(0, !drawsOnGpu && family.decoderUpsamples(image.width, image.height) ? 3 : 2);
   const t0 = performance.now();
   const out = await decoders.run('decoder', prompts, wanted);
+  decodes++;
   const decodeMs = performance.now() - t0;
   if (out.fullRes) image.rememberDecoded(out.lowRes, out.fullRes);
   return {
@@ -27,5 +30,6 @@ export async function decodePrompt(model: LoadedModel, image: ImageSession, prom
     captureFailure: decoders.captureFailure(),
     sessions: sessionsCreated(),
     gpuBuffers: decoders.gpuBuffers,
+    decodes,
   };
 }

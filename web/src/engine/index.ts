@@ -65,6 +65,12 @@ export interface CallOptions<P = never> {
   onProgress?: (p: P) => void;
 }
 
+export interface DecodeOptions extends CallOptions {
+  /** A decode of exactly this prompt already asked for (say, a hover preview at the clicked
+   * point): its result is taken, in this lane's order, and the decoder runs only if it fails. */
+  same?: Promise<DecodeResult | null> | null;
+}
+
 interface Pending {
   /** The reply to request id N is the result of request N's type (the worker answers in kind). */
   resolve: (v: Result<RequestType>) => void;
@@ -182,14 +188,14 @@ export class Sam2Engine {
    * request resolves to null, and a lane never delays or drops another lane's requests. Results
    * of an older image or model also resolve to null.
    */
-  decode(prompt: Prompt | (() => Prompt), lane = 'default'): Promise<DecodeResult | null> {
+  decode(prompt: Prompt | (() => Prompt), lane = 'default', options: DecodeOptions = {}): Promise<DecodeResult | null> {
     const generation = this.generation;
     // A function is called when the request starts (after the lane's running one), so the prompt
     // can depend on that request's result, as refinement from the previous mask does.
     const promptNow = typeof prompt === 'function' ? prompt : () => prompt;
-    return this.lanes
-      .submit(lane, () => this.call({ type: 'decode', prompt: promptNow() }))
-      .then((r) => (generation === this.generation ? r : null));
+    const { same, ...call } = options;
+    const run = async () => (same ? await same.catch(() => null) : null) ?? this.call({ type: 'decode', prompt: promptNow() }, call);
+    return this.lanes.submit(lane, run).then((r) => (generation === this.generation ? r : null));
   }
 
   /** Overlay bitmaps (translucent fill and/or contour) at the image's resolution. */

@@ -34,6 +34,16 @@ export async function loadModel(
   } catch (e) {
     throw new EngineError((e as Error).message, 'bundle');
   }
+  if (backend.kind === 'webgpu' && manifest.precision === 'fp16' && !backend.info.shaderF16) {
+    // Without shader-f16 onnxruntime-web has no WebGPU kernels for the graph's fp16 nodes: the
+    // fp16 tiny bundle did not get through a benchmark run in 9 minutes on the lent H200, whose
+    // adapter lacks it (benchmarks/results/browser-h200/README.md).
+    throw new EngineError(
+      `${model.label} computes in fp16, which this GPU's WebGPU adapter does not offer ` +
+        '(no shader-f16): choose the fp32 or int8 model, or open the page with ?backend=wasm',
+      'session',
+    );
+  }
   const roles = CAPABILITY_ROLES.image;
   if (!manifest.capabilities.includes('image')) {
     throw new EngineError(`model ${model.id} cannot segment images (it offers ${manifest.capabilities.join(', ')})`, 'bundle');

@@ -105,6 +105,8 @@ export interface DecodeResult {
   sessions: number;
   /** GPU buffers the engine's captured decoders hold right now (0 without graph capture). */
   gpuBuffers: number;
+  /** Decoder runs of the engine so far. */
+  decodes: number;
 }
 
 export interface ExportObject {

@@ -6,6 +6,8 @@ import type { Box } from '../engine';
 export interface CanvasInputHandlers {
   /** The image's size, or null while there is no image. */
   imageSize(): { width: number; height: number } | null;
+  /** A press began at (x, y) (a click or a drag may follow). */
+  press(x: number, y: number): void;
   click(x: number, y: number, negative: boolean): void;
   box(box: Box): void;
   hover(x: number, y: number): void;
@@ -56,6 +58,7 @@ export class CanvasInput {
     this.canvas.setPointerCapture(e.pointerId);
     this.dragStart = p;
     this.moved = false;
+    this.on.press(p[0], p[1]);
   }
 
   private move(e: PointerEvent) {

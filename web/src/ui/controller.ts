@@ -2,7 +2,7 @@
 // from a lost GPU. It owns the flow; the engine does every model and pixel operation, the
 // Workspace holds the user's work, and stage/sidebar/canvasInput/notices/telemetry are the view.
 
-import type { ExportKind, ExportObject, ModelInfo, Point, Prompt } from '../engine';
+import type { DecodeResult, ExportKind, ExportObject, ModelInfo, Point, Prompt } from '../engine';
 import { EngineError, Sam2Engine, SECURE_CONTEXT_HELP, webGpuHelp } from '../engine';
 import { CanvasInput } from './canvasInput';
 import { decodeBitmap, decodeImageFile, ImageInputError } from './imageInput';
@@ -47,6 +47,16 @@ export class Controller {
   /** What each overlay bitmap shows; only objects whose signature changed are rendered again. */
   private readonly overlaySignature = new Map<number, string>();
   private previewBusy = false;
+  /** The last hover preview asked for: a click on that very point takes its result instead of
+   * decoding the same prompt again (and never waits behind it in the worker). */
+  private lastPreview: {
+    id: number;
+    rev: number;
+    x: number;
+    y: number;
+    result: Promise<DecodeResult | null>;
+    abort: AbortController;
+  } | null = null;
   /** Cancels the model load under way (the Cancel button, or choosing another model). */
   private loadAbort: AbortController | null = null;
   private recovering = false;
@@ -73,7 +83,9 @@ export class Controller {
     });
     this.input = new CanvasInput(this.stage.prompts, {
       imageSize: () => (this.imageBlob ? this.stage.size : null),
-      click: (x, y, negative) => void this.prompt(() => this.work.addPoint([x, y, negative ? 0 : 1])),
+      press: (x, y) => this.dropPreviewUnlessAt(x, y),
+      click: (x, y, negative) =>
+        void this.prompt(() => this.work.addPoint([x, y, negative ? 0 : 1]), negative ? null : this.previewAt(x, y)),
       box: (box) => void this.prompt(() => this.work.setBox(box)),
       hover: (x, y) => void this.hoverPreview(x, y),
       leave: () => {
@@ -307,11 +319,11 @@ export class Controller {
 
   /** Decodes `o` as it is now; the result goes to this object at this prompt revision, wherever
    * that revision is by then (Workspace.applyDecode). Returns whether the shown state changed. */
-  private async decodeObject(o: SegObject, refine = true): Promise<boolean> {
+  private async decodeObject(o: SegObject, refine = true, same: Promise<DecodeResult | null> | null = null): Promise<boolean> {
     const key = `${o.id}:${o.promptRev}`;
     this.inFlight.add(key);
     try {
-      const r = await this.engine.decode(() => this.promptFor(o, o.parentRev, undefined, refine), `object:${o.id}`);
+      const r = await this.engine.decode(() => this.promptFor(o, o.parentRev, undefined, refine), `object:${o.id}`, { same });
       if (!r) return false; // superseded by a newer prompt of this object, or a new image
       this.lastDecodeMs = r.decodeMs;
       telemetry.decoded(r);
@@ -330,8 +342,9 @@ export class Controller {
     }
   }
 
-  /** A prompt edit (a Workspace command), then its decode and the redraw. */
-  private async prompt(edit: () => SegObject): Promise<void> {
+  /** A prompt edit (a Workspace command), then its decode and the redraw; `same`: a decode of
+   * exactly this prompt already asked for (the hover preview at the clicked point). */
+  private async prompt(edit: () => SegObject, same: Promise<DecodeResult | null> | null = null): Promise<void> {
     if (!this.encoded) {
       status('Wait for the image to be encoded.');
       return;
@@ -340,7 +353,7 @@ export class Controller {
     const o = edit();
     this.refresh();
     try {
-      await this.decodeObject(o);
+      await this.decodeObject(o, true, same);
       const decoded = performance.now();
       await this.redraw();
       const drawn = performance.now();
@@ -399,7 +412,13 @@ export class Controller {
     try {
       const o = this.work.active;
       const asked = { id: o.id, rev: o.promptRev };
-      const r = await this.engine.decode(this.promptFor(o, o.promptRev, [x, y, 1]), 'preview');
+      const abort = new AbortController();
+      const result = this.engine.decode(this.promptFor(o, o.promptRev, [x, y, 1]), 'preview', { signal: abort.signal });
+      // The same prompt as a click here would decode, if the object's own mask (the click's
+      // refinement input) is already the one for its prompts.
+      this.lastPreview = o.maskRev === o.promptRev ? { ...asked, x, y, result, abort } : null;
+      const r = await result;
+      if (r) telemetry.counted(r);
       const now = this.work.active;
       // Shown only while it still previews the active object's prompts, and no press began.
       if (!r || this.input.pressed || now.id !== asked.id || now.promptRev !== asked.rev) return;
@@ -426,6 +445,23 @@ export class Controller {
       // A preview that fails is simply not shown; the click path reports errors.
     } finally {
       this.previewBusy = false;
+    }
+  }
+
+  /** The preview's decode, if a click at (x, y) on the active object is exactly its prompt. */
+  private previewAt(x: number, y: number): Promise<DecodeResult | null> | null {
+    const p = this.lastPreview;
+    const o = this.work.active;
+    this.lastPreview = null;
+    return p && p.id === o.id && p.rev === o.promptRev && p.x === x && p.y === y ? p.result : null;
+  }
+
+  /** A press elsewhere than the last preview: that preview, if it has not started, is not run. */
+  private dropPreviewUnlessAt(x: number, y: number): void {
+    const p = this.lastPreview;
+    if (p && (p.x !== x || p.y !== y)) {
+      p.abort.abort();
+      this.lastPreview = null;
     }
   }
 

@@ -25,8 +25,13 @@ export const telemetry = {
     d.captureFailure = r.captureFailure;
     d.sessions = String(r.sessions);
     d.gpuBuffers = String(r.gpuBuffers);
+    d.decodes = String(r.decodes);
     d.decodeMs = r.decodeMs.toFixed(2);
     d.decoded = stamp();
+  },
+  /** A preview's decode: counted, not shown as a click's. */
+  counted(r: DecodeResult): void {
+    data().decodes = String(r.decodes);
   },
   /** A decoder result that arrived for prompts no longer shown (undone, or superseded). */
   discarded(): void {
@@ -46,6 +51,7 @@ export const telemetry = {
     const now = performance.now();
     const d = data();
     d.clickToPaintMs = (now - sinceMs).toFixed(2);
+    d.paints = String(Number(d.paints ?? 0) + 1);
     d.clickBreakdown = JSON.stringify({
       decode_roundtrip_ms: +(at.decoded - sinceMs).toFixed(2),
       decode_run_ms: +at.decodeMs.toFixed(2),
