@@ -2,7 +2,8 @@
 # Here, before using the lent GPU machine: everything the app needs there, in carry-sized parts
 # (one run takes at most 64 MiB along; run.sh's stages take them in order):
 #   .gpu-browser/part1, part2  Debian's Chromium headless shell and its libraries (shared pack.sh)
-#   .gpu-browser/extra         the built app (xz) and the Python wheels the GPU image lacks
+#   .gpu-browser/extra         the built app (xz)
+#   .gpu-browser/wheels        the Python wheels the GPU image lacks
 #   bash benchmarks/gpu_browser/prepare.sh [SHARED_DIR]     # default ../shared
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -11,7 +12,8 @@ mkdir -p .git/info
 grep -qx '/.gpu-browser/' .git/info/exclude 2>/dev/null || echo '/.gpu-browser/' >> .git/info/exclude
 [ -d .gpu-browser/part2 ] || bash "$shared/tools/gpu-browser/pack.sh"
 extra=.gpu-browser/extra
-rm -rf "$extra" && mkdir -p "$extra/wheels"
+wheels=.gpu-browser/wheels
+rm -rf "$extra" "$wheels" && mkdir -p "$extra" "$wheels"
 [ -f src/sam2web/server/static/index.html ] || (cd web && npm run build)
 tar -C src/sam2web/server -cf - static | xz -T0 -6 > "$extra/static.tar.xz"
 pip=.venv/bin/pip
@@ -19,7 +21,7 @@ plat=(--only-binary=:all: --python-version 3.12 --platform manylinux2014_x86_64
       --platform manylinux_2_17_x86_64 --platform manylinux_2_28_x86_64)
 # The serving side (the GPU image has numpy, Pillow, onnx, onnxruntime, torch, aiohttp) and the
 # exporter's pure-Python needs, pinned as in pyproject.toml.
-"$pip" download -q --no-deps --dest "$extra/wheels" "${plat[@]}" \
+"$pip" download -q --no-deps --dest "$wheels" "${plat[@]}" \
   starlette==1.10.0 uvicorn==0.54.0 typer==0.29.2 rich==15.0.0 platformdirs==4.14.8 \
   anyio h11 click shellingham annotated-doc markdown-it-py mdurl pygments sniffio idna \
   "pydantic==$("$pip" show pydantic | sed -n 's/^Version: //p')" \
@@ -27,6 +29,6 @@ plat=(--only-binary=:all: --python-version 3.12 --platform manylinux2014_x86_64
   typing-extensions annotated-types colorama packaging omegaconf==2.3.1 portalocker==4.4.2 tqdm==4.70.1 \
   onnxslim==0.1.98 onnx-ir==1.1.0 hydra-core==1.3.8
 # sdists only on PyPI: built here (pure Python; sam2's CUDA extension is optional and not built).
-"$pip" wheel -q --no-deps --no-build-isolation -w "$extra/wheels" sam2==1.1.0 iopath==0.1.10 \
+"$pip" wheel -q --no-deps --no-build-isolation -w "$wheels" sam2==1.1.0 iopath==0.1.10 \
   antlr4-python3-runtime==4.9.3
 du -sh .gpu-browser/*

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # On the lent GPU machine (benchmarks/gpu_browser/README.md): the app served by `sam2web serve`,
 # measured in the packed headless Chromium on the real GPU by benchmarks/browser_gpu.py.
-#   stage 1 (carry .gpu-browser/part1 .gpu-browser/extra): bash benchmarks/gpu_browser/run.sh stage1
-#   stage 2 (carry .gpu-browser/part2):                     bash benchmarks/gpu_browser/run.sh stage2
+#   stage 1 (carry .gpu-browser/part1 .gpu-browser/extra):  bash benchmarks/gpu_browser/run.sh stage1
+#   stage 2 (carry .gpu-browser/part2 .gpu-browser/wheels): bash benchmarks/gpu_browser/run.sh stage2
 #   then, on the same warm machine:  EXPORT="tiny:fp32,int8" bash benchmarks/gpu_browser/run.sh export
 #   and any number of:                bash benchmarks/gpu_browser/run.sh bench ARGS...
 # Everything lives under /tmp (kept between runs on a warm machine); results go to $OUT.
@@ -18,7 +18,7 @@ stage1)
   ls -la "$G" "$S" > "$OUT/stage1.txt"
   ;;
 stage2)
-  cp .gpu-browser/part2/* "$G/"
+  cp .gpu-browser/part2/* "$G/" && cp -r .gpu-browser/wheels "$S/"
   (cat "$G"/chromium.tar.xz.* | xz -d | tar -C "$G" -xf -) > "$OUT/stage2.log" 2>&1
   mkdir -p "$S/py" && (cd "$S/py" && for w in "$S"/wheels/*.whl; do python3 -m zipfile -e "$w" .; done)
   rm -rf "$S/static" && tar -C "$S" -xJf "$S/static.tar.xz"
