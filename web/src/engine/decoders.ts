@@ -121,11 +121,6 @@ export class Decoders {
     }
   }
 
-  /** The plain decoder of `role` (for the warm-up run). */
-  plain(role = 'decoder'): InferenceSession | undefined {
-    return this.roles.get(role)?.plain;
-  }
-
   release(): void {
     for (const r of this.roles.values()) {
       r.captured?.release();
