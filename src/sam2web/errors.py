@@ -26,3 +26,35 @@ class BadCheckpointError(Sam2WebError):
 
 class ParityError(Sam2WebError):
     """The exported ONNX does not reproduce PyTorch closely enough."""
+
+
+class BadVideoError(Sam2WebError):
+    """A video (file, folder of frames or frames in memory) that cannot be tracked."""
+
+
+class NotAVideoError(BadVideoError):
+    """Not a video at all: a missing path, another kind of file, a folder with no frames."""
+
+
+class CorruptVideoError(BadVideoError):
+    """A video file that is damaged or cut off (truncated)."""
+
+
+class UnsupportedCodecError(BadVideoError):
+    """A video whose codec the bundled FFmpeg (PyAV) cannot decode."""
+
+
+class EmptyVideoError(BadVideoError):
+    """A video with zero frames."""
+
+
+class VideoTooLargeError(BadVideoError):
+    """Frames larger than the pixel limit (SAM2WEB_MAX_VIDEO_PIXELS)."""
+
+
+class FrameIndexError(BadVideoError, IndexError):
+    """A frame index outside the video (also an IndexError, as for sequences)."""
+
+
+class OutputError(Sam2WebError):
+    """Results that cannot be written where asked."""
