@@ -1,4 +1,4 @@
-"""Writing masks: binary PNG and transparent cutout, each written atomically."""
+"""Writing masks: binary PNG and transparent cutout (each written atomically), COCO RLE."""
 
 from __future__ import annotations
 
@@ -41,3 +41,47 @@ def bbox(mask: np.ndarray) -> list[int] | None:
     if len(xs) == 0:
         return None
     return [int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1]
+
+
+def rle_counts(mask: np.ndarray) -> list[int]:
+    """COCO run-length counts of a binary (H, W) mask: column-major runs, starting with the
+    background (a leading 0 when the first pixel is set), as pycocotools' `encode` computes."""
+    flat = np.asarray(mask, dtype=bool).ravel(order="F")
+    if flat.size == 0:
+        return [0]
+    change = np.flatnonzero(flat[1:] != flat[:-1]) + 1
+    edges = np.concatenate([[0], change, [flat.size]])
+    counts = np.diff(edges).tolist()
+    return [0, *counts] if flat[0] else counts
+
+
+def rle_string(counts: list[int]) -> str:
+    """pycocotools' compact string form of RLE counts (its rleToString)."""
+    out = bytearray()
+    for i, count in enumerate(counts):
+        x = count - counts[i - 2] if i > 2 else count
+        more = True
+        while more:
+            c = x & 0x1F
+            x >>= 5
+            more = x != -1 if c & 0x10 else x != 0
+            if more:
+                c |= 0x20
+            out.append(c + 48)
+    return out.decode("ascii")
+
+
+def rle_encode(mask: np.ndarray) -> dict:
+    """A binary (H, W) mask as COCO RLE: {"size": [H, W], "counts": "<compact string>"}, what
+    pycocotools.mask.encode gives (decoded with pycocotools.mask.decode)."""
+    mask = np.asarray(mask)
+    if mask.ndim != 2:
+        raise ValueError(f"rle_encode needs one (H, W) mask, got shape {mask.shape}")
+    size = [int(mask.shape[0]), int(mask.shape[1])]
+    return {"size": size, "counts": rle_string(rle_counts(mask))}
+
+
+def bbox_xywh(mask: np.ndarray) -> list[int] | None:
+    """COCO's [x, y, width, height] of the mask's pixels, None if empty."""
+    box = bbox(mask)
+    return None if box is None else [box[0], box[1], box[2] - box[0], box[3] - box[1]]
