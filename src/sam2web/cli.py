@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 
 import typer
+import typer.core
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -214,6 +216,339 @@ def _parse_points(specs: list[str]):
         points.append(values[:2])
         labels.append(label)
     return points, labels
+
+
+class _PromptOrderCommand(typer.core.TyperCommand):
+    """A command that also records the order its options were given in (ctx.meta), so repeated
+    options can be read as groups: `--obj 1 --frame 0 --point ... --obj 2 ...`."""
+
+    def make_parser(self, ctx):
+        parser = super().make_parser(ctx)
+        parse = parser.parse_args
+
+        def parse_in_order(args):
+            opts, rest, order = parse(args)
+            ctx.meta["sam2web.option_order"] = [p.name for p in order]
+            return opts, rest, order
+
+        parser.parse_args = parse_in_order
+        return parser
+
+
+TRACK_FORMATS = ("png", "coco", "mp4")
+
+
+def _check_track_formats(values: list[str]) -> list[str]:
+    for value in values:
+        if value not in TRACK_FORMATS:
+            raise typer.BadParameter(
+                f"unknown format {value!r}; choose from {', '.join(TRACK_FORMATS)} (repeat the "
+                "option for several: --format png --format mp4)"
+            )
+    return list(dict.fromkeys(values))
+
+
+@app.command(cls=_PromptOrderCommand)
+def track(
+    ctx: typer.Context,
+    video: Path = typer.Argument(
+        ..., help="Video file (mp4, webm, mov, mkv, avi) or a folder of JPEG/PNG frames."
+    ),
+    obj: list[int] = typer.Option(
+        [],
+        "--obj",
+        metavar="ID",
+        help="Object id (1-255); the --frame/--point/--box after it are this object's "
+        "(default 1). Repeat for more objects.",
+    ),
+    frame: list[int] = typer.Option(
+        [],
+        "--frame",
+        metavar="N",
+        help="Frame index (0-based) of the --point/--box after it (default 0; it stays in "
+        "effect until the next --frame).",
+    ),
+    point: list[str] = typer.Option(
+        [],
+        "--point",
+        metavar="X,Y[,LABEL]",
+        help="A click in pixels; LABEL 1 positive (default) or 0 negative. Repeat for more.",
+    ),
+    box: list[str] = typer.Option(
+        [], "--box", metavar="X0,Y0,X1,Y1", help="A box in pixels (one per object and frame)."
+    ),
+    model: str | None = typer.Option(
+        None, help="Installed model id with video graphs (default: the best installed one)."
+    ),
+    out_dir: Path = typer.Option(..., "--out", help="Folder for the results."),
+    formats: list[str] = typer.Option(
+        ["png"],
+        "--format",
+        metavar="FORMAT",
+        callback=_check_track_formats,
+        help="png (OUT/masks/00000.png...), coco (OUT/tracks.json) or mp4 (OUT/overlay.mp4); "
+        "repeat for several.",
+    ),
+    reverse: bool = typer.Option(False, help="Track backwards in time."),
+    start: int | None = typer.Option(
+        None,
+        help="First frame to track (default: the first prompted frame; the last with --reverse).",
+    ),
+    end: int | None = typer.Option(
+        None,
+        help="Last frame to track, included (default: the video's last frame; its first "
+        "with --reverse).",
+    ),
+    force: bool = typer.Option(False, help="Replace earlier results in --out."),
+    as_json: bool = typer.Option(False, "--json", help="Print a summary as JSON."),
+    models: Path | None = StoreOption,
+    builtin: bool = BuiltinOption,
+):
+    """Track objects through a video from clicks and boxes on any frames.
+
+    Prompts are read in order: --obj ID starts an object's prompts, and
+    --frame N sets the frame of the --point/--box after it. For example
+
+      sam2web track clip.mp4 --out res
+        --obj 1 --frame 0 --point 210,350 --point 250,220,0
+        --obj 2 --frame 5 --box 300,0,500,400 --format png --format mp4
+
+    tracks object 1 (a positive and a negative click on frame 0) and
+    object 2 (a box on frame 5). An object can have several --frame groups
+    (clicks on several frames).
+    """
+    from sam2web.errors import BadPromptError, FrameIndexError
+    from sam2web.predict.video_frames import open_video
+
+    groups = _prompt_groups(ctx.meta.get("sam2web.option_order", []), obj, frame, point, box)
+    if "png" in formats and any(o > 255 for o, _ in groups):
+        raise BadPromptError("object ids must be 1 to 255 for --format png (a palette index)")
+    frames = open_video(video)
+    n = len(frames)
+    tracked = [0]  # frames written so far
+    try:
+        for (obj_id, frame_idx), prompt in groups.items():
+            if not 0 <= frame_idx < n:
+                raise FrameIndexError(
+                    f"--frame {frame_idx} (object {obj_id}) is out of range: {frames.name} has "
+                    f"{n} frames (0 to {n - 1})"
+                )
+            _check_inside(prompt, frames.width, frames.height, obj_id, frame_idx)
+        prompted = sorted({f for _, f in groups})
+        if start is None:
+            start = prompted[-1] if reverse else prompted[0]
+        for name, value in (("--start", start), ("--end", end)):
+            if value is not None and not 0 <= value < n:
+                raise FrameIndexError(
+                    f"{name} {value} is out of range: {frames.name} has {n} frames (0 to {n - 1})"
+                )
+        if end is not None and (end < start if not reverse else end > start):
+            raise BadPromptError(
+                f"--end {end} is {'before' if not reverse else 'after'} --start {start}"
+                + (" (with --reverse, --end is the earlier frame)" if reverse else "")
+            )
+        last = end if end is not None else (0 if reverse else n - 1)
+        todo = abs(last - start) + 1
+        manifest = _video_model(_store(models, builtin), model)
+        from sam2web.predict.track_outputs import open_writers, prepare_out_dir
+
+        prepare_out_dir(out_dir, formats, force=force)
+        from sam2web.predict.video import VideoPredictor
+
+        if manifest.random_weights:
+            err.print(f"[yellow]warning: {manifest.id} has random weights (a test model)")
+        predictor = VideoPredictor.from_bundle(manifest.root)
+        state = predictor.init_state(frames)
+        for (obj_id, frame_idx), prompt in groups.items():
+            predictor.add_new_points_or_box(
+                state,
+                frame_idx=frame_idx,
+                obj_id=obj_id,
+                points=prompt["points"] or None,
+                labels=prompt["labels"] or None,
+                box=prompt["box"],
+            )
+        results = predictor.propagate_in_video(
+            state,
+            start_frame_idx=start,
+            max_frame_num_to_track=None if end is None else abs(end - start),
+            reverse=reverse,
+        )
+        writers = open_writers(
+            out_dir,
+            formats,
+            height=frames.height,
+            width=frames.width,
+            fps=frames.fps,
+            video=str(video.name),
+            num_frames=n,
+            model=manifest.id,
+        )
+        done = _track_with_progress(results, writers, frames, todo, as_json, tracked)
+    except KeyboardInterrupt:
+        err.print(
+            f"interrupted after {tracked[0]} tracked frames: their results in {out_dir} are "
+            "complete, valid files"
+            if tracked[0]
+            else "interrupted before any frame was tracked"
+        )
+        raise typer.Exit(130) from None
+    except Sam2WebError as exc:
+        if tracked[0]:
+            raise type(exc)(
+                f"{exc} (the results of the {tracked[0]} frames tracked before it are in {out_dir})"
+            ) from None
+        raise
+    finally:
+        frames.close()
+    summary = {
+        "video": str(video),
+        "frames": n,
+        "width": frames.width,
+        "height": frames.height,
+        "fps": round(frames.fps, 3),
+        "model": manifest.id,
+        "objects": sorted({o for o, _ in groups}),
+        "tracked": done,
+        "start": start,
+        "reverse": reverse,
+        "outputs": {
+            f: str(p) for f, p in zip(formats, _output_paths(out_dir, formats), strict=True)
+        },
+    }
+    if as_json:
+        print(json.dumps(summary))
+    else:
+        out.print(f"tracked {len(summary['objects'])} object(s) over {done} frames: {out_dir}")
+
+
+def _output_paths(out_dir: Path, formats):
+    from sam2web.predict.track_outputs import output_paths
+
+    return output_paths(out_dir, formats)
+
+
+def _prompt_groups(order: list[str], objs, frames, points, boxes) -> dict:
+    """The prompts in command-line order -> {(obj_id, frame_idx): {points, labels, box}}."""
+    from sam2web.errors import BadPromptError
+
+    values = {"obj": iter(objs), "frame": iter(frames), "point": iter(points), "box": iter(boxes)}
+    groups: dict[tuple[int, int], dict] = {}
+    obj_id, frame_idx = 1, 0
+    pending = ""  # the --obj/--frame given since the last prompt
+    for name in order:
+        if name not in values:
+            continue
+        value = next(values[name])
+        if name == "obj":
+            if pending:
+                raise BadPromptError(f"{pending} has no --point or --box after it")
+            if value < 1:
+                raise BadPromptError(f"--obj {value}: object ids are positive integers")
+            obj_id, pending = value, f"--obj {value}"
+        elif name == "frame":
+            if "--frame" in pending:
+                raise BadPromptError(f"{pending} has no --point or --box after it")
+            if value < 0:
+                raise BadPromptError(f"--frame {value}: frame indices start at 0")
+            frame_idx, pending = value, f"{pending} --frame {value}".strip()
+        else:
+            empty = {"points": [], "labels": [], "box": None}
+            group = groups.setdefault((obj_id, frame_idx), empty)
+            pending = ""
+            if name == "point":
+                (xy,), (label,) = _parse_points([value])
+                group["points"].append(xy)
+                group["labels"].append(label)
+            else:
+                if group["box"] is not None:
+                    raise BadPromptError(
+                        f"object {obj_id} has two --box on frame {frame_idx} (one box per object "
+                        "and frame)"
+                    )
+                group["box"] = _parse_numbers(value, 4, "--box")
+    if pending:
+        raise BadPromptError(f"{pending} has no --point or --box after it")
+    if not groups:
+        raise BadPromptError(
+            "give at least one --point X,Y or --box X0,Y0,X1,Y1 (after --frame N, default 0)"
+        )
+    return groups
+
+
+def _check_inside(prompt: dict, width: int, height: int, obj_id: int, frame_idx: int) -> None:
+    from sam2web.errors import BadPromptError
+
+    xy = [("--point", p) for p in prompt["points"]]
+    if prompt["box"] is not None:
+        x0, y0, x1, y1 = prompt["box"]
+        if x1 < x0 or y1 < y0:
+            raise BadPromptError(
+                f"--box {x0:g},{y0:g},{x1:g},{y1:g} (object {obj_id}): give X0,Y0,X1,Y1 with "
+                "X0 <= X1 and Y0 <= Y1"
+            )
+        xy += [("--box corner", (x0, y0)), ("--box corner", (x1, y1))]
+    for what, (x, y) in xy:
+        if not (math.isfinite(x) and math.isfinite(y)):
+            raise BadPromptError(f"{what} {x:g},{y:g} (object {obj_id}) is not a finite number")
+        if not (0 <= x <= width and 0 <= y <= height):
+            raise BadPromptError(
+                f"{what} {x:g},{y:g} (object {obj_id}, frame {frame_idx}) lies outside the "
+                f"{width}x{height} frame (x in [0, {width}], y in [0, {height}])"
+            )
+
+
+def _video_model(store, model: str | None):
+    """The named model (it must have video graphs), or the best installed one that has them."""
+    if model is not None:
+        manifest = store.get(model)
+        manifest.require("video")
+        return manifest
+    best = store.get(None)  # says how to add a model when there is none
+    for manifest in store.list():
+        if "video" in manifest.capabilities:
+            return manifest
+    best.require("video")  # none has video graphs: says how to get them
+    return best
+
+
+def _track_with_progress(results, writers, frames, total: int, quiet: bool, tracked) -> int:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+    from rich.text import Text
+
+    from sam2web.predict.track_outputs import write_tracks
+
+    class Rate(ProgressColumn):
+        def render(self, task):
+            speed = task.finished_speed or task.speed
+            return Text("" if speed is None else f"{speed:.2f} frames/s")
+
+    progress = Progress(
+        TextColumn("tracking"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        Rate(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        disable=quiet,
+    )
+    with progress:
+        task = progress.add_task("track", total=total)
+
+        def on_frame(frame_idx: int) -> None:
+            tracked[0] += 1
+            progress.advance(task)
+
+        return write_tracks(results, writers, frames, on_frame=on_frame)
 
 
 @app.command()
