@@ -56,19 +56,21 @@ def rle_counts(mask: np.ndarray) -> list[int]:
 
 
 def rle_string(counts: list[int]) -> str:
-    """pycocotools' compact string form of RLE counts (its rleToString)."""
-    out = bytearray()
-    for i, count in enumerate(counts):
-        x = count - counts[i - 2] if i > 2 else count
-        more = True
-        while more:
-            c = x & 0x1F
-            x >>= 5
-            more = x != -1 if c & 0x10 else x != 0
-            if more:
-                c |= 0x20
-            out.append(c + 48)
-    return out.decode("ascii")
+    """pycocotools' compact string form of RLE counts (its rleToString): each count (after the
+    third, less the count two before it) in 5-bit groups, low first, 0x20 = more follow, + 48."""
+    x = np.asarray(counts, dtype=np.int64).copy()
+    if len(x) > 3:
+        x[3:] -= np.asarray(counts[1:-2], dtype=np.int64)
+    rows = []  # one column of characters per 5-bit group, vectorised over all counts
+    active = np.ones(len(x), dtype=bool)
+    while active.any():
+        c = x & 0x1F
+        x >>= 5
+        more = np.where(c & 0x10, x != -1, x != 0) & active
+        rows.append(np.where(active, (c | np.where(more, 0x20, 0)) + 48, -1))
+        active = more
+    chars = np.stack(rows, axis=1).ravel()
+    return chars[chars >= 0].astype(np.uint8).tobytes().decode("ascii")
 
 
 def rle_encode(mask: np.ndarray) -> dict:
