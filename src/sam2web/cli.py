@@ -348,7 +348,8 @@ def track(
                 + (" (with --reverse, --end is the earlier frame)" if reverse else "")
             )
         last = end if end is not None else (0 if reverse else n - 1)
-        todo = abs(last - start) + 1
+        # Official propagation yields nothing backwards from frame 0.
+        todo = 0 if reverse and start == 0 else abs(last - start) + 1
         manifest = _video_model(_store(models, builtin), model)
         from sam2web.predict.track_outputs import open_writers, prepare_out_dir
 
@@ -420,6 +421,8 @@ def track(
         print(json.dumps(summary))
     else:
         out.print(f"tracked {len(summary['objects'])} object(s) over {done} frames: {out_dir}")
+        if not done:
+            err.print("[yellow]nothing to track: --reverse from frame 0 has no earlier frames")
 
 
 def _output_paths(out_dir: Path, formats):

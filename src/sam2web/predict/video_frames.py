@@ -186,8 +186,8 @@ def _check_pixels(width: int, height: int, name: str) -> None:
     limit = max_video_pixels()
     if width * height > limit:
         raise VideoTooLargeError(
-            f"{name} is {width}x{height} = {width * height / 1e6:.1f} megapixels per frame, over "
-            f"the limit of {limit / 1e6:.1f} (8K UHD); scale it down first (e.g. ffmpeg -i IN "
+            f"{name} is {width}x{height} = {width * height:,} pixels per frame, over the limit "
+            f"of {limit:,} (default: 7680x4320, 8K UHD); scale it down first (e.g. ffmpeg -i IN "
             "-vf scale=-2:2160 OUT.mp4) or set SAM2WEB_MAX_VIDEO_PIXELS to raise the limit"
         )
 
