@@ -82,6 +82,8 @@ def made(tmp_path_factory, bikes, bikes_frames) -> dict[str, Path]:
         "tiny-avi": write_clip(d / "tiny.avi", tiny, "mpeg4"),
         "tiny-mkv": write_clip(d / "tiny.mkv", tiny, "libx264"),
     }
+    for kind in ("webm", "mkv", "avi"):
+        files[f"truncated-{kind}"] = cut(files[kind], d / f"cut.{kind}", 0.5)
     files["unknown-codec-avi"] = patch_codec(files["tiny-avi"], d / "qqqq.avi", b"FMP4", b"QQQQ")
     files["unknown-codec-mkv"] = patch_codec(
         files["tiny-mkv"], d / "qqqq.mkv", b"V_MPEG4/ISO/AVC", b"V_QQQQQ/ISO/QQQ"
@@ -225,6 +227,9 @@ def test_frame_index_out_of_range(bikes):
         ("truncated-index", CorruptVideoError, "is corrupt or truncated"),
         ("header-only", CorruptVideoError, "is corrupt or truncated"),
         ("truncated-data", CorruptVideoError, "declares 250 frames but holds only"),
+        ("truncated-webm", CorruptVideoError, r"declares 0.96 s of video but holds only 0.\d+ s"),
+        ("truncated-mkv", CorruptVideoError, r"declares 0.96 s of video but holds only 0.\d+ s"),
+        ("truncated-avi", CorruptVideoError, "declares 24 frames but holds only"),
         ("unknown-codec-avi", UnsupportedCodecError, "codec is not one this build"),
         ("unknown-codec-mkv", UnsupportedCodecError, "codec is not one this build"),
         ("zero-avi", EmptyVideoError, "has no frames"),

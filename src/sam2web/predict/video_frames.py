@@ -329,6 +329,7 @@ class FileFrames(VideoFrames):
                 f"{path.name} is truncated: it declares {declared} frames but holds only "
                 f"{len(pts)} (re-encode or re-download it)"
             )
+        self._check_matroska_duration(stream, pts)
         self._seekable = None not in pts and len(set(pts)) == len(pts)
         if self._seekable:
             order = np.argsort(np.asarray(pts, dtype=np.int64), kind="stable")
@@ -339,6 +340,23 @@ class FileFrames(VideoFrames):
             self._keyframes = np.array([0])
         if len(self._keyframes) == 0 or self._keyframes[0] != 0:
             self._keyframes = np.concatenate([[0], self._keyframes]).astype(np.int64)
+
+    def _check_matroska_duration(self, stream, pts) -> None:
+        """Matroska/WebM declares no frame count, but each track's DURATION tag (written by
+        FFmpeg at the start of the file): a truncated file holds clearly less video than that."""
+        if "matroska" not in self._container.format.name or None in pts:
+            return
+        match = re.fullmatch(r"(\d+):(\d\d):(\d\d(?:\.\d+)?)", stream.metadata.get("DURATION", ""))
+        if match is None or stream.time_base is None:
+            return
+        h, m, sec = match.groups()
+        declared = int(h) * 3600 + int(m) * 60 + float(sec)
+        held = float(max(pts) * stream.time_base) + 1 / self.fps
+        if declared - held > max(3 / self.fps, 0.25):
+            raise CorruptVideoError(
+                f"{self.name} is truncated: it declares {declared:.2f} s of video but holds only "
+                f"{held:.2f} s ({len(pts)} frames); re-encode or re-download it"
+            )
 
     def close(self) -> None:
         super().close()
