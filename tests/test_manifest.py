@@ -75,7 +75,7 @@ def test_exported_bundles_follow_the_schema(validator, exported):
         data = json.loads((result.path / "manifest.json").read_text())
         validator.validate(data)
         manifest = read_manifest(result.path)
-        assert manifest.capabilities == ("image",) and manifest.family == "sam2"
+        assert manifest.capabilities == ("image", "video") and manifest.family == "sam2"
         assert data["format_version"] == 2 and manifest.data == data
 
 

@@ -2,9 +2,9 @@
 
 from sam2web.errors import Sam2WebError
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
-__all__ = ["Predictor", "Sam2WebError", "__version__"]
+__all__ = ["Predictor", "Sam2WebError", "VideoPredictor", "__version__"]
 
 
 def __getattr__(name: str):
@@ -13,4 +13,8 @@ def __getattr__(name: str):
         from sam2web.predict.image import Predictor
 
         return Predictor
+    if name == "VideoPredictor":
+        from sam2web.predict.video import VideoPredictor
+
+        return VideoPredictor
     raise AttributeError(name)

@@ -58,3 +58,10 @@ class FrameIndexError(BadVideoError, IndexError):
 
 class OutputError(Sam2WebError):
     """Results that cannot be written where asked."""
+
+
+class UnknownObjectError(BadPromptError, KeyError):
+    """An object id the tracking session does not have (also a KeyError, as for mappings)."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""

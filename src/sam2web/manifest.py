@@ -40,9 +40,14 @@ SHA256_PATTERN = re.compile(r"[0-9a-f]{64}")
 PATH_PART_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
 
 # The file roles each known capability needs. Unknown capabilities are kept but need nothing.
-CAPABILITY_ROLES: dict[str, tuple[str, ...]] = {"image": ("encoder", "decoder")}
+CAPABILITY_ROLES: dict[str, tuple[str, ...]] = {
+    "image": ("encoder", "decoder"),
+    # Tracking (sam2web.VideoPredictor): the image encoder, the memory graphs, a decoder that also
+    # gives object scores and pointers, and the few learnt vectors applied outside the graphs.
+    "video": ("encoder", "memory_attention", "memory_encoder", "video_decoder", "video_constants"),
+}
 # The first sam2web that exports each capability's graphs (for the advice to re-export).
-CAPABILITY_SINCE: dict[str, str] = {"image": "0.1.0"}
+CAPABILITY_SINCE: dict[str, str] = {"image": "0.1.0", "video": "0.2.0"}
 
 
 def sha256_file(path: Path, chunk: int = 1 << 22) -> str:

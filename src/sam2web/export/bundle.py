@@ -52,17 +52,21 @@ def _manifest(
     import onnxruntime
     import torch
 
+    from sam2web.export.video_export import VIDEO_ROLES, video_file_entries
+
     files = {
         role: describe_file(root, f"{role}.onnx", **io_signature(root / f"{role}.onnx"))
         for role in ("encoder", "decoder")
     }
+    files.update(video_file_entries(root))
+    capabilities = ["image"] + (["video"] if set(VIDEO_ROLES) <= set(files) else [])
     return Manifest.from_dict(
         {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
             "id": bundle_id(spec, precision, name),
             "family": "sam2",
-            "capabilities": ["image"],
+            "capabilities": capabilities,
             "model_id": spec.model_id,
             "sam2_version": spec.version,
             "size": spec.size,
@@ -101,6 +105,9 @@ def export_bundles(
     force: bool = False,
     photos: dict | None = None,
     log: Callable[[str], None] = print,
+    video: bool = True,
+    verify_video: bool | None = None,
+    clip=None,
 ) -> list[ExportResult]:
     """Export one bundle per precision to out_dir/<id>-<precision>/.
 
@@ -108,7 +115,13 @@ def export_bundles(
     temporary directory beside the target, so a failure never leaves a half-written bundle and
     never touches an existing one. A bundle that misses the parity bar is kept, renamed
     <id>.unverified, and ParityError is raised.
+
+    video: also export the tracking graphs (capability `video`, see video_export.py);
+    verify_video: check them against the official SAM2VideoPredictor on a real clip (default:
+    whenever `verify` and `video`); clip: that clip's frames (default: video_verify's clip).
     """
+    if verify_video is None:
+        verify_video = verify and video
     import torch
 
     from sam2web.export.checkpoint import build_model, load_checkpoint, read_state_dict
@@ -144,6 +157,24 @@ def export_bundles(
         tmp = Path(tmp)
         log("exporting ONNX (fp32)")
         export_fp32(model, tmp / "fp32")
+        if video:
+            from sam2web.export.onnx_export import _export
+            from sam2web.export.video_export import export_video_fp32
+
+            log("exporting ONNX video graphs (fp32)")
+            export_video_fp32(model, tmp / "fp32", _export)
+        official_video = None
+        if video and verify_video:
+            from sam2web.export.video_verify import (
+                OfficialReference,
+                default_clip,
+                default_script,
+                official_video_predictor,
+            )
+
+            clip = clip if clip is not None else default_clip()
+            script = default_script(*clip[0].shape[:2])
+            official_video = OfficialReference(official_video_predictor(model, spec), clip, script)
         official = None
         if verify:
             from sam2web.export.photos import real_photos
@@ -156,6 +187,10 @@ def export_bundles(
             if precision != "fp32":
                 log(f"converting to {precision}")
                 convert(tmp / "fp32", root, precision)
+                if video:
+                    from sam2web.export.video_export import convert_video
+
+                    convert_video(tmp / "fp32", root, precision)
             manifest = _manifest(
                 spec, precision, root, checkpoint and Path(checkpoint), ckpt_sha, name
             )
@@ -164,8 +199,17 @@ def export_bundles(
             if verify:
                 parity, ok = _verify(official, root, photos, precision, log)
                 manifest.with_changes(parity=parity).write()
+            if official_video is not None:
+                from sam2web.export.video_verify import verify_video_bundle
+
+                video_parity, video_ok = verify_video_bundle(official_video, root, precision, log)
+                if parity is None:
+                    parity = {"mask_iou_min": {}}
+                parity = dict(parity, video=video_parity, passed=ok and video_ok)
+                ok = ok and video_ok
+                manifest.with_changes(parity=parity).write()
             results.append(ExportResult(root, precision, parity, ok))
-        del model, official
+        del model, official, official_video
         # Publish: every precision moves next to its target only now that all work succeeded.
         for result in results:
             target = targets[result.precision]
@@ -176,15 +220,23 @@ def export_bundles(
             result.path = Path(shutil.move(str(result.path), str(target)))
     failed = [r for r in results if not r.passed]
     if failed:
-        lines = [
-            f"{r.precision}: min mask IoU {min(r.parity['mask_iou_min'].values()):.4f} < "
-            f"{IOU_THRESHOLDS[r.precision]} (kept for inspection at {r.path})"
-            for r in failed
-        ]
+        lines = [_failure_line(r) for r in failed]
         raise ParityError(
             "exported ONNX does not match PyTorch closely enough:\n  " + "\n  ".join(lines)
         )
     return results
+
+
+def _failure_line(r: ExportResult) -> str:
+    bar = IOU_THRESHOLDS[r.precision]
+    parts = []
+    image = r.parity.get("mask_iou_min") or {}
+    if image and min(image.values()) < bar:
+        parts.append(f"min mask IoU {min(image.values()):.4f} < {bar}")
+    video = r.parity.get("video")
+    if video and not video["passed"]:
+        parts.append(f"video: min per-frame mask IoU {video['mask_iou_min']:.4f} < {bar}")
+    return f"{r.precision}: {'; '.join(parts) or 'below the bar'} (kept for inspection at {r.path})"
 
 
 def _verify(official, root: Path, photos: dict, precision: str, log) -> tuple[dict, bool]:
@@ -239,7 +291,12 @@ def derive_precision(source: Path, precision: str, out_root: Path) -> Path:
     for role, entry in src.files.items():
         path = target / entry.path
         path.parent.mkdir(parents=True, exist_ok=True)
-        convert_file(src.path_of(role), path, precision)
+        if entry.path.endswith(".onnx"):
+            convert_file(src.path_of(role), path, precision)
+        else:  # data files (video_constants.json) are the same at any precision
+            shutil.copyfile(src.path_of(role), path)
+            data["files"][role] = describe_file(target, entry.path)
+            continue
         data["files"][role] = describe_file(target, entry.path, **io_signature(path))
     Manifest.from_dict(data, target).write()
     return target
