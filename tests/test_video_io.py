@@ -435,8 +435,11 @@ def test_writers_accept_official_logits_and_large_frames_shrink_in_the_overlay(t
     with PngWriter(tmp_path, 1081, 1921) as png, Mp4Writer(tmp_path, 1081, 1921, 30) as mp4:
         png.write(4, [3, 9], logits, frame)
         mp4.write(4, [3, 9], logits, frame)
+        with pytest.raises(OutputError, match="PNG masks need ids 1 to 255"):
+            png.write(5, [3, 300], logits, frame)
     label = np.asarray(Image.open(tmp_path / "masks" / "00004.png"))
     np.testing.assert_array_equal(label == 9, logits[1, 0] > 0)
+    assert sorted(os.listdir(tmp_path / "masks")) == ["00004.png"]
     with av.open(str(tmp_path / "overlay.mp4")) as c:
         s = c.streams.video[0]
         assert (s.codec_context.width, s.codec_context.height) == (1280, 720)  # long side 1280

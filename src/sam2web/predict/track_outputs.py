@@ -116,6 +116,11 @@ class PngWriter(_Writer):
         self.written = 0
 
     def write(self, frame_idx: int, obj_ids, masks, frame=None) -> None:
+        bad = [i for i in obj_ids if not 1 <= int(i) <= 255]
+        if bad:
+            raise OutputError(
+                f"object id {bad[0]} cannot be a palette PNG value: PNG masks need ids 1 to 255"
+            )
         masks = binary_masks(masks, len(obj_ids), self.height, self.width)
         label = np.zeros((self.height, self.width), np.uint8)
         for obj_id, mask in sorted(zip(obj_ids, masks, strict=True), key=lambda p: p[0]):

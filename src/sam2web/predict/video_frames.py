@@ -86,7 +86,9 @@ def open_video(
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         if path.is_dir():
-            return FolderFrames(path, fps=fps, cache_bytes=cache_bytes, max_cache_frames=1)
+            # Any frame is read alone (no decoding ahead to keep): a few cached frames suffice.
+            small = min(8, max_cache_frames)
+            return FolderFrames(path, fps=fps, cache_bytes=cache_bytes, max_cache_frames=small)
         if not path.exists():
             raise NotAVideoError(f"video not found: {path}")
         if not path.is_file():
