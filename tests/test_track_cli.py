@@ -157,6 +157,8 @@ def test_bad_prompts(capsys, tmp_path, clip, args, message):
 
 
 def test_usage_mistakes_show_the_usage(tmp_path, clip):
+    shown = run("track", "--help", env={"COLUMNS": "100"}).stdout
+    assert "--obj ID starts an object's prompts" in shown and "--format" in shown
     for args, message in [
         (["--obj", "one", "--point", "5,5"], "Invalid value for '--obj'"),
         (["--point", "5,5", "--format", "gif"], "unknown format 'gif'; choose from png, coco"),
