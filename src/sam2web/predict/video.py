@@ -270,12 +270,28 @@ class VideoPredictor:
         self.low_res = self.image_size // 4
         self.mask_threshold = manifest.mask_threshold
         self.spill_dir = spill_dir
+        # Tracked frames' records kept in RAM behind the current frame (the rest are spilled to
+        # disk and read back when asked for: same results, bounded memory).
+        self.keep_frames = self.cfg.reach
 
     @classmethod
     def from_bundle(
-        cls, path: str | Path, providers=None, verify: bool = True, threads: int | None = None
+        cls,
+        path: str | Path,
+        providers=None,
+        verify: bool = True,
+        threads: int | None = None,
+        spill_dir=None,
     ) -> VideoPredictor:
-        return cls(read_manifest(path), providers=providers, verify=verify, threads=threads)
+        """spill_dir: where tracked frames' memories beyond reach go (default: the system's
+        temporary folder; removed with the tracking state)."""
+        return cls(
+            read_manifest(path),
+            providers=providers,
+            verify=verify,
+            threads=threads,
+            spill_dir=spill_dir,
+        )
 
     # -- session ---------------------------------------------------------------------------
 
@@ -382,7 +398,7 @@ class VideoPredictor:
             weight, bias = self.mask_downsample
             k = weight.shape[-1]
             blocks = mask.reshape(self.low_res, k, self.low_res, k)
-            prompt = np.einsum("ikjl,kl->ij", blocks, weight[0, 0]) + bias
+            prompt = np.einsum("ikjl,kl->ij", blocks, weight) + bias
             _, ptr, _ = self._decode(raw, feats, None, prompt[None, None], multimask=False)
         else:
             ptr = np.zeros(self.cfg.hidden_dim, np.float32)
@@ -660,7 +676,7 @@ class VideoPredictor:
                 obj.frames_tracked[frame_idx] = reverse
                 out[i] = T.upsample_logits(rec.pred_masks[0], (h, w))
                 self._remember(state, frame_idx, obj_id, out[i, 0])
-                obj.non_cond.trim(frame_idx, self.cfg.reach, reverse)
+                obj.non_cond.trim(frame_idx, self.keep_frames, reverse)
             yield frame_idx, obj_ids, out
 
     # -- objects ---------------------------------------------------------------------------
