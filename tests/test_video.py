@@ -9,7 +9,7 @@ change the pointers' temporal scaling). Both sides read the same JPEG frames.
 
 Tolerances (fp32): per-frame mask IoU >= 0.99 at the video's resolution; low-res and
 video-resolution logits within LOGIT_ATOL; object scores and pointers within 1e-4; bf16 memories
-within a few bf16 steps (MASKMEM_ATOL; a value near a rounding boundary may round the other way).
+within two bf16 steps except a few elements (MASKMEM_OFF_FRACTION; see there).
 """
 
 from __future__ import annotations
@@ -48,7 +48,10 @@ from sam2web.predict.video import VideoPredictor
 
 LOGIT_ATOL = 1e-3
 SCORE_ATOL = 1e-4
-MASKMEM_ATOL = 0.05
+# Memories: elements further than two bf16 steps (2^-6 relative to max(|value|, 1)) from
+# official's. On prompted frames the mask is binarized (logit > 0) before encoding, and a pixel
+# whose upsampled logit is within float noise of 0 flips, changing ~100 of 262144 values nearby.
+MASKMEM_OFF_FRACTION = 2e-3
 SCORE_BIAS = "sam_mask_decoder.pred_obj_score_head.layers.2.bias"
 
 
@@ -137,8 +140,12 @@ def _assert_parity(ref_out, our_out, ref_state=None, our_state=None):
         assert states["pred_masks"] <= LOGIT_ATOL, states
         assert states["object_score_logits"] <= SCORE_ATOL, states
         assert states["obj_ptr"] <= SCORE_ATOL, states
-        assert states["maskmem"] <= MASKMEM_ATOL, states
+        assert states["maskmem_off_fraction"] <= MASKMEM_OFF_FRACTION, states
         report["states"] = states
+    print(  # the figures behind the tolerances (pytest -s shows them)
+        f"\nIoU min {report['mask_iou_min']}, mean {report['mask_iou_mean']}, video-res logits "
+        f"max |diff| {report['logit_max_abs_diff']:.3g}; stored: {report.get('states')}"
+    )
     return report
 
 
@@ -484,3 +491,77 @@ def test_objects_can_be_removed_and_the_state_reset(ours, frames):
     ours.reset_state(state)
     assert state.obj_ids == [] and state.results == {}
     state.close()
+
+
+# -- `sam2web export` with video verification ------------------------------------------------------
+
+
+def test_export_fails_when_the_video_graphs_do_not_match(tmp_path, video_weights, photos, frames):
+    """The export path end to end (image and video verification on): checked against an official
+    predictor whose object scores differ (every frame occluded), the video parity fails, the
+    bundle is kept as .unverified and ParityError names the video IoU."""
+    import torch
+
+    from sam2web.errors import ParityError
+    from sam2web.export import video_verify
+    from sam2web.export.bundle import export_bundles
+
+    ckpt = tmp_path / "informative.pt"
+    torch.save({"model": video_weights}, ckpt)
+    real = video_verify.official_video_predictor
+
+    def occluded_official(model, spec):
+        predictor = real(model, spec)
+        with torch.no_grad():
+            predictor.sam_mask_decoder.pred_obj_score_head.layers[2].bias -= 10
+        return predictor
+
+    video_verify.official_video_predictor = occluded_official
+    try:
+        with pytest.raises(ParityError, match=r"fp32: video: min per-frame mask IoU 0\.0000"):
+            export_bundles(
+                TEST_MODEL,
+                tmp_path / "out",
+                checkpoint=ckpt,
+                photos={"astronaut": photos["astronaut"]},
+                clip=frames,
+                log=lambda m: None,
+            )
+    finally:
+        video_verify.official_video_predictor = real
+    kept = tmp_path / "out" / f"{TEST_MODEL}-fp32.unverified"
+    parity = read_manifest(kept).data["parity"]
+    assert parity["passed"] is False and parity["video"]["passed"] is False
+    assert min(parity["mask_iou_min"].values()) >= 0.99  # the image graphs still match
+
+
+@pytest.mark.slow
+def test_full_size_tiny_export_verifies_video_against_official(tmp_path, photos, frames):
+    """SAM2.1 tiny (random weights made informative) through `sam2web export`'s default
+    verification: the official SAM2VideoPredictor vs the exported graphs on the real clip."""
+    import torch
+
+    from sam2web.export.bundle import export_bundles
+    from sam2web.export.checkpoint import build_model
+
+    torch.manual_seed(0)
+    model = build_model(get_spec("sam2.1-hiera-tiny"))
+    ckpt = tmp_path / "tiny.pt"
+    torch.save({"model": informative(model.state_dict())}, ckpt)
+    del model
+    logs = []
+    result = export_bundles(
+        "sam2.1-hiera-tiny",
+        tmp_path / "out",
+        checkpoint=ckpt,
+        photos={"astronaut": photos["astronaut"]},
+        clip=frames,
+        log=logs.append,
+    )[0]
+    video = read_manifest(result.path).data["parity"]["video"]
+    assert result.passed and video["passed"] and video["mask_iou_min"] >= 0.99, video
+    assert video["logit_max_abs_diff"] <= 1e-2, video
+    assert video["outputs"] == 2 + 9  # the two prompts, then frames 0-8
+    areas = [row["area"] / (272 * 640) for row in video["detail"]]
+    assert min(areas) > 0.01 and max(areas) < 0.99
+    print("\n".join(logs))
