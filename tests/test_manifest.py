@@ -104,7 +104,15 @@ def test_typed_fields(fp32_bundle):
     )
     assert m.input_size == 1024 and m.mean == (0.485, 0.456, 0.406)
     assert m.mask_threshold == 0.0 and m.random_weights is False and m.builtin is False
-    assert set(m.files) == {"encoder", "decoder"} and isinstance(m.files["encoder"], FileEntry)
+    assert set(m.files) == {
+        "encoder",
+        "decoder",
+        "memory_attention",
+        "memory_encoder",
+        "video_decoder",
+        "video_constants",
+    }
+    assert isinstance(m.files["encoder"], FileEntry)
     entry = m.files["encoder"]
     assert m.path_of("encoder") == fp32_bundle / entry.path
     assert m.total_bytes() == sum((fp32_bundle / e.path).stat().st_size for e in m.files.values())
@@ -151,7 +159,6 @@ def test_a_missing_capability_is_explained(tmp_path, make_bundle):
 
 def test_open_roles_beyond_the_image_graphs(validator):
     data = _valid_v2()
-    data["capabilities"] = ["image", "video"]
     data["files"]["memory_attention"] = {
         "path": "memory_attention.onnx",
         "bytes": 1,
@@ -161,6 +168,16 @@ def test_open_roles_beyond_the_image_graphs(validator):
     m = Manifest.from_dict(data, "/nowhere")
     assert set(m.files) == {"encoder", "decoder", "memory_attention"}
     assert CAPABILITY_ROLES["image"] == ("encoder", "decoder")
+    # The video capability needs all of its roles (the schema says the same).
+    data["capabilities"] = ["image", "video"]
+    with pytest.raises(BadBundleError, match="the video capability needs it"):
+        Manifest.from_dict(data, "/nowhere")
+    with pytest.raises(jsonschema.ValidationError):
+        validator.validate(data)
+    for role in CAPABILITY_ROLES["video"]:
+        data["files"].setdefault(role, {"path": f"{role}.x", "bytes": 1, "sha256": "c" * 64})
+    validator.validate(data)
+    assert Manifest.from_dict(data, "/nowhere").capabilities == ("image", "video")
 
 
 # -- what is refused: the Python checks and the schema agree -----------------------------------
