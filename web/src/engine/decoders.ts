@@ -109,16 +109,14 @@ export class Decoders {
       });
     }
     const out = await r.plain.run({ ...this.features, ...prompts }, wanted);
-    try {
-      return {
-        lowRes: Float32Array.from(out[wanted[0]].data as Float32Array, clamped),
-        scores: new Float32Array(out[wanted[1]].data as Float32Array),
-        fullRes: wanted[2] ? new Float32Array(out[wanted[2]].data as Float32Array) : null,
-        captured: false,
-      };
-    } finally {
-      for (const t of Object.values(out)) t.dispose();
-    }
+    // CPU outputs' data are copies in JavaScript memory, ours to keep (dispose only drops the
+    // tensors' references): no second copy, and a clamp pass only where the family clamps.
+    const data = (name: string) => out[name].data as Float32Array;
+    const lowRes = data(wanted[0]);
+    if (Number.isFinite(clamp)) for (let i = 0; i < lowRes.length; i++) lowRes[i] = clamped(lowRes[i]);
+    const result = { lowRes, scores: data(wanted[1]), fullRes: wanted[2] ? data(wanted[2]) : null, captured: false };
+    for (const t of Object.values(out)) t.dispose();
+    return result;
   }
 
   release(): void {
