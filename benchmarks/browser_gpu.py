@@ -300,6 +300,7 @@ async def parity_click(page: Page, downloads: Path, timeout_s: float) -> dict:
     prompts = json.loads(
         await page.js("document.querySelector('#object-list li').dataset.prompts") or "{}"
     )
+    screen = await overlay_on_screen(page, (x0, y0, w, h))
     for old in downloads.glob("*"):
         old.unlink()
     await page.js("document.getElementById('export-mask').click(), 1")
@@ -307,9 +308,38 @@ async def parity_click(page: Page, downloads: Path, timeout_s: float) -> dict:
     while time.monotonic() < deadline:
         done = list(downloads.glob("*.png"))
         if done and not list(downloads.glob("*.crdownload")):
-            return {"points": prompts.get("points"), "mask_png": done[0].read_bytes()}
+            return {
+                "points": prompts.get("points"),
+                "mask_png": done[0].read_bytes(),
+                "screen_png": screen,
+            }
         await asyncio.sleep(0.1)
-    return {"points": prompts.get("points"), "mask_png": None}
+    return {"points": prompts.get("points"), "mask_png": None, "screen_png": screen}
+
+
+async def overlay_on_screen(page: Page, rect) -> bytes:
+    """The stage as the screen shows it with the photo and the prompt dots hidden and a
+    transparent page: its alpha is the mask overlay, whichever canvas (the page's, or the engine's
+    own WebGPU one) it was drawn on."""
+    hide = (
+        "['image-canvas','prompt-canvas'].forEach("
+        "i => document.getElementById(i).style.visibility = '{}'), 1"
+    )
+    await page.js(hide.format("hidden"))
+    await page.call(
+        "Emulation.setDefaultBackgroundColorOverride", color={"r": 0, "g": 0, "b": 0, "a": 0}
+    )
+    x0, y0, w, h = rect
+    shot = await page.call(
+        "Page.captureScreenshot",
+        format="png",
+        clip={"x": x0, "y": y0, "width": w, "height": h, "scale": 1},
+    )
+    await page.call("Emulation.setDefaultBackgroundColorOverride")
+    await page.js(hide.format("visible"))
+    import base64
+
+    return base64.b64decode(shot["data"])
 
 
 def bundle_dir(args, model: str) -> Path | None:
@@ -335,8 +365,24 @@ def python_iou(bundle: Path | None, demo: Path, result: dict) -> float | None:
     r = predictor.predict(points=[[x, y]], labels=[label], multimask=True)
     expected = r.masks[int(np.argmax(r.scores))]
     got = np.asarray(Image.open(io.BytesIO(result["mask_png"])).convert("L")) > 127
-    union = np.logical_or(got, expected).sum()
-    return 1.0 if union == 0 else round(float(np.logical_and(got, expected).sum() / union), 5)
+    result["screen_iou_vs_python"] = screen_iou(result.get("screen_png"), expected)
+    return mask_iou(got, expected)
+
+
+def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
+    union = np.logical_or(a, b).sum()
+    return 1.0 if union == 0 else round(float(np.logical_and(a, b).sum() / union), 5)
+
+
+def screen_iou(png: bytes | None, expected: np.ndarray) -> float | None:
+    """The overlay as shown (alpha > 0 of overlay_on_screen's shot) against the expected mask,
+    brought to the shot's size (the stage may be shown scaled)."""
+    if not png:
+        return None
+    shot = Image.open(io.BytesIO(png)).convert("RGBA")
+    shown = np.asarray(shot)[..., 3] > 0
+    want = Image.fromarray(expected.astype(np.uint8) * 255).resize(shot.size, Image.NEAREST)
+    return mask_iou(shown, np.asarray(want) > 127)
 
 
 ADAPTER_PROBE = """(async () => {
@@ -400,6 +446,8 @@ async def run_config(args, config: dict) -> dict:
         out["memory"] = await memory(page)
         if args.store and args.demo:
             out["iou_vs_python"] = python_iou(bundle_dir(args, config["model"]), args.demo, parity)
+            out["screen_iou_vs_python"] = parity.get("screen_iou_vs_python")
+        out["engine_overlay"] = await page.data("engineOverlay")
         await ws.close()
     except Exception as exc:  # one config failing must not lose the others' figures
         out["error"] = repr(exc)
@@ -560,7 +608,9 @@ def main() -> int:
             f"{config}: cold {result.get('cold_ready_s')} s, encode "
             f"{(result.get('encode_again') or {}).get('encode_ms')} ms, click p50 "
             f"{c.get('p50_ms')} p95 {c.get('p95_ms')} ms {c.get('breakdown_p50')}, hover "
-            f"{result.get('hover_fps')} fps, iou {result.get('iou_vs_python')}, shader-f16 "
+            f"{result.get('hover_fps')} fps, iou {result.get('iou_vs_python')} "
+            f"(screen {result.get('screen_iou_vs_python')}), "
+            f"overlay {result.get('engine_overlay')}, shader-f16 "
             f"{result.get('shader_f16')} {result.get('error', '')}",
             file=sys.stderr,
             flush=True,

@@ -51,10 +51,12 @@ class Server:
         self.stop()
         raise RuntimeError(f"sam2web serve did not start: {self.proc.stdout.read()}")
 
-    def blob_urls(self, bundle_id: str) -> list[str]:
-        """Where the app fetches that installed bundle's files from."""
+    def blob_urls(self, bundle_id: str, roles=("encoder", "decoder")) -> list[str]:
+        """Where the app fetches that installed bundle's image files from (the video graphs the
+        bundle also holds are not fetched for images)."""
         manifest = json.loads((self.store / bundle_id / "manifest.json").read_text())
-        return [f"{self.url}blobs/{f['sha256']}" for f in manifest["files"].values()]
+        files = manifest["files"]
+        return [f"{self.url}blobs/{files[r]['sha256']}" for r in roles if r in files]
 
     def stop(self):
         self.proc.terminate()

@@ -153,8 +153,13 @@ export class CapturedDecoders {
   }
 
   /** One click: prompts written, the recording replayed, the wanted masks and scores (the
-   * family's output names) read back. */
-  async run(prompts: Record<string, Tensor>, [maskName, scoreName]: string[]): Promise<{ lowRes: Float32Array; scores: Float32Array }> {
+   * family's output names) read back. `onGpu` sees the outputs where they lie first (the overlay
+   * draws from there), so its GPU work is queued before the readback. */
+  async run(
+    prompts: Record<string, Tensor>,
+    [maskName, scoreName]: string[],
+    onGpu?: (masks: GPUBuffer, scores: GPUBuffer, numMasks: number) => void,
+  ): Promise<{ lowRes: Float32Array; scores: Float32Array }> {
     const points = prompts.point_coords.dims[1];
     const c = this.sessions.get(points);
     if (!c) throw new Error(`no captured decoder for ${points} points`);
@@ -165,6 +170,7 @@ export class CapturedDecoders {
       score = out[scoreName];
     const maskFloats = elementCount(mask.dims);
     const scoreFloats = elementCount(score.dims);
+    onGpu?.(mask.gpuBuffer as GPUBuffer, score.gpuBuffer as GPUBuffer, maskFloats / LOW_RES);
     const encoder = this.device.createCommandEncoder();
     encoder.copyBufferToBuffer(mask.gpuBuffer as GPUBuffer, 0, this.staging, 0, maskFloats * FLOAT);
     encoder.copyBufferToBuffer(score.gpuBuffer as GPUBuffer, 0, this.staging, SCORES_AT, scoreFloats * FLOAT);

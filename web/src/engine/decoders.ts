@@ -18,6 +18,9 @@ export interface DecoderOutput {
   captured: boolean;
 }
 
+/** Sees a replay's outputs where they lie on the GPU: the masks (numMasks x 256 x 256) and scores. */
+export type OnGpuOutputs = (masks: GPUBuffer, scores: GPUBuffer, numMasks: number) => void;
+
 /** Runs work after the request being answered (the worker's queue). */
 export type Schedule = (job: () => Promise<void>) => void;
 
@@ -84,7 +87,8 @@ export class Decoders {
     this.failNext = pending;
   }
 
-  async run(role: string, prompts: Record<string, Tensor>, wanted: string[]): Promise<DecoderOutput> {
+  /** `onGpu`: given the outputs on the GPU where a replay leaves them there (see CapturedDecoders.run). */
+  async run(role: string, prompts: Record<string, Tensor>, wanted: string[], onGpu?: OnGpuOutputs): Promise<DecoderOutput> {
     const r = this.roles.get(role);
     if (!r || !this.features) throw new Error(`no ${role} graph or no image features`);
     const clamp = this.family.clamp ?? Number.POSITIVE_INFINITY;
@@ -93,7 +97,7 @@ export class Decoders {
     const captured = r.captured;
     if (captured?.has(points)) {
       try {
-        const { lowRes, scores } = await captured.run(prompts, wanted);
+        const { lowRes, scores } = await captured.run(prompts, wanted, onGpu);
         for (let i = 0; i < lowRes.length; i++) lowRes[i] = clamped(lowRes[i]);
         return { lowRes, scores, fullRes: null, captured: true };
       } catch (e) {

@@ -8,6 +8,7 @@
 // Every call takes an optional AbortSignal; a cancelled call rejects with EngineError('cancelled').
 
 import { deserializeError, EngineError } from './errors';
+import { probeCanvas } from './gpuOverlay';
 import { Lanes } from './lanes';
 import type {
   AdapterChoice,
@@ -24,7 +25,9 @@ import type {
   LoadProgress,
   LoadResult,
   MaskRendererChoice,
+  MaskStyle,
   ModelInfo,
+  PresentResult,
   ProgressOf,
   Prompt,
   RenderedMask,
@@ -32,6 +35,7 @@ import type {
   Request,
   RequestType,
   Result,
+  ShowRequest,
   ToWorker,
 } from './protocol';
 
@@ -53,10 +57,13 @@ export type {
   LoadProgress,
   LoadResult,
   MaskRendererChoice,
+  MaskStyle,
   ModelInfo,
+  PresentResult,
   Prompt,
   RenderedMask,
   RenderRequest,
+  ShowRequest,
 };
 export { EngineError };
 
@@ -69,6 +76,9 @@ export interface DecodeOptions extends CallOptions {
   /** A decode of exactly this prompt already asked for (say, a hover preview at the clicked
    * point): its result is taken, in this lane's order, and the decoder runs only if it fails. */
   same?: Promise<DecodeResult | null> | null;
+  /** With the WebGPU overlay: draw the mask as this object's at once, from the GPU (the result's
+   * `frame` says whether it was). */
+  show?: ShowRequest | null;
 }
 
 interface Pending {
@@ -85,6 +95,9 @@ export interface EngineOptions {
   graphCapture?: GraphCaptureChoice;
   /** 'compat': WebGPU's compatibility adapter even where a core one exists. */
   adapter?: AdapterChoice;
+  /** A tiny canvas on the page to try WebGPU canvases on before the engine opens its device
+   * (see attachOverlay); without one the engine never draws on the page itself. */
+  probeCanvas?: () => HTMLCanvasElement;
 }
 
 export class Sam2Engine {
@@ -95,6 +108,13 @@ export class Sam2Engine {
   info!: EngineInfo;
   /** Bumped by every setImage/loadModel: results of older work are dropped, not shown. */
   private generation = 0;
+
+  /** Whether the engine draws the overlays itself, on the page's canvas (attachOverlay). */
+  drawsOverlay = false;
+  /** Why WebGPU canvases are not used ('' where they work: probeCanvas). */
+  private canvasProblem = '';
+  private painted = { frame: 0, at: 0 };
+  private readonly frameWaiters: Array<{ frame: number; resolve: (at: number | null) => void }> = [];
 
   /** Called when the GPU device is lost (driver reset, GPU removed...); the engine is unusable. */
   onDeviceLost: ((reason: string) => void) | null = null;
@@ -109,7 +129,16 @@ export class Sam2Engine {
   }
 
   static async create(options: EngineOptions = {}): Promise<Sam2Engine> {
+    const renderer = options.maskRenderer ?? 'auto';
+    // Opt-in until measured on real GPUs (benchmarks/results/browser-h200/): only 'webgpu' tries it.
+    const canvasProblem =
+      options.backend === 'wasm' || renderer !== 'webgpu'
+        ? `mask renderer ${renderer}`
+        : options.probeCanvas
+          ? await probeCanvas(options.probeCanvas(), renderer === 'webgpu')
+          : 'no canvas to try';
     const engine = new Sam2Engine();
+    engine.canvasProblem = canvasProblem;
     const numThreads = options.numThreads ?? (self.crossOriginIsolated ? Math.min(8, navigator.hardwareConcurrency || 1) : 1);
     engine.info = await engine.call({
       type: 'init',
@@ -124,7 +153,11 @@ export class Sam2Engine {
 
   private receive(msg: FromWorker) {
     if ('event' in msg) {
-      this.onDeviceLost?.(msg.reason);
+      if (msg.event === 'painted') {
+        this.painted = { frame: msg.frame, at: msg.at };
+        for (const w of this.frameWaiters.filter((w) => w.frame <= msg.frame)) w.resolve(msg.at);
+        this.frameWaiters.splice(0, this.frameWaiters.length, ...this.frameWaiters.filter((w) => w.frame > msg.frame));
+      } else this.onDeviceLost?.(msg.reason);
       return;
     }
     const p = this.pending.get(msg.id);
@@ -193,14 +226,49 @@ export class Sam2Engine {
     // A function is called when the request starts (after the lane's running one), so the prompt
     // can depend on that request's result, as refinement from the previous mask does.
     const promptNow = typeof prompt === 'function' ? prompt : () => prompt;
-    const { same, ...call } = options;
-    const run = async () => (same ? await same.catch(() => null) : null) ?? this.call({ type: 'decode', prompt: promptNow() }, call);
+    const { same, show, ...call } = options;
+    const run = async () =>
+      (same ? await same.catch(() => null) : null) ?? this.call({ type: 'decode', prompt: promptNow(), show: show ?? null }, call); // drawn by the engine's overlay, or as a bitmap
     return this.lanes.submit(lane, run).then((r) => (generation === this.generation ? r : null));
   }
 
   /** Overlay bitmaps (translucent fill and/or contour) at the image's resolution. */
   render(masks: RenderRequest[]): Promise<RenderedMask[]> {
     return this.call({ type: 'render', masks });
+  }
+
+  /** Hands the page's overlay canvas to the engine where it draws the masks itself: WebGPU on a
+   * hardware GPU (or mask renderer 'webgpu'), where the browser shows WebGPU canvases (tried at
+   * `create` on EngineOptions.probeCanvas). The canvas is asked for only then. '' when attached,
+   * else why not: the page keeps drawing the bitmaps `render` gives. */
+  async attachOverlay(canvas: () => OffscreenCanvas): Promise<string> {
+    const { backend, maskRenderer, software } = this.info;
+    if (backend !== 'webgpu') return 'WebGPU is not in use';
+    if (maskRenderer !== 'webgpu') return `mask renderer ${maskRenderer}${software ? ' on a CPU-emulated adapter' : ''}`;
+    if (this.canvasProblem) return this.canvasProblem;
+    const c = canvas();
+    this.drawsOverlay = await this.call({ type: 'attachOverlay', canvas: c }, {}, [c]);
+    return this.drawsOverlay ? '' : 'no WebGPU canvas context in the engine';
+  }
+
+  /** With the WebGPU overlay: `layers` (re)drawn from their logits, objects not in `keep` dropped. */
+  present(layers: RenderRequest[], keep: number[]): Promise<PresentResult> {
+    return this.call({ type: 'present', layers, keep });
+  }
+
+  /** When (epoch ms) the screen's frame that shows overlay frame `frame` began; null if none
+   * came within a second (a hidden page draws no frames). */
+  frameShown(frame: number): Promise<number | null> {
+    if (this.painted.frame >= frame) return Promise.resolve(this.painted.at);
+    return new Promise((resolve) => {
+      const waiter = { frame, resolve };
+      this.frameWaiters.push(waiter);
+      setTimeout(() => {
+        const i = this.frameWaiters.indexOf(waiter);
+        if (i >= 0) this.frameWaiters.splice(i, 1);
+        resolve(null);
+      }, 1000);
+    });
   }
 
   /** 'mask' / 'cutout' PNG of the first object; 'coco' JSON (RLE) or 'svg' of all objects. */

@@ -6,6 +6,7 @@
 // fall back to the JavaScript path (imageOps.overlayPixels).
 
 import { longestSideShape } from './imageOps';
+import type { MaskStyle } from './protocol';
 
 /** How the 256x256 logits map onto the image: squashed (SAM2) or longest side + pad (SAM1). */
 export type Mapping = { kind: 'squash' } | { kind: 'longest-side'; size: number };
@@ -97,13 +98,6 @@ void main() {
   }
   outCount = vec4(n, 0.0, 0.0, 1.0);
 }`;
-
-export interface MaskStyle {
-  color: [number, number, number];
-  threshold: number;
-  fill: boolean;
-  contour: boolean;
-}
 
 export class GpuMaskRenderer {
   private constructor(

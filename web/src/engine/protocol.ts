@@ -9,9 +9,11 @@ import type { BundleManifest } from './manifest';
 
 export type Backend = 'webgpu' | 'wasm';
 
-/** Where masks are drawn: 'auto' = WebGL2 on a hardware GPU, JavaScript where WebGL is emulated
- * on the CPU (slower there than plain JavaScript); 'webgl2' / 'js' force one. */
-export type MaskRendererChoice = 'auto' | 'webgl2' | 'js';
+/** Where masks are drawn: 'auto' = WebGL2 on a hardware GPU, JavaScript where the GPU is
+ * emulated on the CPU (slower there than plain JavaScript); 'webgl2' / 'js' force one; 'webgpu'
+ * (opt-in, not yet measured on a real GPU): the engine draws with WebGPU straight onto the page
+ * from the decoder's GPU outputs, where the browser shows WebGPU canvases. */
+export type MaskRendererChoice = 'auto' | 'webgpu' | 'webgl2' | 'js';
 /** Replaying recorded decoder runs (WebGPU graph capture): 'auto' uses it on hardware GPUs. */
 export type GraphCaptureChoice = 'auto' | 'on' | 'off';
 
@@ -107,6 +109,34 @@ export interface DecodeResult {
   gpuBuffers: number;
   /** Decoder runs of the engine so far. */
   decodes: number;
+  /** The overlay frame this decode drew on the page from the GPU (DecodeRequest.show), or null
+   * where it was not drawn (no WebGPU overlay, or a run that was not replayed). */
+  frame: number | null;
+  /** The drawn mask's pixel count (with `frame`). */
+  area: number | null;
+  /** Where the page draws bitmaps: the best candidate's overlay, drawn in the same request
+   * (DecodeRequest.show), so a click needs no second round trip to the worker; else null. */
+  rendered: RenderedMask | null;
+}
+
+/** Draw the decoded mask at once as this object's overlay (WebGPU overlay, replayed runs). */
+export interface ShowRequest {
+  objectId: number;
+  style: MaskStyle;
+}
+
+export interface MaskStyle {
+  color: [number, number, number];
+  threshold: number;
+  fill: boolean;
+  contour: boolean;
+}
+
+/** The WebGPU overlay's answer: the areas of the layers sent, and the frame that shows them. */
+export interface PresentResult {
+  areas: [number, number][];
+  renderMs: number;
+  frame: number;
 }
 
 export interface ExportObject {
@@ -120,14 +150,10 @@ export interface ExportObject {
 
 export type ExportKind = 'mask' | 'cutout' | 'coco' | 'svg';
 
-export interface RenderRequest {
+export interface RenderRequest extends MaskStyle {
   objectId: number;
   key: string;
   lowRes: Float32Array; // 256 x 256 logits of the chosen mask
-  color: [number, number, number];
-  threshold: number;
-  fill: boolean;
-  contour: boolean;
 }
 
 export interface RenderedMask {
@@ -164,8 +190,13 @@ export interface Api {
   };
   load: { request: { model: ModelInfo }; result: LoadResult; progress: LoadProgress };
   setImage: { request: { image: ImageBitmap }; result: EncodeResult; progress: never };
-  decode: { request: { prompt: Prompt }; result: DecodeResult; progress: never };
+  decode: { request: { prompt: Prompt; show?: ShowRequest | null }; result: DecodeResult; progress: never };
   render: { request: { masks: RenderRequest[] }; result: RenderedMask[]; progress: never };
+  /** The page's overlay canvas, handed over: masks are drawn there with WebGPU from now on
+   * (false: this engine cannot, and the page keeps drawing bitmaps). */
+  attachOverlay: { request: { canvas: OffscreenCanvas }; result: boolean; progress: never };
+  /** WebGPU overlay: these layers (re)drawn, every object not in `keep` dropped. */
+  present: { request: { layers: RenderRequest[]; keep: number[] }; result: PresentResult; progress: never };
   export: { request: { kind: ExportKind; objects: ExportObject[]; threshold: number; fileName: string }; result: Blob; progress: never };
   cacheInfo: { request: NoFields; result: CacheInfo; progress: never };
   clearCache: { request: NoFields; result: null; progress: never };
@@ -193,11 +224,17 @@ export type FromWorker =
   | { id: number; ok: true; result: Result<RequestType> }
   | { id: number; ok: false; error: string; code: EngineErrorCode }
   | { id: number; progress: ProgressOf<RequestType> }
-  | { event: 'device-lost'; reason: string };
+  | { event: 'device-lost'; reason: string }
+  /** The WebGPU overlay's frame `frame` reached the screen's next frame at `at` (epoch ms). */
+  | { event: 'painted'; frame: number; at: number };
 
 /** The bitmaps in a result, moved (not copied) to the page. */
 export function transferablesOf(result: unknown): Transferable[] {
   if (typeof ImageBitmap !== 'undefined' && result instanceof ImageBitmap) return [result];
+  if (result && typeof result === 'object' && 'rendered' in result) {
+    const rendered = (result as { rendered: RenderedMask | null }).rendered;
+    return rendered ? [rendered.bitmap] : [];
+  }
   if (Array.isArray(result)) return result.flatMap((r) => (r && typeof r === 'object' && 'bitmap' in r ? [r.bitmap as ImageBitmap] : []));
   return [];
 }

@@ -7,6 +7,7 @@ import { Backend } from './backend';
 import { decodePrompt } from './decodePrompt';
 import { EngineError, serializeError, throwIfCancelled } from './errors';
 import { exportMasks } from './exportMasks';
+import { GpuOverlay } from './gpuOverlay';
 import { ImageSession } from './imageSession';
 import { type LoadedModel, loadModel } from './loader';
 import { cacheInfo, clearCache } from './modelCache';
@@ -14,6 +15,7 @@ import {
   type FromWorker,
   IMMEDIATE,
   type ProgressOf,
+  type RenderedMask,
   type Request,
   type RequestType,
   type Result,
@@ -26,6 +28,8 @@ let backend: Backend | null = null;
 let renderer: Renderer | null = null;
 let model: LoadedModel | null = null;
 let image: ImageSession | null = null;
+/** The page's overlay canvas, drawn with WebGPU (attachOverlay), or null: the page draws bitmaps. */
+let overlay: GpuOverlay | null = null;
 let decodesHeld: { release: () => void; wait: Promise<void> } | null = null;
 
 const post = (m: FromWorker, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(m, transfer);
@@ -46,10 +50,30 @@ function current(): { model: LoadedModel; image: ImageSession } {
 function forget(what: 'model' | 'image') {
   image?.dispose();
   image = null;
+  if (overlay && !backend?.lost) {
+    overlay.keep(new Set());
+    overlay.present();
+  }
   if (what === 'model') {
     model?.release();
     model = null;
   }
+}
+
+// Overlay frames: each present() gets a number; the page hears when the screen's next frame
+// began after it (the frame that shows it), as its own requestAnimationFrame tells it for bitmaps.
+let frames = 0;
+let framePending = false;
+function presented(): number {
+  const frame = ++frames;
+  if (!framePending) {
+    framePending = true;
+    requestAnimationFrame(() => {
+      framePending = false;
+      post({ event: 'painted', frame: frames, at: performance.timeOrigin + performance.now() });
+    });
+  }
+  return frame;
 }
 
 interface Call<K extends RequestType> {
@@ -62,6 +86,7 @@ type Handlers = { [K in RequestType]: (req: Request<K>, call: Call<K>) => Promis
 const handlers: Handlers = {
   async init(req) {
     forget('model');
+    overlay = null;
     backend = await Backend.create(req, (reason) => {
       forget('model');
       post({ event: 'device-lost', reason }); // tell the page at once
@@ -86,16 +111,60 @@ const handlers: Handlers = {
     if (call.signal.aborted) encoded.image.dispose();
     throwIfCancelled(call.signal, 'encoding the image');
     image = encoded.image;
+    overlay?.reset(image.width, image.height, model.family.mapping, model.family.clamp ?? undefined);
+    if (overlay) presented();
     return encoded.result;
   },
   async decode(req) {
     await decodesHeld?.wait;
     const c = current();
-    return decodePrompt(c.model, c.image, req.prompt, renderer?.gpuRenderer() != null);
+    const show = overlay && req.show ? { overlay, ...req.show } : null;
+    const drawn: { frame: number | null } = { frame: null };
+    const draw = (masks: GPUBuffer, scores: GPUBuffer, numMasks: number) => {
+      if (!show) return;
+      show.overlay.setLayerFromDecoder(show.objectId, masks, scores, numMasks, show.style);
+      show.overlay.present();
+      drawn.frame = presented();
+    };
+    const result = await decodePrompt(c.model, c.image, req.prompt, overlay != null || renderer?.gpuRenderer() != null, draw);
+    const area = show && drawn.frame !== null ? ((await show.overlay.areas([show.objectId])).get(show.objectId) ?? 0) : null;
+    let rendered: RenderedMask | null = null;
+    if (!overlay && req.show && renderer) {
+      // Bitmaps drawn on the page: the best candidate's overlay goes back with the decode.
+      const best = result.scores.indexOf(Math.max(...result.scores));
+      const size = result.lowRes.length / result.numMasks;
+      [rendered] = await renderer.render(c.model, c.image, [
+        {
+          objectId: req.show.objectId,
+          key: `decode:${result.decodes}`,
+          lowRes: result.lowRes.subarray(best * size, (best + 1) * size),
+          ...req.show.style,
+        },
+      ]);
+    }
+    return { ...result, frame: drawn.frame, area, rendered };
   },
   render(req) {
     if (!image) throw new EngineError('no image', 'state');
     return (renderer as Renderer).render(model, image, req.masks);
+  },
+  attachOverlay(req) {
+    const b = ready();
+    overlay?.release();
+    overlay = b.device ? GpuOverlay.create(b.device, req.canvas) : null;
+    return overlay != null;
+  },
+  async present(req) {
+    ready();
+    if (!overlay) throw new EngineError('no WebGPU overlay attached', 'state');
+    const t0 = performance.now();
+    for (const layer of req.layers) overlay.setLayer(layer.objectId, layer.lowRes, layer);
+    overlay.keep(new Set(req.keep));
+    overlay.present();
+    const frame = presented();
+    const renderMs = performance.now() - t0;
+    const areas = await overlay.areas(req.layers.map((l) => l.objectId));
+    return { areas: [...areas], renderMs, frame };
   },
   export(req) {
     if (!image) throw new EngineError('no image', 'state');

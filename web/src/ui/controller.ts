@@ -109,6 +109,23 @@ export class Controller {
     };
   }
 
+  /** The canvas the engine tries WebGPU canvases on, at its start. */
+  probeCanvas = () => this.stage.probeCanvas();
+  dropProbe = () => this.stage.dropProbe();
+
+  /** Masks drawn by the engine on its own canvas where it can (WebGPU), else bitmaps drawn here. */
+  async attachOverlay(): Promise<void> {
+    let why: string;
+    try {
+      why = await this.engine.attachOverlay(() => this.stage.engineCanvas());
+    } catch (e) {
+      why = (e as Error).message;
+    }
+    if (why) this.stage.dropEngineCanvas(); // the bitmaps drawn here work everywhere
+    telemetry.overlay(why);
+    this.overlaySignature.clear();
+  }
+
   async loadCatalogue(): Promise<void> {
     const response = await fetch('./api/models');
     const body = (await response.json()) as { models: ModelInfo[]; how_to_add: string | null };
@@ -219,7 +236,10 @@ export class Controller {
     const { maskRenderer, graphCapture, adapterChoice } = this.engine.info;
     this.engine.dispose();
     this.useEngine(await Sam2Engine.create({ backend: 'wasm', maskRenderer, graphCapture, adapter: adapterChoice }));
+    await this.attachOverlay(); // none on WASM: says so in the telemetry
     this.engine.onDeviceLost = null;
+    this.stage.dropEngineCanvas(); // the WASM engine's overlays are bitmaps drawn here
+    this.overlaySignature.clear();
     this.showBackend(`the GPU device was lost (${reason})`);
     this.recovering = false;
     this.inFlight.clear();
@@ -318,18 +338,51 @@ export class Controller {
   }
 
   /** Decodes `o` as it is now; the result goes to this object at this prompt revision, wherever
-   * that revision is by then (Workspace.applyDecode). Returns whether the shown state changed. */
-  private async decodeObject(o: SegObject, refine = true, same: Promise<DecodeResult | null> | null = null): Promise<boolean> {
+   * that revision is by then (Workspace.applyDecode). Returns whether the shown state changed;
+   * `drawn` hears the engine's overlay frame when the engine drew the mask itself. */
+  private async decodeObject(
+    o: SegObject,
+    refine = true,
+    same: Promise<DecodeResult | null> | null = null,
+    drawn?: (frame: number) => void,
+  ): Promise<boolean> {
     const key = `${o.id}:${o.promptRev}`;
     this.inFlight.add(key);
     try {
-      const r = await this.engine.decode(() => this.promptFor(o, o.parentRev, undefined, refine), `object:${o.id}`, { same });
-      if (!r) return false; // superseded by a newer prompt of this object, or a new image
+      const { threshold, fill, contour } = display();
+      const show = { objectId: o.id, style: { color: o.color, threshold, fill, contour } };
+      const r = await this.engine.decode(() => this.promptFor(o, o.parentRev, undefined, refine), `object:${o.id}`, { same, show });
+      if (!r) {
+        this.overlaySignature.delete(o.id); // the engine may have drawn it: the next redraw puts the right one back
+        return false; // superseded by a newer prompt of this object, or a new image
+      }
       this.lastDecodeMs = r.decodeMs;
       telemetry.decoded(r);
       const candidates = Array.from({ length: r.numMasks }, (_, i) => r.lowRes.slice(i * LOW, (i + 1) * LOW));
       const shown = this.work.applyDecode(o.id, o.promptRev, candidates, Array.from(r.scores));
       const now = this.work.find(o.id);
+      if (r.frame !== null) {
+        // The engine drew the best candidate with these settings: what the state now shows, if
+        // it took this result (applyDecode chooses the best too); else the next redraw fixes it.
+        if (shown && now && now.color === o.color) {
+          this.overlaySignature.set(o.id, this.signatureOf(now, { threshold, fill, contour }));
+          this.sidebar.setAreas(new Map([...this.sidebar.lastAreas, [o.id, r.area ?? 0]]));
+          drawn?.(r.frame);
+        } else this.overlaySignature.delete(o.id);
+      }
+      if (r.rendered) {
+        // The overlay of the best candidate with these settings, drawn in the decode's request:
+        // kept where the state now shows it (as for `frame` above), so redraw() renders nothing.
+        if (shown && now && now.color === o.color && now.chosen === r.scores.indexOf(Math.max(...r.scores))) {
+          telemetry.drawn(r.rendered.renderer, r.rendered.renderMs);
+          this.stage.setOverlay(o.id, r.rendered.bitmap);
+          this.overlaySignature.set(o.id, this.signatureOf(now, { threshold, fill, contour }));
+          this.sidebar.setAreas(new Map([...this.sidebar.lastAreas, [o.id, r.rendered.area]]));
+        } else {
+          r.rendered.bitmap.close();
+          this.overlaySignature.delete(o.id);
+        }
+      }
       if (shown && now) {
         status(
           `Decoded in ${r.decodeMs.toFixed(1)} ms · ${now.name}: ${r.numMasks > 1 ? `${r.numMasks} candidates, ` : ''}` +
@@ -351,13 +404,24 @@ export class Controller {
     }
     const t0 = performance.now();
     const o = edit();
+    let direct: number | null = null; // the engine's overlay frame drawn straight from the decoder
+    // The decode is asked for first (its request leaves at once), then the prompts are drawn.
+    const decoding = this.decodeObject(o, true, same, (frame) => {
+      direct = frame;
+    });
     this.refresh();
     try {
-      await this.decodeObject(o, true, same);
+      await decoding;
       const decoded = performance.now();
-      await this.redraw();
+      const frame = await this.redraw();
       const drawn = performance.now();
-      requestAnimationFrame(() => telemetry.painted(t0, { decoded, drawn, decodeMs: this.lastDecodeMs }));
+      const at = { decoded, drawn, decodeMs: this.lastDecodeMs };
+      const shownFrame = direct ?? frame;
+      if (shownFrame === null) requestAnimationFrame(() => telemetry.painted(t0, at));
+      else {
+        const paintedAt = await this.engine.frameShown(shownFrame);
+        if (paintedAt !== null) telemetry.painted(t0, at, paintedAt - performance.timeOrigin, direct !== null);
+      }
     } catch (e) {
       this.showError(e, 'Decoding failed');
     }
@@ -472,40 +536,57 @@ export class Controller {
     this.stage.drawPrompts(this.work.objects, this.work.activeId);
   }
 
-  async redraw(): Promise<void> {
-    const { threshold, fill, contour } = display();
+  /** What an object's overlay shows with these display settings. */
+  private signatureOf(o: SegObject, { threshold, fill, contour }: { threshold: number; fill: boolean; contour: boolean }): string {
+    return `${renderKey(o)}|${threshold}|${fill}|${contour}|${o.color.join()}`;
+  }
+
+  /** Brings every overlay up to date; the engine's overlay frame that shows it, where the engine
+   * draws the overlays itself and anything changed (else null). */
+  async redraw(): Promise<number | null> {
+    const settings = display();
+    const { threshold, fill, contour } = settings;
     const visible = this.work.objects.filter((o) => o.candidates.length);
-    const signature = (o: SegObject) => `${renderKey(o)}|${threshold}|${fill}|${contour}|${o.color.join()}`;
+    const signature = (o: SegObject) => this.signatureOf(o, settings);
     const stale = visible.filter((o) => this.overlaySignature.get(o.id) !== signature(o));
     const staleSignatures = stale.map(signature); // as requested, even if objects change meanwhile
-    const rendered = stale.length
-      ? await this.engine.render(
-          stale.map((o) => ({
-            objectId: o.id,
-            key: renderKey(o),
-            lowRes: o.candidates[o.chosen],
-            color: o.color,
-            threshold,
-            fill,
-            contour,
-          })),
-        )
-      : [];
-    this.stage.setPreview(null);
+    const requests = stale.map((o) => ({
+      objectId: o.id,
+      key: renderKey(o),
+      lowRes: o.candidates[o.chosen],
+      color: o.color,
+      threshold,
+      fill,
+      contour,
+    }));
     const keep = new Set(visible.map((o) => o.id));
-    this.stage.keepOverlays(keep);
-    for (const id of this.overlaySignature.keys()) if (!keep.has(id)) this.overlaySignature.delete(id);
+    const removed = [...this.overlaySignature.keys()].some((id) => !keep.has(id));
     const areas = new Map([...this.sidebar.lastAreas].filter(([id]) => keep.has(id)));
-    for (const r of rendered) {
-      telemetry.drawn(r.renderer, r.renderMs);
-      this.stage.setOverlay(r.objectId, r.bitmap);
-      areas.set(r.objectId, r.area);
+    let frame: number | null = null;
+    if (this.engine.drawsOverlay) {
+      if (stale.length || removed) {
+        const r = await this.engine.present(requests, [...keep]);
+        telemetry.drawn('webgpu', r.renderMs);
+        for (const [id, area] of r.areas) areas.set(id, area);
+        frame = r.frame;
+      }
+    } else {
+      const rendered = stale.length ? await this.engine.render(requests) : [];
+      this.stage.keepOverlays(keep);
+      for (const r of rendered) {
+        telemetry.drawn(r.renderer, r.renderMs);
+        this.stage.setOverlay(r.objectId, r.bitmap);
+        areas.set(r.objectId, r.area);
+      }
     }
+    this.stage.setPreview(null);
+    for (const id of this.overlaySignature.keys()) if (!keep.has(id)) this.overlaySignature.delete(id);
     for (const [i, o] of stale.entries()) this.overlaySignature.set(o.id, staleSignatures[i]);
     this.sidebar.setAreas(areas);
     this.stage.paintOverlay();
     this.refresh();
     telemetry.rendered();
+    return frame;
   }
 
   // ---- exports and storage ------------------------------------------------------------------

@@ -1,5 +1,5 @@
 // The sam2web page: starts the engine and wires the page's controls to the controller.
-// URL parameters: ?backend=webgpu|wasm, ?adapter=compat, ?threads=N, ?model=ID, ?renderer=webgl2|js,
+// URL parameters: ?backend=webgpu|wasm, ?adapter=compat, ?threads=N, ?model=ID, ?renderer=webgpu|webgl2|js,
 // ?capture=on|off (README.md says what each does).
 
 import './styles.css';
@@ -81,14 +81,17 @@ async function start() {
       await Sam2Engine.create({
         backend: backend === 'wasm' || backend === 'webgpu' ? backend : 'auto',
         numThreads: Number(params.get('threads')) || undefined,
-        maskRenderer: renderer === 'webgl2' || renderer === 'js' ? renderer : 'auto',
+        maskRenderer: renderer === 'webgpu' || renderer === 'webgl2' || renderer === 'js' ? renderer : 'auto',
         graphCapture: capture === 'on' || capture === 'off' ? capture : 'auto',
+        probeCanvas: app.probeCanvas,
       }),
     );
+    app.dropProbe();
   } catch (e) {
     app.showError(e, 'The engine could not start');
     return;
   }
+  await app.attachOverlay();
   app.showBackend();
   await app.refreshStorage();
   await app.loadCatalogue();

@@ -1,5 +1,6 @@
-// The stage: the image, the mask overlays and the prompts, on three stacked canvases at the
-// image's resolution.
+// The stage: the image, the mask overlays and the prompts, on stacked canvases at the image's
+// resolution. Where the engine draws the masks itself (WebGPU overlay), it owns one more canvas
+// under the page's overlay one, which then holds only the hover preview.
 
 import type { Box } from '../engine';
 import type { SegObject } from './state';
@@ -12,6 +13,35 @@ export class Stage {
   readonly prompts = canvas('prompt-canvas');
   private readonly overlays = new Map<number, ImageBitmap>();
   private preview: ImageBitmap | null = null;
+
+  /** A fresh canvas for the engine to draw the masks on (any earlier one is replaced: a canvas
+   * can be handed over once), stacked above the image. */
+  engineCanvas(): OffscreenCanvas {
+    this.dropEngineCanvas();
+    const c = document.createElement('canvas');
+    c.id = 'engine-overlay-canvas';
+    this.image.after(c);
+    return c.transferControlToOffscreen();
+  }
+
+  dropEngineCanvas(): void {
+    document.getElementById('engine-overlay-canvas')?.remove();
+  }
+
+  /** A tiny transparent canvas on the page, for the engine to try WebGPU canvases on
+   * (`dropProbe` removes it after). */
+  probeCanvas(): HTMLCanvasElement {
+    const c = document.createElement('canvas');
+    c.id = 'canvas-probe';
+    c.width = c.height = 2;
+    c.style.cssText = 'position:fixed;left:0;bottom:0;width:2px;height:2px;pointer-events:none';
+    document.body.append(c);
+    return c;
+  }
+
+  dropProbe(): void {
+    document.getElementById('canvas-probe')?.remove();
+  }
 
   /** Shows a new image; every overlay of the old one is dropped. */
   show(bitmap: ImageBitmap): void {

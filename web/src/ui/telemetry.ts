@@ -12,6 +12,10 @@ export const telemetry = {
   ready(): void {
     data().ready = 'true';
   },
+  /** Whether the engine draws the masks on its own canvas (WebGPU), or why not. */
+  overlay(whyNot: string): void {
+    data().engineOverlay = whyNot ? `no: ${whyNot}` : 'yes';
+  },
   encoded(r: EncodeResult): void {
     const d = data();
     d.encoded = stamp();
@@ -44,20 +48,24 @@ export const telemetry = {
   rendered(): void {
     data().rendered = stamp();
   },
-  /** Prompt -> mask on screen (the next frame after the redraw), for the benchmarks, and where
-   * the time went: the decode's round trip to the worker (of which the session run), the overlay's
-   * render round trip, and the wait for the frame that shows it. */
-  painted(sinceMs: number, at: { decoded: number; drawn: number; decodeMs: number }): void {
-    const now = performance.now();
+  /** Prompt -> mask on screen (the start of the screen's frame that shows it: the page's next
+   * animation frame after drawing, or `shownAt` where the engine drew on its own canvas), for the
+   * benchmarks, and where the time went: the decode's round trip to the worker (of which the
+   * session run), the overlay's render round trip, and the wait for the frame that shows it.
+   * `direct`: the engine drew the mask from the decoder's output on the GPU, before the result
+   * came back to the page (the round trips then come after the paint). */
+  painted(sinceMs: number, at: { decoded: number; drawn: number; decodeMs: number }, shownAt?: number, direct = false): void {
+    const now = shownAt ?? performance.now();
     const d = data();
     d.clickToPaintMs = (now - sinceMs).toFixed(2);
     d.paints = String(Number(d.paints ?? 0) + 1);
     d.clickBreakdown = JSON.stringify({
+      path: direct ? 'gpu-direct' : shownAt !== undefined ? 'gpu-overlay' : 'bitmap',
       decode_roundtrip_ms: +(at.decoded - sinceMs).toFixed(2),
       decode_run_ms: +at.decodeMs.toFixed(2),
       render_roundtrip_ms: +(at.drawn - at.decoded).toFixed(2),
       render_ms: Number(d.renderMs ?? 0),
-      frame_wait_ms: +(now - at.drawn).toFixed(2),
+      frame_wait_ms: direct ? null : +(now - at.drawn).toFixed(2),
     });
     d.firstMaskAt ??= now.toFixed(1); // ms since the page was opened
   },
