@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from sam2web.atomic import save_png_atomic, write_bytes_atomic
 from sam2web.errors import OutputError
 from sam2web.masks import bbox_xywh, rle_encode
 
@@ -81,17 +82,6 @@ def binary_masks(masks, count: int, height: int, width: int) -> np.ndarray:
     return m if m.dtype == bool else m > 0
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 class _Writer:
     paths: list[Path]
 
@@ -127,15 +117,7 @@ class PngWriter(_Writer):
             label[mask] = obj_id
         image = Image.fromarray(label)
         image.putpalette(DAVIS_PALETTE)
-        path = self.folder / mask_name(frame_idx)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".tmp", dir=self.folder)
-        os.close(fd)
-        try:
-            image.save(tmp, format="PNG")
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+        save_png_atomic(image, self.folder / mask_name(frame_idx))
         self.written += 1
 
 
@@ -222,7 +204,7 @@ class CocoWriter(_Writer):
 
     def save(self, complete: bool) -> None:
         data = json.dumps(self.document(complete), separators=(",", ":")).encode()
-        _atomic_write_bytes(self.path, data)
+        write_bytes_atomic(self.path, data)
         self._last_save = time.monotonic()
 
     def close(self, complete: bool = True) -> None:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
-import os
 import socket
 import stat
-import tempfile
 from pathlib import Path
+
+from sam2web.atomic import write_bytes_atomic
 
 
 def self_signed_certificate(directory: Path, hosts: list[str]) -> tuple[Path, Path]:
@@ -47,7 +47,8 @@ def self_signed_certificate(directory: Path, hosts: list[str]) -> tuple[Path, Pa
         .add_extension(x509.SubjectAlternativeName(alt_names), critical=False)
         .sign(key, hashes.SHA256())
     )
-    _write_private(
+    # The key is 0600 from its first byte (mkstemp), whatever mode an older file had.
+    write_bytes_atomic(
         key_path,
         key.private_bytes(
             serialization.Encoding.PEM,
@@ -55,22 +56,8 @@ def self_signed_certificate(directory: Path, hosts: list[str]) -> tuple[Path, Pa
             serialization.NoEncryption(),
         ),
     )
-    _write_private(cert_path, cert.public_bytes(serialization.Encoding.PEM))
+    write_bytes_atomic(cert_path, cert.public_bytes(serialization.Encoding.PEM))
     return cert_path, key_path
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    """Write `path` so that it is 0600 from its first byte on: mkstemp creates the file 0600 (the
-    umask can only take bits away), and os.replace puts it over any older file, whatever that
-    file's mode was. No moment where another user could open the key."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def lan_addresses() -> list[str]:
