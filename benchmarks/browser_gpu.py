@@ -568,8 +568,9 @@ def main() -> int:
             capture != args.capture[0]
             or adapter != args.adapters[0]
             or dawn_f16 != args.dawn_f16[0]
+            or renderer == "webgpu"
         ):
-            continue  # adapters, graph capture and Dawn's features are WebGPU matters
+            continue  # adapters, capture, Dawn's features, the WebGPU overlay: WebGPU matters
         configs.append(
             {
                 "model": model,
