@@ -24,11 +24,13 @@ from sam2web.errors import BadBundleError, BadPromptError, FrameIndexError, Sam2
 from sam2web.export.models import TEST_MODEL_ID as TEST_MODEL
 from sam2web.export.models import get_spec
 from sam2web.export.video_verify import (
+    SCORE_BIAS,
     OfficialReference,
     compare_runs,
     compare_states,
     default_clip,
     default_script,
+    informative,
     official_video_predictor,
     run_official,
     run_ours,
@@ -52,21 +54,6 @@ SCORE_ATOL = 1e-4
 # official's. On prompted frames the mask is binarized (logit > 0) before encoding, and a pixel
 # whose upsampled logit is within float noise of 0 flips, changing ~100 of 262144 values nearby.
 MASKMEM_OFF_FRACTION = 2e-3
-SCORE_BIAS = "sam_mask_decoder.pred_obj_score_head.layers.2.bias"
-
-
-def informative(state_dict: dict, seed: int = 3, score_bias: float = 5.0) -> dict:
-    """Random weights that make tracking informative: CXBlock gammas in [0.25, 0.75), the
-    object-score bias shifted by `score_bias`."""
-    import torch
-
-    g = torch.Generator().manual_seed(seed)
-    sd = dict(state_dict)
-    for k, v in sd.items():
-        if k.endswith(".gamma"):
-            sd[k] = torch.rand(v.shape, generator=g) * 0.5 + 0.25
-    sd[SCORE_BIAS] = sd[SCORE_BIAS] + score_bias
-    return sd
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -127,7 +114,7 @@ def official(video_weights):
 
 @pytest.fixture(scope="module")
 def ours(video_bundle):
-    return VideoPredictor.from_bundle(video_bundle, threads=2)
+    return VideoPredictor.from_bundle(video_bundle, threads=2, fill_hole_area=0)
 
 
 def _assert_parity(ref_out, our_out, ref_state=None, our_state=None):
@@ -352,7 +339,7 @@ def test_occluded_object(occluded_bundle, video_weights, folder, frames):
     ]
     weights = dict(video_weights, **{SCORE_BIAS: video_weights[SCORE_BIAS] - 10})
     official = _official(weights)
-    ours = VideoPredictor.from_bundle(occluded_bundle, threads=2)
+    ours = VideoPredictor.from_bundle(occluded_bundle, threads=2, fill_hole_area=0)
     ref_out, ref_state = run_official(official, folder, script)
     our_out, our_state = run_ours(ours, folder, script)
     _assert_parity(ref_out, our_out, ref_state, our_state)
@@ -415,6 +402,99 @@ def test_export_verification_of_reduced_precisions(tmp_path, video_bundle, offic
         parity, ok = verify_video_bundle(reference, derived, precision, logs.append)
         assert ok and parity["mask_iou_min"] >= 0.95, parity
     assert any("int8 video: per-frame mask IoU" in line for line in logs)
+
+
+# -- hole filling (official fill_hole_area) --------------------------------------------------------
+
+
+def reference_connected_components(mask):
+    """official `sam2.utils.misc.get_connected_components` (a CUDA extension, absent here) by
+    scikit-image's labelling: (N, 1, H, W) binary -> labels (> 0 on set pixels) and each set
+    pixel's region area, 8-connected."""
+    import torch
+    from skimage.measure import label
+
+    binary = mask.cpu().numpy().astype(bool)
+    labels = np.zeros(binary.shape, np.int32)
+    areas = np.zeros(binary.shape, np.int32)
+    for i in range(binary.shape[0]):
+        labels[i, 0] = label(binary[i, 0], connectivity=2)
+        counts = np.bincount(labels[i, 0].ravel())
+        counts[0] = 0
+        areas[i, 0] = counts[labels[i, 0]]
+    return torch.from_numpy(labels), torch.from_numpy(areas)
+
+
+def test_fill_holes_matches_official_with_reference_labelling(monkeypatch):
+    """sam2web's hole filling (SciPy labelling) against official `fill_holes_in_mask_scores`
+    with its connected components computed by scikit-image: random logit fields of several
+    densities, and the cases that decide the semantics."""
+    import sam2.utils.misc as official_misc
+    import torch
+
+    from sam2web.predict.mask_holes import fill_holes_in_mask_scores
+
+    monkeypatch.setattr(official_misc, "get_connected_components", reference_connected_components)
+
+    def official(x, area):
+        return official_misc.fill_holes_in_mask_scores(torch.from_numpy(x), area).numpy()
+
+    rng = np.random.default_rng(0)
+    fields = rng.standard_normal((4, 1, 256, 256)).astype(np.float32)
+    fields += np.array([-1.5, -0.3, 0.8, 2.0], np.float32).reshape(4, 1, 1, 1)
+    for area in (1, 8, 30):
+        ours = fill_holes_in_mask_scores(fields, area)
+        assert ours.dtype == np.float32 and ours.shape == fields.shape
+        np.testing.assert_array_equal(ours, official(fields, area))
+        assert (ours != fields).any()  # some regions were filled at every size
+
+    plane = np.full((1, 1, 12, 12), 5.0, np.float32)
+    plane[0, 0, 1:3, 1:5] = -1.0  # a hole of 8 pixels
+    plane[0, 0, 5:8, 5:8] = 0.0  # 9 pixels (0 is background: logits <= 0)
+    plane[0, 0, 10, 1] = plane[0, 0, 11, 2] = -3.0  # diagonal neighbours: one region of 2
+    plane[0, 0, 0, 11] = -2.0  # a corner pixel: regions at the border count too
+    filled = fill_holes_in_mask_scores(plane, 8)
+    np.testing.assert_array_equal(filled, official(plane, 8))
+    assert (filled[0, 0, 1:3, 1:5] == np.float32(0.1)).all()
+    assert (filled[0, 0, 5:8, 5:8] == 0.0).all()  # 9 > 8: kept
+    assert filled[0, 0, 10, 1] == filled[0, 0, 11, 2] == filled[0, 0, 0, 11] == np.float32(0.1)
+    assert (fill_holes_in_mask_scores(plane, 9)[0, 0, 5:8, 5:8] == np.float32(0.1)).all()
+    assert plane[0, 0, 1, 1] == -1.0  # the input is left as it was
+    occluded = np.full((1, 1, 256, 256), -1024.0, np.float32)  # one region: the whole frame
+    np.testing.assert_array_equal(fill_holes_in_mask_scores(occluded, 8), occluded)
+
+
+def test_tracking_fills_holes_as_official(official, video_bundle, folder, frames, monkeypatch):
+    """VideoPredictor with the official default fill_hole_area=8 against official
+    SAM2VideoPredictor with fill_hole_area=8 (its connected components by scikit-image): holes
+    filled in the outputs, in the stored logits a correction click starts from and in the
+    prompted frame's memory, not in tracked frames' memories (official fills after encoding)."""
+    import sam2.utils.misc as official_misc
+
+    monkeypatch.setattr(official_misc, "get_connected_components", reference_connected_components)
+    monkeypatch.setattr(official, "fill_hole_area", 8)
+    ours = VideoPredictor.from_bundle(video_bundle, threads=2)
+    assert ours.fill_hole_area == 8  # official's default
+    h, w = frames[0].shape[:2]
+    script = [
+        ("points", 0, 1, [[w * 0.5, h * 0.5]], [1]),
+        ("propagate", 0, 3, False),
+        ("points", 2, 1, [[w * 0.3, h * 0.6]], [0]),
+    ]
+    ref_out, ref_state = run_official(official, folder, script)
+    our_out, our_state = run_ours(ours, folder, script)
+    _assert_parity(ref_out, our_out, ref_state, our_state)
+    outputs = ref_state["output_dict_per_obj"][0]
+    stored = [
+        o["pred_masks"].numpy()
+        for key in ("cond_frame_outputs", "non_cond_frame_outputs")
+        for o in outputs[key].values()
+    ]
+    filled = sum(int((m == np.float32(0.1)).sum()) for m in stored)
+    assert filled > 0, "no hole was filled: the case does not test hole filling"
+    our_state.close()
+    with pytest.raises(Sam2WebError, match="fill_hole_area"):
+        VideoPredictor.from_bundle(video_bundle, fill_hole_area=-1)
 
 
 # -- bad input -----------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from sam2web.errors import (
     UnsupportedCodecError,
     VideoTooLargeError,
 )
-from sam2web.masks import rle_encode
+from sam2web.masks import rle_counts, rle_encode, rle_string_counts
 from sam2web.predict.track_outputs import (
     DAVIS_PALETTE,
     CocoWriter,
@@ -495,3 +495,5 @@ def test_davis_palette_and_rle_match_the_references():
             ours = rle_encode(m)
             ref = mask_utils.encode(np.asfortranarray(m.astype(np.uint8)))
             assert ours["counts"] == ref["counts"].decode() and ours["size"] == list(shape)
+            # and back (how VideoState keeps its results): pycocotools' string -> counts
+            assert rle_string_counts(ref["counts"]).tolist() == rle_counts(m)

@@ -59,6 +59,26 @@ def rle_string(counts: list[int]) -> str:
     return chars[chars >= 0].astype(np.uint8).tobytes().decode("ascii")
 
 
+def rle_string_counts(text: str | bytes) -> np.ndarray:
+    """The RLE counts of pycocotools' compact string (its rleFrString; rle_string's inverse)."""
+    v = np.frombuffer(text.encode("ascii") if isinstance(text, str) else text, np.uint8)
+    v = v.astype(np.int64) - 48
+    if v.size == 0:
+        return np.zeros(0, np.int64)
+    last = (v & 0x20) == 0  # the last 5-bit group of each count
+    group = np.concatenate([[0], np.cumsum(last)[:-1]])
+    starts = np.flatnonzero(np.concatenate([[True], last[:-1]]))
+    shift = 5 * (np.arange(v.size) - starts[group])
+    x = np.zeros(int(last.sum()), np.int64)
+    np.add.at(x, group, (v & 0x1F) << shift)
+    negative = (v[last] & 0x10) != 0  # sign-extend from the last group's top bit
+    x[negative] |= -1 << (shift[last][negative] + 5)
+    # Counts after the third were stored less the count two before them.
+    x[1::2] = np.cumsum(x[1::2])
+    x[2::2] = np.cumsum(x[2::2])
+    return x
+
+
 def rle_encode(mask: np.ndarray) -> dict:
     """A binary (H, W) mask as COCO RLE: {"size": [H, W], "counts": "<compact string>"}, what
     pycocotools.mask.encode gives (decoded with pycocotools.mask.decode)."""

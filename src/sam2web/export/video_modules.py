@@ -74,14 +74,18 @@ def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.T
     return torch.stack([re * cos - im * sin, re * sin + im * cos], dim=-1).flatten(-2)
 
 
-def _attention(q, k, v, chunks: int) -> torch.Tensor:
-    """softmax(q k^T / sqrt(d)) v over [B, h, N, d], in query chunks (exact: rows are
-    independent). Plain MatMul/Softmax ops, which every onnxruntime EP runs."""
+def _attention(q, k, v, chunks: int, key_bias=None) -> torch.Tensor:
+    """softmax(q k^T / sqrt(d) + key_bias) v over [B, h, N, d], in query chunks (exact: rows
+    are independent). Plain MatMul/Softmax ops, which every onnxruntime EP runs. key_bias
+    [Nk] (optional) is added to every query's scores (a fixed-size variant masks padded keys
+    with it)."""
     scale = q.shape[-1] ** -0.5
     kt = k.transpose(-2, -1)
     outs = []
     for part in q.chunk(chunks, dim=-2):
         scores = torch.matmul(part * scale, kt)
+        if key_bias is not None:
+            scores = scores + key_bias
         outs.append(torch.matmul(torch.softmax(scores, dim=-1), v))
     return torch.cat(outs, dim=-2)
 
@@ -95,7 +99,7 @@ class _RopeAttention(nn.Module):
         self.attn = attn
         self.chunks = chunks
 
-    def forward(self, q, k, v, cos, sin, num_spatial_frames=None, num_k_rope=None):
+    def forward(self, q, k, v, cos, sin, num_spatial_frames=None, num_k_rope=None, key_bias=None):
         a = self.attn
         q, k, v = a.q_proj(q), a.k_proj(k), a.v_proj(v)
         q = a._separate_heads(q, a.num_heads)
@@ -111,7 +115,7 @@ class _RopeAttention(nn.Module):
             spatial = spatial.reshape(b, h, num_spatial_frames, -1, d)
             spatial = apply_rope(spatial, cos, sin).reshape(b, h, -1, d)
             k = torch.cat([spatial, pointers], dim=2)
-        out = _attention(q, k, v, self.chunks)
+        out = _attention(q, k, v, self.chunks, key_bias)
         return a.out_proj(a._recombine_heads(out))
 
 
@@ -154,11 +158,15 @@ class MemoryAttentionGraph(nn.Module):
         self.register_buffer("mem_pos", mem_pos.flatten(2)[0].T.contiguous())
 
     def forward(self, image_embed, maskmem_features, maskmem_tpos_index, obj_ptrs, obj_ptr_tpos):
+        memory, memory_pos = self.memory_tokens(
+            maskmem_features, maskmem_tpos_index, obj_ptrs, obj_ptr_tpos
+        )
+        return self.attend(image_embed, memory, memory_pos, maskmem_features.shape[0])
+
+    def memory_tokens(self, maskmem_features, maskmem_tpos_index, obj_ptrs, obj_ptr_tpos):
+        """-> memory [1, Nm*HW + 4Np, 64] and its positions (spatial memories, then pointers)."""
         m = self.model
-        c, hw = self.hidden_dim, self.size * self.size
-        pix_feat = image_embed - m.no_mem_embed.reshape(1, c, 1, 1)
-        curr = pix_feat.flatten(2).transpose(1, 2)  # [1, HW, C] (batch first, as the layers run)
-        num_frames = maskmem_features.shape[0]
+        c = self.hidden_dim
         # Spatial memories: [Nm*HW, 64], positions = sine + the frame's temporal encoding.
         spatial = maskmem_features.flatten(2).transpose(1, 2).reshape(1, -1, self.mem_dim)
         tpos = m.maskmem_tpos_enc.reshape(-1, self.mem_dim)[maskmem_tpos_index]  # [Nm, 64]
@@ -170,6 +178,15 @@ class MemoryAttentionGraph(nn.Module):
         ptr_pos = ptr_pos[:, None, :].expand(-1, split, -1).reshape(1, -1, self.mem_dim)
         memory = torch.cat([spatial, ptr_tokens], dim=1)
         memory_pos = torch.cat([spatial_pos, ptr_pos], dim=1)
+        return memory, memory_pos
+
+    def attend(self, image_embed, memory, memory_pos, num_frames, key_bias=None):
+        """The current frame's features through the layers, cross-attending to `memory` (its
+        first num_frames*HW tokens are spatial memories) -> pix_feat_with_mem."""
+        m = self.model
+        c, hw = self.hidden_dim, self.size * self.size
+        pix_feat = image_embed - m.no_mem_embed.reshape(1, c, 1, 1)
+        curr = pix_feat.flatten(2).transpose(1, 2)  # [1, HW, C] (batch first, as the layers run)
         num_k_rope = num_frames * hw
 
         attention = m.memory_attention
@@ -191,6 +208,7 @@ class MemoryAttentionGraph(nn.Module):
                 sin,
                 num_spatial_frames=num_frames,
                 num_k_rope=num_k_rope,
+                key_bias=key_bias,
             )
             tgt2 = layer.norm3(output)
             output = output + layer.linear2(layer.activation(layer.linear1(tgt2)))

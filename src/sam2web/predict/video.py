@@ -27,8 +27,14 @@ of the bf16 values, which is what official computes where it runs); bad input ge
 (frame index out of range, unknown object, points outside the frame or NaN); frames are decoded
 when needed, only the last frames' image features are kept, tracked frames' memories beyond reach
 are spilled to disk (predict/memory.py), and per-frame results are kept as RLE
-(`state.mask(frame_idx, obj_id)`). Hole filling (official `fill_hole_area`, a CUDA extension that
-official CPU installs skip) is not applied.
+(`state.mask(frame_idx, obj_id)`).
+
+Hole filling: `fill_hole_area` (default 8, as `build_sam2_video_predictor` sets it; 0 turns it off)
+fills background regions of at most that many low-res pixels in every frame's logits, where
+official applies it (predict/mask_holes.py): the outputs, the stored logits a correction click
+starts from and the prompted frames' memories see filled masks; a tracked frame's memory is
+encoded from its unfilled mask. Official CPU installs skip this step (it needs their CUDA
+extension); sam2web applies it everywhere.
 """
 
 from __future__ import annotations
@@ -44,8 +50,9 @@ from PIL import Image
 
 from sam2web.errors import BadPromptError, FrameIndexError, Sam2WebError, UnknownObjectError
 from sam2web.manifest import Manifest, read_manifest
-from sam2web.masks import rle_counts
+from sam2web.masks import rle_counts, rle_string, rle_string_counts
 from sam2web.predict import transforms as T
+from sam2web.predict.mask_holes import fill_holes_in_mask_scores
 from sam2web.predict.memory import (
     NO_OBJ_SCORE,
     FrameRecord,
@@ -59,6 +66,8 @@ from sam2web.predict.sessions import Sessions
 
 VIDEO_GRAPHS = ("encoder", "memory_attention", "memory_encoder", "video_decoder")
 FEATURE_CACHE_FRAMES = 2
+# Official `build_sam2_video_predictor`'s fill_hole_area (build_sam.py).
+DEFAULT_FILL_HOLE_AREA = 8
 
 
 # -- frames ------------------------------------------------------------------------------------
@@ -171,7 +180,8 @@ class VideoState:
         self.video_height, self.video_width = int(video.height), int(video.width)
         self.objects: OrderedDict[int, ObjectTrack] = OrderedDict()
         self.features: OrderedDict[int, dict] = OrderedDict()
-        self.results: dict[int, dict[int, np.ndarray]] = {}  # frame -> obj_id -> RLE counts
+        # frame -> obj_id -> the mask as COCO RLE in pycocotools' compact string (ASCII bytes)
+        self.results: dict[int, dict[int, bytes]] = {}
         self.spill = SpillStore(spill_dir)
         self._next_key = 0
 
@@ -207,9 +217,10 @@ class VideoState:
 
     def mask(self, frame_idx: int, obj_id: int) -> np.ndarray | None:
         """The last mask given for an object on a frame, (H, W) bool, or None."""
-        counts = self.results.get(self.check_frame(frame_idx), {}).get(int(obj_id))
-        if counts is None:
+        rle = self.results.get(self.check_frame(frame_idx), {}).get(int(obj_id))
+        if rle is None:
             return None
+        counts = rle_string_counts(rle)
         flat = np.repeat(np.arange(len(counts)) % 2 == 1, counts)
         return flat.reshape(self.video_width, self.video_height).T
 
@@ -232,6 +243,11 @@ class VideoState:
 
 
 class VideoPredictor:
+    """fill_hole_area: fill background regions of at most this many pixels of the 256x256
+    low-res masks (official's meaning and default; 0: off). sessions: ready sessions of the
+    VIDEO_GRAPHS roles (anything with Sessions' `run`), e.g. on another execution provider with
+    options of its own; default: made here from providers and threads."""
+
     def __init__(
         self,
         manifest: Manifest,
@@ -239,7 +255,13 @@ class VideoPredictor:
         verify: bool = True,
         threads: int | None = None,
         spill_dir=None,
+        fill_hole_area: int = DEFAULT_FILL_HOLE_AREA,
+        sessions=None,
     ):
+        if isinstance(fill_hole_area, bool) or not isinstance(fill_hole_area, (int, np.integer)):
+            raise Sam2WebError(f"fill_hole_area must be a whole number, got {fill_hole_area!r}")
+        if fill_hole_area < 0:
+            raise Sam2WebError(f"fill_hole_area must be 0 (off) or more, got {fill_hole_area}")
         if manifest.family != "sam2":
             raise Sam2WebError(
                 f"bundle {manifest.id} is a {manifest.family} model; video tracking needs a SAM2 "
@@ -249,7 +271,10 @@ class VideoPredictor:
         if verify:
             manifest.verify_files()
         self.manifest = manifest
-        self.sessions = Sessions(manifest, VIDEO_GRAPHS, providers=providers, threads=threads)
+        self.fill_hole_area = int(fill_hole_area)
+        if sessions is None:
+            sessions = Sessions(manifest, VIDEO_GRAPHS, providers=providers, threads=threads)
+        self.sessions = sessions
         constants = json.loads(manifest.path_of("video_constants").read_text())
         self.cfg = TrackingConfig.from_dict(constants["config"])
         self.no_mem_embed = np.asarray(constants["no_mem_embed"], np.float32).reshape(1, -1, 1, 1)
@@ -282,15 +307,17 @@ class VideoPredictor:
         verify: bool = True,
         threads: int | None = None,
         spill_dir=None,
+        fill_hole_area: int = DEFAULT_FILL_HOLE_AREA,
     ) -> VideoPredictor:
         """spill_dir: where tracked frames' memories beyond reach go (default: the system's
-        temporary folder; removed with the tracking state)."""
+        temporary folder; removed with the tracking state); fill_hole_area: see the class."""
         return cls(
             read_manifest(path),
             providers=providers,
             verify=verify,
             threads=threads,
             spill_dir=spill_dir,
+            fill_hole_area=fill_hole_area,
         )
 
     # -- session ---------------------------------------------------------------------------
@@ -458,6 +485,8 @@ class VideoPredictor:
         record = FrameRecord(pred_masks=low, obj_ptr=ptr, object_score_logits=score)
         if run_mem_encoder and self.cfg.num_maskmem > 0:
             record.maskmem = self._encode_memory(feats, low, score, point_inputs is not None)
+        if self.fill_hole_area > 0:  # official: after track_step, so not in this memory
+            record.pred_masks = fill_holes_in_mask_scores(low, self.fill_hole_area)
         return record
 
     # -- prompts ---------------------------------------------------------------------------
@@ -603,8 +632,8 @@ class VideoPredictor:
         return out
 
     def _remember(self, state, frame_idx: int, obj_id: int, logits: np.ndarray) -> None:
-        counts = np.asarray(rle_counts(logits > self.mask_threshold), np.int64)
-        state.results.setdefault(frame_idx, {})[obj_id] = counts
+        rle = rle_string(rle_counts(logits > self.mask_threshold)).encode("ascii")
+        state.results.setdefault(frame_idx, {})[obj_id] = rle
 
     # -- tracking --------------------------------------------------------------------------
 
