@@ -36,6 +36,7 @@ SUMMARY_KEYS = {
     "random_weights",
     "builtin",
     "bytes",
+    "download_bytes",
 }
 
 
@@ -120,6 +121,21 @@ def test_typed_fields(fp32_bundle):
         m.data["id"] = "changed"  # read-only: changed copies come from with_changes
     changed = m.with_changes(label="mine")
     assert changed.label == "mine" and m.label is None and changed.files == m.files
+
+
+def test_download_size_per_capability(fp32_bundle):
+    """The app fetches the image graphs only: the download size reported for them counts their
+    files, not the whole bundle (which also holds the video graphs; the encoder counts once)."""
+    m = read_manifest(fp32_bundle)
+
+    def size(*roles: str) -> int:
+        return sum((fp32_bundle / m.files[role].path).stat().st_size for role in roles)
+
+    summary = describe_bundle(m)
+    assert summary["bytes"] == m.total_bytes() == size(*m.files)
+    assert set(summary["download_bytes"]) == set(m.capabilities)
+    assert summary["download_bytes"]["image"] == size("encoder", "decoder") < summary["bytes"]
+    assert summary["download_bytes"]["video"] == size(*CAPABILITY_ROLES["video"])
 
 
 # -- version 1 ---------------------------------------------------------------------------------

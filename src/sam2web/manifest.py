@@ -164,6 +164,12 @@ class Manifest:
     def total_bytes(self) -> int:
         return sum(entry.bytes for entry in self.files.values())
 
+    def capability_bytes(self, capability: str) -> int:
+        """What a client downloads to use one capability: the files of its roles, each once (the
+        browser app fetches the image capability's; web/src/engine/manifest.ts capabilityBytes)."""
+        roles = dict.fromkeys(CAPABILITY_ROLES.get(capability, ()))
+        return sum(self.files[role].bytes for role in roles if role in self.files)
+
     def require(self, capability: str) -> None:
         """Raise BadBundleError, with what to do, when the bundle cannot do `capability`."""
         if capability in self.capabilities:
@@ -230,7 +236,8 @@ def describe_file(root: Path, relpath: str, **extra) -> dict:
 
 def describe_bundle(manifest: Manifest) -> dict:
     """The one summary of a bundle: the server's /api/models entries and `sam2web models list
-    --json` both start from it (the browser reads the same keys)."""
+    --json` both start from it (the browser reads the same keys). `bytes`: all its files (what
+    the store holds); `download_bytes`: per capability, what a client fetches to use it."""
     m = manifest
     label = m.label or (
         f"{m.model_id or m.id} ({m.precision})" if m.precision else m.model_id or m.id
@@ -246,6 +253,7 @@ def describe_bundle(manifest: Manifest) -> dict:
         "random_weights": m.random_weights,
         "builtin": m.builtin,
         "bytes": m.total_bytes(),
+        "download_bytes": {c: m.capability_bytes(c) for c in m.capabilities},
     }
 
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { EngineError } from '../src/engine/errors';
-import { parseManifest, requireCapability } from '../src/engine/manifest';
+import { capabilityBytes, parseManifest, requireCapability } from '../src/engine/manifest';
+import { reference } from './reference';
 
 const sha = 'a'.repeat(64);
 const v2 = () => ({
@@ -43,6 +44,16 @@ describe('bundle manifest v2', () => {
     const m = parseManifest({ ...rest, format_version: 1 });
     expect(m.format_version).toBe(2);
     expect(m.capabilities).toEqual(['image']);
+  });
+
+  it("counts a capability's download as the server does (each role's file once)", () => {
+    // Python's describe_bundle on a bundle with image and video graphs (make_fixtures.py).
+    const { manifest, bytes, download_bytes } = reference.download;
+    const m = parseManifest(manifest);
+    expect(capabilityBytes(m, 'image')).toBe(download_bytes.image);
+    expect(download_bytes.image).toBe(m.files.encoder.bytes + m.files.decoder.bytes);
+    expect(download_bytes.image).toBeLessThan(bytes); // the video graphs are not fetched
+    expect(capabilityBytes(m, 'unknown')).toBe(0);
   });
 
   it('says what is missing when a capability is asked for', () => {

@@ -34,6 +34,7 @@ export const reference = JSON.parse(readFileSync(new URL('./fixtures/reference.j
   images: ImageCase[];
   upsampling: UpsampleCase[];
   masks: MaskCase[];
+  download: { manifest: unknown; bytes: number; download_bytes: Record<string, number> };
 };
 
 /** The largest absolute difference between two arrays of the same length. */

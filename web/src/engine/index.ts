@@ -41,7 +41,7 @@ import type {
 
 export type { EngineErrorCode } from './errors';
 export type { BundleManifest } from './manifest';
-export { parseManifest, requireCapability } from './manifest';
+export { capabilityBytes, parseManifest, requireCapability } from './manifest';
 export type { Box, Point } from './protocol';
 export { SECURE_CONTEXT_HELP, webGpuHelp } from './webgpuHelp';
 export type {

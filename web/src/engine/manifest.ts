@@ -99,6 +99,13 @@ export function parseManifest(raw: unknown): BundleManifest {
   };
 }
 
+/** What the engine downloads to use a capability: the files of its roles, each once (the server's
+ * `download_bytes`, src/sam2web/manifest.py capability_bytes). */
+export function capabilityBytes(manifest: Pick<BundleManifest, 'files'>, capability: string): number {
+  const roles = new Set(CAPABILITY_ROLES[capability] ?? []);
+  return [...roles].reduce((sum, role) => sum + (manifest.files[role]?.bytes ?? 0), 0);
+}
+
 /** Throws a clear error when the bundle lacks a capability (its graphs were not exported). */
 export function requireCapability(manifest: BundleManifest, capability: string): void {
   if (!manifest.capabilities.includes(capability)) {

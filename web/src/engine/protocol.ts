@@ -36,7 +36,10 @@ export interface ModelInfo {
   capabilities: string[];
   random_weights: boolean;
   builtin?: boolean;
+  /** All the bundle's files; `download_bytes`: per capability, what using it fetches (the app
+   * fetches the image capability's: capabilityBytes in manifest.ts computes the same). */
   bytes: number;
+  download_bytes: Record<string, number>;
   urls: Record<string, string>;
   manifest: BundleManifest;
 }

@@ -3,7 +3,7 @@
 // Workspace holds the user's work, and stage/sidebar/canvasInput/notices/telemetry are the view.
 
 import type { DecodeResult, ExportKind, ExportObject, ModelInfo, Point, Prompt } from '../engine';
-import { EngineError, Sam2Engine, SECURE_CONTEXT_HELP, webGpuHelp } from '../engine';
+import { capabilityBytes, EngineError, Sam2Engine, SECURE_CONTEXT_HELP, webGpuHelp } from '../engine';
 import { CanvasInput } from './canvasInput';
 import { decodeBitmap, decodeImageFile, ImageInputError } from './imageInput';
 import { mb, notice, showProgress, status } from './notices';
@@ -135,7 +135,7 @@ export class Controller {
       ...this.models.map((m) => {
         const o = document.createElement('option');
         o.value = m.id;
-        o.textContent = `${m.label} · ${mb(m.bytes)}${m.random_weights ? ' · random weights (test)' : ''}${m.builtin ? ' · built in' : ''}`;
+        o.textContent = `${m.label} · ${mb(capabilityBytes(m.manifest, 'image'))}${m.random_weights ? ' · random weights (test)' : ''}${m.builtin ? ' · built in' : ''}`;
         return o;
       }),
     );
@@ -172,7 +172,8 @@ export class Controller {
     select.value = model.id;
     this.encoded = false;
     status(`Loading ${model.label}…`);
-    showProgress({ phase: 'download', file: model.label, loaded: 0, total: model.bytes, bytesPerSecond: 0, fromCache: false });
+    const total = capabilityBytes(model.manifest, 'image'); // what the engine fetches
+    showProgress({ phase: 'download', file: model.label, loaded: 0, total, bytesPerSecond: 0, fromCache: false });
     this.modelLoading = true;
     try {
       const t0 = performance.now();
