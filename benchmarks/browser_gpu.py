@@ -317,29 +317,28 @@ async def parity_click(page: Page, downloads: Path, timeout_s: float) -> dict:
     return {"points": prompts.get("points"), "mask_png": None, "screen_png": screen}
 
 
-async def overlay_on_screen(page: Page, rect) -> bytes:
-    """The stage as the screen shows it with the photo and the prompt dots hidden and a
-    transparent page: its alpha is the mask overlay, whichever canvas (the page's, or the engine's
-    own WebGPU one) it was drawn on."""
+async def overlay_on_screen(page: Page, rect) -> tuple[bytes, bytes]:
+    """The stage as the screen shows it with the photo and the prompt dots hidden, once with the
+    mask overlays (whichever canvas, the page's or the engine's own WebGPU one, they were drawn
+    on) and once without: the pixels that differ are the overlay as shown (a screenshot's alpha
+    alone is no guide: the page behind the stage is opaque)."""
     hide = (
-        "['image-canvas','prompt-canvas'].forEach("
-        "i => document.getElementById(i).style.visibility = '{}'), 1"
+        "{}.forEach(i => {{ const e = document.getElementById(i);"
+        " if (e) e.style.visibility = '{}'; }}), 1"
     )
-    await page.js(hide.format("hidden"))
-    await page.call(
-        "Emulation.setDefaultBackgroundColorOverride", color={"r": 0, "g": 0, "b": 0, "a": 0}
-    )
+    photo = "['image-canvas','prompt-canvas']"
+    overlays = "['overlay-canvas','engine-overlay-canvas']"
     x0, y0, w, h = rect
-    shot = await page.call(
-        "Page.captureScreenshot",
-        format="png",
-        clip={"x": x0, "y": y0, "width": w, "height": h, "scale": 1},
-    )
-    await page.call("Emulation.setDefaultBackgroundColorOverride")
-    await page.js(hide.format("visible"))
+    clip = {"x": x0, "y": y0, "width": w, "height": h, "scale": 1}
+    await page.js(hide.format(photo, "hidden"))
+    shown = await page.call("Page.captureScreenshot", format="png", clip=clip)
+    await page.js(hide.format(overlays, "hidden"))
+    bare = await page.call("Page.captureScreenshot", format="png", clip=clip)
+    await page.js(hide.format(overlays, "visible"))
+    await page.js(hide.format(photo, "visible"))
     import base64
 
-    return base64.b64decode(shot["data"])
+    return base64.b64decode(shown["data"]), base64.b64decode(bare["data"])
 
 
 def bundle_dir(args, model: str) -> Path | None:
@@ -374,15 +373,16 @@ def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
     return 1.0 if union == 0 else round(float(np.logical_and(a, b).sum() / union), 5)
 
 
-def screen_iou(png: bytes | None, expected: np.ndarray) -> float | None:
-    """The overlay as shown (alpha > 0 of overlay_on_screen's shot) against the expected mask,
-    brought to the shot's size (the stage may be shown scaled)."""
-    if not png:
+def screen_iou(shots: tuple[bytes, bytes] | None, expected: np.ndarray) -> float | None:
+    """The overlay as shown (the pixels overlay_on_screen's two shots differ in) against the
+    expected mask, brought to the shots' size (the stage may be shown scaled)."""
+    if not shots:
         return None
-    shot = Image.open(io.BytesIO(png)).convert("RGBA")
-    shown = np.asarray(shot)[..., 3] > 0
-    want = Image.fromarray(expected.astype(np.uint8) * 255).resize(shot.size, Image.NEAREST)
-    return mask_iou(shown, np.asarray(want) > 127)
+    shown, bare = (np.asarray(Image.open(io.BytesIO(png)).convert("RGB")) for png in shots)
+    drawn = np.any(shown != bare, axis=-1)
+    size = (drawn.shape[1], drawn.shape[0])
+    want = Image.fromarray(expected.astype(np.uint8) * 255).resize(size, Image.NEAREST)
+    return mask_iou(drawn, np.asarray(want) > 127)
 
 
 ADAPTER_PROBE = """(async () => {
