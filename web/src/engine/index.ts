@@ -130,9 +130,10 @@ export class Sam2Engine {
 
   static async create(options: EngineOptions = {}): Promise<Sam2Engine> {
     const renderer = options.maskRenderer ?? 'auto';
-    // Opt-in until measured on real GPUs (benchmarks/results/browser-h200/): only 'webgpu' tries it.
+    // 'auto' tries the WebGPU overlay too: a click's mask is on screen a frame sooner on a real GPU
+    // (benchmarks/results/browser-h100/). The probe skips CPU-emulated adapters unless forced.
     const canvasProblem =
-      options.backend === 'wasm' || renderer !== 'webgpu'
+      options.backend === 'wasm' || (renderer !== 'webgpu' && renderer !== 'auto')
         ? `mask renderer ${renderer}`
         : options.probeCanvas
           ? await probeCanvas(options.probeCanvas(), renderer === 'webgpu')
@@ -244,7 +245,8 @@ export class Sam2Engine {
   async attachOverlay(canvas: () => OffscreenCanvas): Promise<string> {
     const { backend, maskRenderer, software } = this.info;
     if (backend !== 'webgpu') return 'WebGPU is not in use';
-    if (maskRenderer !== 'webgpu') return `mask renderer ${maskRenderer}${software ? ' on a CPU-emulated adapter' : ''}`;
+    if (maskRenderer !== 'webgpu' && (maskRenderer !== 'auto' || software))
+      return `mask renderer ${maskRenderer}${software ? ' on a CPU-emulated adapter' : ''}`;
     if (this.canvasProblem) return this.canvasProblem;
     const c = canvas();
     this.drawsOverlay = await this.call({ type: 'attachOverlay', canvas: c }, {}, [c]);

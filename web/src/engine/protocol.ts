@@ -9,10 +9,10 @@ import type { BundleManifest } from './manifest';
 
 export type Backend = 'webgpu' | 'wasm';
 
-/** Where masks are drawn: 'auto' = WebGL2 on a hardware GPU, JavaScript where the GPU is
- * emulated on the CPU (slower there than plain JavaScript); 'webgl2' / 'js' force one; 'webgpu'
- * (opt-in, not yet measured on a real GPU): the engine draws with WebGPU straight onto the page
- * from the decoder's GPU outputs, where the browser shows WebGPU canvases. */
+/** Where masks are drawn: 'auto' = on a hardware GPU with the WebGPU backend, the engine draws
+ * with WebGPU straight onto the page from the decoder's GPU outputs where the browser shows
+ * WebGPU canvases (else WebGL2 bitmaps); JavaScript where the GPU is emulated on the CPU (slower
+ * there than plain JavaScript); 'webgpu' / 'webgl2' / 'js' force one (benchmarks/results/browser-h100/). */
 export type MaskRendererChoice = 'auto' | 'webgpu' | 'webgl2' | 'js';
 /** Replaying recorded decoder runs (WebGPU graph capture): 'auto' uses it on hardware GPUs. */
 export type GraphCaptureChoice = 'auto' | 'on' | 'off';
