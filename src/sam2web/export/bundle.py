@@ -267,11 +267,13 @@ def _verify(official, root: Path, photos: dict, precision: str, log) -> tuple[di
 
 def derive_precision(source: Path, precision: str, out_root: Path) -> Path:
     """A reduced-precision copy of an existing bundle (any family, e.g. the built-in model):
-    the same graphs converted to fp16 or weight-only int8, with a manifest that says so."""
+    the same graphs converted to fp16, fp16w (fp16 storage, fp32 arithmetic) or weight-only int8,
+    with a manifest that says so."""
     from sam2web.manifest import read_manifest
 
-    if precision not in ("fp16", "int8"):
-        raise Sam2WebError(f"precision must be fp16 or int8, not {precision!r}")
+    reduced = [p for p in PRECISIONS if p != "fp32"]
+    if precision not in reduced:
+        raise Sam2WebError(f"precision must be one of {', '.join(reduced)}, not {precision!r}")
     src = read_manifest(source)
     if src.precision != "fp32":
         raise Sam2WebError(f"{src.id} is {src.precision}; convert from fp32")

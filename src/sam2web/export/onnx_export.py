@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import warnings
 from pathlib import Path
 
@@ -16,7 +15,10 @@ from sam2web.export.onnx_modules import (
 )
 
 OPSET = 17
-PRECISIONS = ("fp32", "fp16", "int8")
+# fp16: fp16 weights and arithmetic (GPUs with shader-f16); fp16w: fp16 weights, fp32 arithmetic;
+# int8: weight-only int8 on the large MatMuls, fp16 weights elsewhere, fp32 arithmetic
+# (quantize.py).
+PRECISIONS = ("fp32", "fp16", "fp16w", "int8")
 # Only the number of points is dynamic. One prompt set per run (batch 1) lets the shape
 # arithmetic fold to constants: with a dynamic batch, ~140 shape nodes stayed in the graph and
 # onnxruntime's WebGPU EP ran them on the CPU, syncing with the GPU on every click (measured:
@@ -134,22 +136,11 @@ def to_fp16(src: Path, dst: Path) -> None:
 
 
 def to_int8(src: Path, dst: Path) -> None:
-    """Weight-only int8: every MatMul with a constant weight becomes MatMulNBits (8 bit, blocks of
-    32, symmetric); activations stay fp32, so accuracy stays close to fp32 at ~1/4 weight bytes."""
-    import onnx
-    from onnxruntime.quantization.matmul_nbits_quantizer import (
-        DefaultWeightOnlyQuantConfig,
-        MatMulNBitsQuantizer,
-    )
+    """Weight-only int8 (MatMulNBits) on the large MatMuls, fp16 storage of the other weights;
+    activations stay fp32. The recipe and why: quantize.py."""
+    from sam2web.export.quantize import to_int8 as quantize_to_int8
 
-    # The quantizer logs every skipped node at INFO: noise in a user's terminal.
-    logging.getLogger("onnxruntime.quantization.matmul_nbits_quantizer").setLevel(logging.WARNING)
-    config = DefaultWeightOnlyQuantConfig(block_size=32, is_symmetric=True, bits=8)
-    quantizer = MatMulNBitsQuantizer(
-        onnx.load(str(src)), bits=8, block_size=32, is_symmetric=True, algo_config=config
-    )
-    quantizer.process()
-    onnx.save(quantizer.model.model, str(dst))
+    quantize_to_int8(src, dst)
 
 
 def compact_names(model) -> None:
@@ -185,6 +176,10 @@ def convert_file(src: Path, dst: Path, precision: str) -> None:
 
     if precision == "fp16":
         to_fp16(src, dst)
+    elif precision == "fp16w":
+        from sam2web.export.quantize import to_fp16_storage
+
+        to_fp16_storage(src, dst)
     elif precision == "int8":
         to_int8(src, dst)
     else:
