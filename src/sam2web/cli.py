@@ -48,8 +48,8 @@ def _store(path: Path | None, builtin: bool = True):
     return ModelStore(path, builtin=builtin)
 
 
-EXPORT_PRECISIONS = ("fp32", "fp16", "int8")
-CONVERT_PRECISIONS = ("fp16", "int8")
+EXPORT_PRECISIONS = ("fp32", "fp16", "fp16w", "int8")
+CONVERT_PRECISIONS = ("fp16", "fp16w", "int8")
 
 
 def _precisions(allowed: tuple[str, ...]):
@@ -87,7 +87,9 @@ def export(
     precision: list[str] = typer.Option(
         ["fp32"],
         callback=_check_export_precisions,
-        help="fp32, fp16 or int8; repeat for several (--precision fp32 --precision int8).",
+        help="fp32; fp16 (fp16 arithmetic: GPUs with shader-f16); fp16w (fp16 weights, fp32 "
+        "arithmetic); int8 (weight-only int8, fp32 arithmetic). Repeat for several "
+        "(--precision fp32 --precision int8).",
     ),
     download: bool = typer.Option(False, help="Download the official checkpoint of --model."),
     random_weights: bool = typer.Option(False, help="No checkpoint: random weights (tests only)."),
@@ -674,13 +676,14 @@ def models_convert(
     precision: list[str] = typer.Option(
         ["fp16"],
         callback=_check_convert_precisions,
-        help="fp16 or int8; repeat for both (--precision fp16 --precision int8).",
+        help="fp16, fp16w or int8; repeat for several (--precision fp16 --precision int8).",
     ),
     models: Path | None = StoreOption,
     force: bool = typer.Option(False, help="Replace an installed model of that id."),
 ):
-    """Install a reduced-precision copy of a model: fp16 (used automatically on GPUs with
-    shader-f16) or weight-only int8. At most half the download of fp32."""
+    """Install a reduced-precision copy of a model: fp16 (fp16 arithmetic; used automatically on
+    GPUs with shader-f16), fp16w (fp16 weights, fp32 arithmetic: any GPU or CPU) or weight-only
+    int8. At most half the download of fp32."""
     import tempfile
 
     from sam2web.export.bundle import derive_precision

@@ -17,7 +17,7 @@ from sam2web.errors import BadBundleError, Sam2WebError
 from sam2web.manifest import MANIFEST_NAME, Manifest, check_model_id, read_manifest
 
 SIZE_ORDER = ["tiny", "small", "base_plus", "large"]
-PRECISION_ORDER = ["fp32", "fp16", "int8"]
+PRECISION_ORDER = ["fp32", "fp16w", "fp16", "int8"]
 
 LIST_HINT = "`sam2web models list` shows the installed ids"
 
