@@ -149,21 +149,24 @@ def webgpu_session(
     return session, created
 
 
-def identity_session(shapes: dict, layout: str):
-    """A graph that copies each named input to an output named after it, on the WebGPU EP."""
+def identity_session(shapes: dict, layout: str, dtypes: dict | None = None):
+    """A graph that copies each named input to an output named after it, on the WebGPU EP.
+    dtypes: numpy dtype per name (default float32)."""
     import onnx
     from onnx import TensorProto, helper
+
+    def kind(name: str) -> int:
+        if dtypes is None or name not in dtypes:
+            return TensorProto.FLOAT
+        return helper.np_dtype_to_tensor_dtype(np.dtype(dtypes[name]))
 
     nodes = [helper.make_node("Identity", [name], [name + "_out"]) for name in shapes]
     graph = helper.make_graph(
         nodes,
         "copy",
+        [helper.make_tensor_value_info(name, kind(name), list(s)) for name, s in shapes.items()],
         [
-            helper.make_tensor_value_info(name, TensorProto.FLOAT, list(s))
-            for name, s in shapes.items()
-        ],
-        [
-            helper.make_tensor_value_info(name + "_out", TensorProto.FLOAT, list(s))
+            helper.make_tensor_value_info(name + "_out", kind(name), list(s))
             for name, s in shapes.items()
         ],
     )
@@ -182,7 +185,9 @@ class GpuSlots:
     same buffers, so inputs must change in place."""
 
     def __init__(self, arrays: dict, layout: str):
-        self.session = identity_session({k: v.shape for k, v in arrays.items()}, layout)
+        self.session = identity_session(
+            {k: v.shape for k, v in arrays.items()}, layout, {k: v.dtype for k, v in arrays.items()}
+        )
         self.binding = self.session.io_binding()
         for name, array in arrays.items():
             self.binding.bind_cpu_input(name, array)

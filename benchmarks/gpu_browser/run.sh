@@ -7,6 +7,7 @@
 #   then, on the same warm machine:  EXPORT="tiny:fp32,int8" bash benchmarks/gpu_browser/run.sh export
 #   and any number of:                bash benchmarks/gpu_browser/run.sh bench ARGS...
 #   and (after stage3 and an export of tiny/large fp32):  bash benchmarks/gpu_browser/run.sh native
+#   and (the same):                                       bash benchmarks/gpu_browser/run.sh video
 # Everything lives under /tmp (kept between runs on a warm machine); results go to $OUT.
 set -uo pipefail
 G=/tmp/gpu-browser S=/tmp/sam2web
@@ -97,5 +98,21 @@ native)
   timeout "${NATIVE_TIMEOUT:-230}" python3 benchmarks/native_webgpu.py --bundles "$S/store" \
     --out "$OUT" "${args[@]}" >> "$OUT/native.log" 2>&1
   echo "native rc=$?" >> "$OUT/native.log"
+  ;;
+video)
+  # Video tracking (issue 13 §6): the store's tiny/large fp32 bundles (`export`'s) tracking a real
+  # clip (benchmarks/clips/bikes-32, JPEG frames: PyAV is not on this machine) on the native
+  # WebGPU EP vs official SAM2VideoPredictor fp32/bf16 on CUDA, same seed-0 random weights; and
+  # memory attention with dynamic shapes vs a padded variant exported here. Arguments after
+  # `video` go to benchmarks/video_tracking.py gpu (default: --sizes tiny large). JSON per size
+  # ($OUT/video-SIZE.json, rewritten as each step ends) and video.log in $OUT.
+  # shellcheck disable=SC1091
+  source "$G/run-chromium.sh" >> "$OUT/video.log" 2>&1  # the Vulkan loader and NVIDIA's ICD
+  export PYTHONPATH=$S/ort-webgpu:$repo/src:$S/py PYTHONUNBUFFERED=1 TQDM_DISABLE=1
+  args=("$@")
+  [ ${#args[@]} -eq 0 ] && args=(--sizes tiny large)
+  timeout "${VIDEO_TIMEOUT:-230}" python3 benchmarks/video_tracking.py gpu --device webgpu \
+    --bundles "$S/store" --out "$OUT" "${args[@]}" >> "$OUT/video.log" 2>&1
+  echo "video rc=$?" >> "$OUT/video.log"
   ;;
 esac

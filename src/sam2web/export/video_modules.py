@@ -158,18 +158,17 @@ class MemoryAttentionGraph(nn.Module):
         self.register_buffer("mem_pos", mem_pos.flatten(2)[0].T.contiguous())
 
     def forward(self, image_embed, maskmem_features, maskmem_tpos_index, obj_ptrs, obj_ptr_tpos):
-        memory, memory_pos = self.memory_tokens(
-            maskmem_features, maskmem_tpos_index, obj_ptrs, obj_ptr_tpos
-        )
+        tpos = self.model.maskmem_tpos_enc.reshape(-1, self.mem_dim)[maskmem_tpos_index]
+        memory, memory_pos = self.memory_tokens(maskmem_features, tpos, obj_ptrs, obj_ptr_tpos)
         return self.attend(image_embed, memory, memory_pos, maskmem_features.shape[0])
 
-    def memory_tokens(self, maskmem_features, maskmem_tpos_index, obj_ptrs, obj_ptr_tpos):
-        """-> memory [1, Nm*HW + 4Np, 64] and its positions (spatial memories, then pointers)."""
+    def memory_tokens(self, maskmem_features, tpos, obj_ptrs, obj_ptr_tpos):
+        """Memories [Nm,64,64,64] with their temporal encodings tpos [Nm,64], pointers ->
+        memory [1, Nm*HW + 4Np, 64] and its positions (spatial memories, then pointers)."""
         m = self.model
         c = self.hidden_dim
         # Spatial memories: [Nm*HW, 64], positions = sine + the frame's temporal encoding.
         spatial = maskmem_features.flatten(2).transpose(1, 2).reshape(1, -1, self.mem_dim)
-        tpos = m.maskmem_tpos_enc.reshape(-1, self.mem_dim)[maskmem_tpos_index]  # [Nm, 64]
         spatial_pos = (self.mem_pos[None] + tpos[:, None, :]).reshape(1, -1, self.mem_dim)
         # Object pointers: each [256] split into 256/64 tokens; their positions repeated.
         split = c // self.mem_dim
