@@ -76,7 +76,8 @@ def test_exported_bundles_follow_the_schema(validator, exported):
         data = json.loads((result.path / "manifest.json").read_text())
         validator.validate(data)
         manifest = read_manifest(result.path)
-        assert manifest.capabilities == ("image", "video") and manifest.family == "sam2"
+        assert manifest.capabilities == ("image", "video", "everything")
+        assert manifest.family == "sam2"
         assert data["format_version"] == 2 and manifest.data == data
 
 
@@ -112,7 +113,9 @@ def test_typed_fields(fp32_bundle):
         "memory_encoder",
         "video_decoder",
         "video_constants",
+        "decoder_batch",
     }
+    assert "everything" in m.capabilities
     assert isinstance(m.files["encoder"], FileEntry)
     entry = m.files["encoder"]
     assert m.path_of("encoder") == fp32_bundle / entry.path
@@ -194,6 +197,15 @@ def test_open_roles_beyond_the_image_graphs(validator):
         data["files"].setdefault(role, {"path": f"{role}.x", "bytes": 1, "sha256": "c" * 64})
     validator.validate(data)
     assert Manifest.from_dict(data, "/nowhere").capabilities == ("image", "video")
+    # So does segment-everything's (the fixed-batch decoder).
+    data["capabilities"] = ["image", "everything"]
+    with pytest.raises(BadBundleError, match="the everything capability needs it"):
+        Manifest.from_dict(data, "/nowhere")
+    with pytest.raises(jsonschema.ValidationError):
+        validator.validate(data)
+    data["files"]["decoder_batch"] = {"path": "decoder_batch.onnx", "bytes": 1, "sha256": "d" * 64}
+    validator.validate(data)
+    assert CAPABILITY_ROLES["everything"] == ("encoder", "decoder_batch")
 
 
 # -- what is refused: the Python checks and the schema agree -----------------------------------

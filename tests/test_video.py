@@ -143,7 +143,7 @@ def test_bundle_has_video_graphs_with_dynamic_memory(video_bundle):
     import onnx
 
     manifest = read_manifest(video_bundle)
-    assert manifest.capabilities == ("image", "video")
+    assert manifest.capabilities == ("image", "video", "everything")
     files = manifest.data["files"]
     for role in ("memory_attention", "memory_encoder", "video_decoder", "video_constants"):
         assert role in files
@@ -398,7 +398,7 @@ def test_export_verification_of_reduced_precisions(tmp_path, video_bundle, offic
     logs = []
     for precision in ("fp16", "int8"):
         derived = derive_precision(video_bundle, precision, tmp_path)
-        assert read_manifest(derived).capabilities == ("image", "video")
+        assert read_manifest(derived).capabilities == ("image", "video", "everything")
         parity, ok = verify_video_bundle(reference, derived, precision, logs.append)
         assert ok and parity["mask_iou_min"] >= 0.95, parity
     assert any("int8 video: per-frame mask IoU" in line for line in logs)

@@ -4,7 +4,7 @@ from sam2web.errors import Sam2WebError
 
 __version__ = "0.2.0"
 
-__all__ = ["Predictor", "Sam2WebError", "VideoPredictor", "__version__"]
+__all__ = ["AutomaticMaskGenerator", "Predictor", "Sam2WebError", "VideoPredictor", "__version__"]
 
 
 def __getattr__(name: str):
@@ -13,6 +13,10 @@ def __getattr__(name: str):
         from sam2web.predict.image import Predictor
 
         return Predictor
+    if name == "AutomaticMaskGenerator":
+        from sam2web.predict.automatic import AutomaticMaskGenerator
+
+        return AutomaticMaskGenerator
     if name == "VideoPredictor":
         from sam2web.predict.video import VideoPredictor
 

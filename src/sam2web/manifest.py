@@ -45,6 +45,10 @@ CAPABILITY_ROLES: dict[str, tuple[str, ...]] = {
     # Tracking (sam2web.VideoPredictor): the image encoder, the memory graphs, a decoder that also
     # gives object scores and pointers, and the few learnt vectors applied outside the graphs.
     "video": ("encoder", "memory_attention", "memory_encoder", "video_decoder", "video_constants"),
+    # Segment everything: the image encoder and a fixed-batch decoder for point grids
+    # (export/everything_export.py). Bundles without it still segment everything in Python, with
+    # the click decoder one point at a time.
+    "everything": ("encoder", "decoder_batch"),
 }
 # The first sam2web that exports each capability's graphs (for the advice to re-export).
 CAPABILITY_SINCE: dict[str, str] = {"image": "0.1.0", "video": "0.2.0"}

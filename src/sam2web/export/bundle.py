@@ -52,6 +52,7 @@ def _manifest(
     import onnxruntime
     import torch
 
+    from sam2web.export.everything_export import everything_file_entries
     from sam2web.export.video_export import VIDEO_ROLES, video_file_entries
 
     files = {
@@ -59,7 +60,9 @@ def _manifest(
         for role in ("encoder", "decoder")
     }
     files.update(video_file_entries(root))
+    files.update(everything_file_entries(root))
     capabilities = ["image"] + (["video"] if set(VIDEO_ROLES) <= set(files) else [])
+    capabilities += ["everything"] if "decoder_batch" in files else []
     return Manifest.from_dict(
         {
             "format": FORMAT,
@@ -108,6 +111,7 @@ def export_bundles(
     video: bool = True,
     verify_video: bool | None = None,
     clip=None,
+    everything: bool = True,
 ) -> list[ExportResult]:
     """Export one bundle per precision to out_dir/<id>-<precision>/.
 
@@ -119,6 +123,8 @@ def export_bundles(
     video: also export the tracking graphs (capability `video`, see video_export.py);
     verify_video: check them against the official SAM2VideoPredictor on a real clip (default:
     whenever `verify` and `video`); clip: that clip's frames (default: video_verify's clip).
+    everything: also export the fixed-batch decoder for segment-everything (capability
+    `everything`, see everything_export.py).
     """
     if verify_video is None:
         verify_video = verify and video
@@ -157,6 +163,12 @@ def export_bundles(
         tmp = Path(tmp)
         log("exporting ONNX (fp32)")
         export_fp32(model, tmp / "fp32")
+        if everything:
+            from sam2web.export.everything_export import export_decoder_batch_fp32
+            from sam2web.export.onnx_export import _export
+
+            log("exporting ONNX fixed-batch decoder (fp32)")
+            export_decoder_batch_fp32(model, tmp / "fp32", _export)
         if video:
             from sam2web.export.onnx_export import _export
             from sam2web.export.video_export import export_video_fp32
@@ -187,6 +199,10 @@ def export_bundles(
             if precision != "fp32":
                 log(f"converting to {precision}")
                 convert(tmp / "fp32", root, precision)
+                if everything:
+                    from sam2web.export.everything_export import convert_decoder_batch
+
+                    convert_decoder_batch(tmp / "fp32", root, precision)
                 if video:
                     from sam2web.export.video_export import convert_video
 

@@ -46,6 +46,10 @@ class Sessions:
     def input_names(self, role: str) -> list[str]:
         return [i.name for i in self._sessions[role].get_inputs()]
 
+    def input_shape(self, role: str, name: str) -> list:
+        """The declared shape of one input (ints, or names for dynamic axes)."""
+        return next(i.shape for i in self._sessions[role].get_inputs() if i.name == name)
+
     def output_names(self, role: str) -> list[str]:
         return [o.name for o in self._sessions[role].get_outputs()]
 

@@ -58,11 +58,17 @@ def _bilinear_taps(n_out: int, n_in: int):
     return i0, i1, w1
 
 
-def upsample_logits(logits: np.ndarray, orig_hw: tuple[int, int]) -> np.ndarray:
-    """(..., h, w) logits -> (..., H, W), bilinear, align_corners=False (no antialiasing)."""
+def upsample_logits(
+    logits: np.ndarray, orig_hw: tuple[int, int], keep_hw: tuple[int, int] | None = None
+) -> np.ndarray:
+    """(..., h, w) logits -> (..., H, W), bilinear, align_corners=False (no antialiasing).
+    keep_hw: only the top-left (h', w') of that output (the same values, not computing the rest)."""
     h_out, w_out = orig_hw
     y0, y1, wy = _bilinear_taps(h_out, logits.shape[-2])
     x0, x1, wx = _bilinear_taps(w_out, logits.shape[-1])
+    if keep_hw is not None:
+        y0, y1, wy = y0[: keep_hw[0]], y1[: keep_hw[0]], wy[: keep_hw[0]]
+        x0, x1, wx = x0[: keep_hw[1]], x1[: keep_hw[1]], wx[: keep_hw[1]]
     rows = logits[..., y0, :] * (1 - wy)[:, None] + logits[..., y1, :] * wy[:, None]
     return rows[..., x0] * (1 - wx) + rows[..., x1] * wx
 
@@ -110,5 +116,5 @@ def upsample_logits_longest_side(
     """SAM1's postprocess_masks: (..., 256, 256) -> (..., size, size), crop the padding away,
     -> (..., H, W); bilinear, align_corners=False."""
     new_h, new_w = longest_side_shape(orig_hw, size)
-    full = upsample_logits(logits, (size, size))[..., :new_h, :new_w]
-    return upsample_logits(full, orig_hw)
+    resized = upsample_logits(logits, (size, size), keep_hw=(new_h, new_w))
+    return upsample_logits(resized, orig_hw)

@@ -10,6 +10,9 @@ export const FORMAT_VERSION = 2;
 /** Roles each known capability needs; unknown capabilities are kept, not required. */
 export const CAPABILITY_ROLES: Record<string, readonly string[]> = {
   image: ['encoder', 'decoder'],
+  // Segment everything with a fixed-batch decoder (everything.ts); without it the click decoder
+  // decodes the grid one point at a time.
+  everything: ['encoder', 'decoder_batch'],
 };
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
