@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from sam2web import cli_everything as E
 from sam2web.errors import Sam2WebError
 
 app = typer.Typer(
@@ -138,19 +139,65 @@ def segment(
     ),
     box: str | None = typer.Option(None, help="X0,Y0,X1,Y1 in pixels."),
     model: str | None = typer.Option(None, help="Installed model id (default: best installed)."),
-    out_path: Path = typer.Option(..., "--out", help="Where to write the binary mask PNG."),
+    out_path: Path = typer.Option(
+        ..., "--out", help="Where to write the binary mask PNG (with --all: the COCO JSON)."
+    ),
     cutout: Path | None = typer.Option(None, help="Also write a transparent cutout PNG."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     models: Path | None = StoreOption,
     builtin: bool = BuiltinOption,
+    everything: bool = E.AllOption,
+    png_dir: Path | None = E.PngDirOption,
+    points_per_side: int = E.PointsPerSideOption,
+    points_per_batch: int = E.PointsPerBatchOption,
+    pred_iou_thresh: float | None = E.PredIouOption,
+    stability_score_thresh: float = E.StabilityOption,
+    stability_score_offset: float = E.StabilityOffsetOption,
+    box_nms_thresh: float = E.BoxNmsOption,
+    crop_n_layers: int = E.CropLayersOption,
+    crop_nms_thresh: float = E.CropNmsOption,
+    crop_overlap_ratio: float = E.CropOverlapOption,
+    crop_n_points_downscale_factor: int = E.CropDownscaleOption,
+    min_mask_region_area: int = E.MinAreaOption,
+    mask_threshold: float | None = E.MaskThresholdOption,
+    multimask: bool = E.MultimaskOption,
+    use_m2m: bool = E.M2mOption,
 ):
-    """Segment one object in an image from points and/or a box."""
+    """Segment one object in an image from points and/or a box, or everything in it (--all)."""
     import numpy as np
 
     from sam2web.images import load_image
     from sam2web.masks import bbox, save_cutout_png, save_mask_png
     from sam2web.predict.image import Predictor
 
+    if everything:
+        if point or box or cutout:
+            raise Sam2WebError("--all segments everything: it takes no --point, --box or --cutout")
+        settings = dict(
+            points_per_side=points_per_side,
+            points_per_batch=points_per_batch,
+            pred_iou_thresh=pred_iou_thresh,
+            stability_score_thresh=stability_score_thresh,
+            stability_score_offset=stability_score_offset,
+            box_nms_thresh=box_nms_thresh,
+            crop_n_layers=crop_n_layers,
+            crop_nms_thresh=crop_nms_thresh,
+            crop_overlap_ratio=crop_overlap_ratio,
+            crop_n_points_downscale_factor=crop_n_points_downscale_factor,
+            min_mask_region_area=min_mask_region_area,
+            mask_threshold=mask_threshold,
+            multimask_output=multimask,
+            use_m2m=use_m2m,
+        )
+        manifest = _store(models, builtin).get(model)
+        summary = E.segment_everything(image, manifest, out_path, png_dir, settings, as_json, err)
+        if as_json:
+            print(json.dumps(summary))
+        else:
+            out.print(f"{summary['masks']} masks: {out_path}", highlight=False)
+        return
+    if png_dir is not None:
+        raise Sam2WebError("--png-dir goes with --all")
     points, labels = _parse_points(point)
     box_xyxy = _parse_numbers(box, 4, "--box") if box else None
     if not points and box_xyxy is None:
