@@ -251,31 +251,40 @@ def sizes(bundle: Path) -> dict:
     return {"image_bytes": image, "total_bytes": m.total_bytes()}
 
 
-def _median_ms(fn, runs: int) -> float:
-    fn()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000)
-    return round(statistics.median(times), 2)
-
-
-def latency(bundle: Path, image: np.ndarray, runs: int) -> dict:
+def latency(bundles: dict[str, Path], image: np.ndarray, rounds: int) -> dict[str, dict]:
+    """Session load, encode and one click's decode per bundle, timed round-robin (every bundle
+    once per round, so load from other work on the machine falls on all of them alike);
+    minimum and median per bundle."""
     from sam2web.predict.image import Predictor
 
-    loads = []
+    times = {name: {"load": [], "encode": [], "decode": []} for name in bundles}
+    predictors = {}
     for _ in range(3):
-        start = time.perf_counter()
-        predictor = Predictor.from_bundle(bundle, verify=False)
-        loads.append((time.perf_counter() - start) * 1000)
+        for name, path in bundles.items():
+            start = time.perf_counter()
+            predictors[name] = Predictor.from_bundle(path, verify=False)
+            times[name]["load"].append((time.perf_counter() - start) * 1000)
     h, w = image.shape[:2]
-    encode = _median_ms(lambda: predictor.set_image(image), runs)
-    decode = _median_ms(lambda: predictor.predict(points=[[w / 2, h / 2]], labels=[1]), runs * 5)
+    click = dict(points=[[w / 2, h / 2]], labels=[1])
+    for predictor in predictors.values():  # warm-up: first runs pay allocation and set-up
+        predictor.set_image(image)
+        predictor.predict(**click)
+    for _ in range(rounds):
+        for name, predictor in predictors.items():
+            start = time.perf_counter()
+            predictor.set_image(image)
+            times[name]["encode"].append((time.perf_counter() - start) * 1000)
+            for _ in range(5):
+                start = time.perf_counter()
+                predictor.predict(**click)
+                times[name]["decode"].append((time.perf_counter() - start) * 1000)
     return {
-        "load_ms": round(statistics.median(loads), 1),
-        "encode_ms": encode,
-        "decode_ms": decode,
+        name: {
+            f"{key}_ms_{stat}": round(fn(values), 2)
+            for key, values in kinds.items()
+            for stat, fn in (("min", min), ("median", statistics.median))
+        }
+        for name, kinds in times.items()
     }
 
 
@@ -332,7 +341,7 @@ def table(results: list[dict]) -> str:
         "| model | precision | image IoU min (worst case: px differing of the mask's px) "
         f"| judged cases: IoU min (cases) | cases < {BAR} | 128x128 images min "
         "| video IoU min / mean | image bytes (vs fp32) | bundle bytes (vs fp32) "
-        "| load / encode / decode ms | tracked frame ms |"
+        "| CPU load / encode / decode ms (min) | tracked frame ms |"
     )
     lines = [head, "|" + "---|" * 11]
     for r in results:
@@ -344,7 +353,10 @@ def table(results: list[dict]) -> str:
         below = f"{s['image_cases_below_bar']}/{s['image_cases']}" if "image_cases" in s else "-"
         timing = "-"
         if lat:
-            timing = f"{lat['load_ms']:.0f} / {lat['encode_ms']:.0f} / {lat['decode_ms']:.1f}"
+            timing = (
+                f"{lat['load_ms_min']:.0f} / {lat['encode_ms_min']:.0f} / "
+                f"{lat['decode_ms_min']:.1f}"
+            )
         lines.append(
             f"| {r['model']} | {r['variant']} | {image} "
             f"| {_f(s.get('judged_iou_min'))} ({s.get('judged_cases', '-')}) | {below} "
@@ -364,20 +376,26 @@ def main(argv=None) -> int:
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
     parser.add_argument("--cache", type=Path, default=Path("bench-results/precision"))
     parser.add_argument("--fresh", action="store_true", help="re-derive the variant bundles")
-    parser.add_argument("--video-frames", type=int, default=16, help="frames tracked; 0: no video")
-    parser.add_argument("--runs", type=int, default=3, help="timed runs (encode; decode x5)")
-    parser.add_argument("--no-latency", action="store_true")
+    parser.add_argument("--video-frames", type=int, default=16, help="frames tracked")
+    parser.add_argument(
+        "--parts",
+        nargs="+",
+        default=["image", "video", "latency"],
+        choices=["image", "video", "latency"],
+    )
+    parser.add_argument("--rounds", type=int, default=5, help="latency rounds (5 decodes each)")
     parser.add_argument("--out", type=Path, help="write the JSON here (default: stdout only)")
     args = parser.parse_args(argv)
 
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
+    from sam2web.manifest import read_manifest
     from sam2web.predict.image import Predictor
 
     images = photos()
     clip = script = None
-    if args.video_frames:
+    if "video" in args.parts:
         from sam2web.export.video_verify import default_clip, default_script
 
         clip = default_clip(num_frames=max(args.video_frames + 1, 17))
@@ -385,42 +403,45 @@ def main(argv=None) -> int:
     results = []
     for model in args.models:
         base = fp32_bundle(model, args.cache, log)
-        from sam2web.manifest import read_manifest
-
-        log(f"{model} fp32: reference masks")
-        references = reference_masks(Predictor.from_bundle(base, verify=False), images)
-
+        references = None
+        if "image" in args.parts:
+            log(f"{model} fp32: reference masks")
+            references = reference_masks(Predictor.from_bundle(base, verify=False), images)
         has_video = "video" in read_manifest(base).capabilities and clip is not None
         ref_video = None
-        fp32_row = {"model": model, "variant": "fp32", "sizes": sizes(base)}
+        fp32_row = {"model": model, "variant": "fp32", "bundle": str(base), "sizes": sizes(base)}
         fp32_row["fp32_sizes"] = fp32_row["sizes"]
         if has_video:
             log(f"{model} fp32: tracking {args.video_frames} frames")
             ref_video, seconds = track(base, clip, script)
             fp32_row["video_frame_ms"] = round(seconds * 1000 / len(ref_video), 1)
-        if not args.no_latency:
-            fp32_row["latency"] = latency(base, images["astronaut"], args.runs)
-        fp32_row["summary"] = {}
-        results.append(fp32_row)
+        rows = [fp32_row]
         for variant in args.variants:
             log(f"{model} {variant}: deriving")
             bundle = variant_bundle(base, variant, args.cache, args.fresh)
             row = {"model": model, "variant": variant, "bundle": str(bundle)}
             row["sizes"], row["fp32_sizes"] = sizes(bundle), fp32_row["sizes"]
-            log(f"{model} {variant}: image cases")
-            row["image"] = image_fidelity(
-                references, Predictor.from_bundle(bundle, verify=False), images
-            )
+            if references is not None:
+                log(f"{model} {variant}: image cases")
+                other = Predictor.from_bundle(bundle, verify=False)
+                row["image"] = image_fidelity(references, other, images)
             if has_video:
                 log(f"{model} {variant}: tracking")
                 outputs, seconds = track(bundle, clip, script)
                 row["video"] = video_fidelity(ref_video, outputs)
                 row["video_frame_ms"] = round(seconds * 1000 / len(outputs), 1)
-            if not args.no_latency:
-                row["latency"] = latency(bundle, images["astronaut"], args.runs)
+            rows.append(row)
+        if "latency" in args.parts:
+            log(f"{model}: CPU latency, {args.rounds} rounds")
+            timed = latency(
+                {r["variant"]: Path(r["bundle"]) for r in rows}, images["astronaut"], args.rounds
+            )
+            for row in rows:
+                row["latency"] = timed[row["variant"]]
+        for row in rows:
             row["summary"] = summarize(row)
-            results.append(row)
             log(table([row]).splitlines()[-1])
+        results.extend(rows)
     report = {
         "benchmark": "precision_fidelity",
         "bar": BAR,
@@ -432,6 +453,13 @@ def main(argv=None) -> int:
         "video": None
         if clip is None
         else {"clip": "bikes.mp4", "frames_tracked": args.video_frames, "objects": 2},
+        "latency": None
+        if "latency" not in args.parts
+        else {
+            "image": "astronaut 512x512",
+            "rounds": args.rounds,
+            "threads": "onnxruntime default",
+        },
         "results": results,
     }
     print(table(results))

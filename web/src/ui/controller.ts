@@ -153,10 +153,12 @@ export class Controller {
     const wanted = new URLSearchParams(location.search).get('model');
     const byId = this.models.find((m) => m.id === wanted);
     if (byId) return byId;
-    // fp16 where the GPU computes in fp16, else full precision; the server lists its best first.
+    // fp16 where the GPU computes in fp16, else fp16w (fp16 weights, fp32 arithmetic: half the
+    // download of fp32, same masks) where installed, else fp32; the server lists its best first.
     const f16 = this.engine.info.shaderF16 && this.engine.info.backend === 'webgpu';
     const best = this.models[0];
-    return this.models.find((m) => m.model_id === best?.model_id && m.precision === (f16 ? 'fp16' : 'fp32')) ?? best;
+    const at = (precision: string) => this.models.find((m) => m.model_id === best?.model_id && m.precision === precision);
+    return (f16 ? at('fp16') : undefined) ?? at('fp16w') ?? at('fp32') ?? best;
   }
 
   modelById(id: string): ModelInfo | undefined {
