@@ -235,6 +235,87 @@ def run_cpu(args) -> None:
         print(json.dumps(out["padding"], indent=1))
 
 
+def run_graphs(args) -> None:
+    """Each bundle's four graphs once per round on the inputs of a full-memory frame (7
+    memories, 16 pointers), bundles in turn, for several rounds: the median per graph compares
+    bundles fairly on a machine whose load drifts (the tracking runs are minutes apart). One
+    bundle's sessions at a time (made anew each round, not timed): memory stays one bundle's."""
+    import padded_memory_attention as padded
+    from PIL import Image
+
+    from sam2web.manifest import read_manifest
+    from sam2web.predict.sessions import Sessions
+    from sam2web.predict.video import VIDEO_GRAPHS
+
+    rgb = np.asarray(Image.open(sorted(args.clip.iterdir())[0]).convert("RGB"))
+    times = {m: {g: [] for g in GRAPHS} for m in args.models}
+    feeds = {}
+    for round_ in range(args.rounds + 1):  # round 0 warms up (and makes each bundle's feeds)
+        for model_id in args.models:
+            manifest = read_manifest(args.bundles / model_id)
+            sessions = Sessions(manifest, VIDEO_GRAPHS, threads=args.threads)
+            if model_id not in feeds:
+                feeds[model_id] = graph_feeds(sessions, manifest, rgb, padded)
+            for graph in GRAPHS:
+                t0 = time.perf_counter()
+                sessions.run(graph, feeds[model_id][graph])
+                if round_:
+                    times[model_id][graph].append((time.perf_counter() - t0) * 1000)
+            del sessions
+        print(f"round {round_} done, load {os.getloadavg()}", flush=True)
+    out = {
+        "machine": machine(),
+        "rounds": args.rounds,
+        "memories": FULL_MEMORY[0],
+        "pointers": FULL_MEMORY[1],
+        "load_average_end": os.getloadavg(),
+        "models": {
+            m: {
+                "median_ms": {g: statistics.median(t[g]) for g in GRAPHS},
+                "ms": t,
+                "frame_ms": sum(statistics.median(t[g]) for g in GRAPHS),
+            }
+            for m, t in times.items()
+        },
+    }
+    write_json(args.out, out)
+    print("| bundle | " + " | ".join(GRAPHS) + " | sum (one tracked frame) |")
+    print("|" + "---|" * (len(GRAPHS) + 2))
+    for m, r in out["models"].items():
+        cells = [f"{r['median_ms'][g]:.0f}" for g in GRAPHS] + [f"{r['frame_ms']:.0f}"]
+        print(f"| {m} | " + " | ".join(cells) + " |")
+
+
+def graph_feeds(sessions, manifest, rgb, padded) -> dict:
+    """Inputs of one tracked frame at full memory for each graph (the encoder's own features of
+    a real frame; random memories and pointers)."""
+    from sam2web.predict.video import preprocess_frame
+
+    image = preprocess_frame(rgb, manifest.input_size, manifest.mean, manifest.std)
+    feats = sessions.run("encoder", {"image": image})
+    memory = padded.memory_feeds(*FULL_MEMORY)
+    memory["image_embed"] = feats["image_embed"]
+    return {
+        "encoder": {"image": image},
+        "memory_attention": memory,
+        "memory_encoder": {
+            "image_embed": feats["image_embed"],
+            "mask_logits": np.random.default_rng(0).standard_normal((1, 1, 256, 256), "f4"),
+            "object_score_logits": np.ones((1, 1), np.float32),
+            "binarize": np.zeros(1, np.float32),
+        },
+        "video_decoder": {
+            "image_embed": feats["image_embed"],
+            "high_res_feats_0": feats["high_res_feats_0"],
+            "high_res_feats_1": feats["high_res_feats_1"],
+            "point_coords": np.zeros((1, 1, 2), np.float32),
+            "point_labels": -np.ones((1, 1), np.float32),
+            "mask_input": np.zeros((1, 1, 256, 256), np.float32),
+            "has_mask_input": np.zeros(1, np.float32),
+        },
+    }
+
+
 def machine() -> dict:
     import platform
 
@@ -602,7 +683,9 @@ def gpu_size(args, size: str, result: dict, save, budget_s: float) -> None:
             save()
     del official
     free_gpu()
-    if args.padding and in_time("memory attention padding"):
+    # Memory attention is the same graph for every size (only the trunk differs): one size's
+    # dynamic-vs-padded timing answers for all (--padding-sizes).
+    if size in args.padding_sizes and in_time("memory attention padding"):
         result["padding"] = padding_comparison(
             bundle, args.device, args.out, args.threads, runs=args.padding_runs, model=model
         )
@@ -876,6 +959,14 @@ def main() -> None:
     cpu.add_argument("--work", type=Path, default=REPO / "bench-results" / "video")
     cpu.add_argument("--out", type=Path, default=None)
 
+    graphs = sub.add_parser("graphs", help="(a) per-graph ms at full memory, bundles in turn")
+    graphs.add_argument("--bundles", type=Path, required=True)
+    graphs.add_argument("--models", nargs="+", required=True)
+    graphs.add_argument("--clip", type=Path, default=DEFAULT_CLIP)
+    graphs.add_argument("--rounds", type=int, default=3)
+    graphs.add_argument("--threads", type=int, default=None)
+    graphs.add_argument("--out", type=Path, default=None)
+
     mem = sub.add_parser("memory", help="(b) peak RSS tracking N frames, each in a fresh process")
     mem.add_argument("--bundle", type=Path, required=True)
     mem.add_argument("--frames", type=int, nargs="+", default=[100, 1000])
@@ -899,20 +990,25 @@ def main() -> None:
     gpu.add_argument("--frames", type=int, default=32)
     gpu.add_argument("--objects", type=int, default=1, choices=[1, 2])
     gpu.add_argument("--threads", type=int, default=None)
-    gpu.add_argument("--no-padding", dest="padding", action="store_false")
+    gpu.add_argument("--padding-sizes", nargs="*", default=["tiny"], help="none: skip it")
     gpu.add_argument("--padding-runs", type=int, default=10)
     gpu.add_argument(
         "--time-budget-s",
         type=float,
-        default=200,
+        default=170,
         help="shared by the sizes; optional steps are skipped past a size's share",
     )
     gpu.add_argument("--out", type=Path, required=True, help="folder for video-SIZE.json")
 
     args = parser.parse_args()
-    {"cpu": run_cpu, "memory": run_memory, "memory-child": run_memory_child, "gpu": run_gpu}[
-        args.mode
-    ](args)
+    modes = {
+        "cpu": run_cpu,
+        "graphs": run_graphs,
+        "memory": run_memory,
+        "memory-child": run_memory_child,
+        "gpu": run_gpu,
+    }
+    modes[args.mode](args)
 
 
 if __name__ == "__main__":

@@ -111,7 +111,7 @@ video)
   export PYTHONPATH=$S/ort-webgpu:$repo/src:$S/py PYTHONUNBUFFERED=1 TQDM_DISABLE=1
   args=("$@")
   [ ${#args[@]} -eq 0 ] && args=(--sizes tiny large)
-  timeout "${VIDEO_TIMEOUT:-230}" python3 benchmarks/video_tracking.py gpu --device webgpu \
+  timeout "${VIDEO_TIMEOUT:-250}" python3 benchmarks/video_tracking.py gpu --device webgpu \
     --bundles "$S/store" --out "$OUT" "${args[@]}" >> "$OUT/video.log" 2>&1
   echo "video rc=$?" >> "$OUT/video.log"
   ;;
