@@ -390,6 +390,37 @@ def main(argv=None) -> int:
     def log(message: str) -> None:
         print(message, file=sys.stderr, flush=True)
 
+    def write(results: list[dict]) -> None:
+        """The report so far (rewritten after every model: a long run keeps what it measured)."""
+        if not args.out:
+            return
+        report = {
+            "benchmark": "precision_fidelity",
+            "bar": BAR,
+            "machine": {
+                "platform": platform.platform(),
+                "processor": platform.processor() or platform.machine(),
+                "cpu_count": os.cpu_count(),
+                # Other work on the machine while this ran (latency is only comparable within
+                # one model's round-robin).
+                "load_average_at_write": [round(x, 2) for x in os.getloadavg()],
+            },
+            "video": None
+            if clip is None
+            else {"clip": "bikes.mp4", "frames_tracked": args.video_frames, "objects": 2},
+            "latency": None
+            if "latency" not in args.parts
+            else {
+                "image": "astronaut 512x512",
+                "rounds": args.rounds,
+                "threads": "onnxruntime default",
+            },
+            "results": results,
+        }
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(report, indent=1) + "\n")
+        print(f"wrote {args.out}", file=sys.stderr)
+
     from sam2web.manifest import read_manifest
     from sam2web.predict.image import Predictor
 
@@ -442,31 +473,8 @@ def main(argv=None) -> int:
             row["summary"] = summarize(row)
             log(table([row]).splitlines()[-1])
         results.extend(rows)
-    report = {
-        "benchmark": "precision_fidelity",
-        "bar": BAR,
-        "machine": {
-            "platform": platform.platform(),
-            "processor": platform.processor() or platform.machine(),
-            "cpu_count": os.cpu_count(),
-        },
-        "video": None
-        if clip is None
-        else {"clip": "bikes.mp4", "frames_tracked": args.video_frames, "objects": 2},
-        "latency": None
-        if "latency" not in args.parts
-        else {
-            "image": "astronaut 512x512",
-            "rounds": args.rounds,
-            "threads": "onnxruntime default",
-        },
-        "results": results,
-    }
+        write(results)
     print(table(results))
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=1) + "\n")
-        print(f"wrote {args.out}", file=sys.stderr)
     return 0
 
 
