@@ -668,7 +668,11 @@ def gpu_size(args, size: str, result: dict, save, budget_s: float) -> None:
     t0 = time.perf_counter()
     model = seed_zero_model(manifest)
     official = official_predictor(model, manifest, args.device)
-    result["torch"] = {"build_s": time.perf_counter() - t0, "flags": torch_flags()}
+    result["torch"] = {
+        "build_s": time.perf_counter() - t0,
+        "device": str(next(official.parameters()).device),
+        "flags": torch_flags(),
+    }
     for dtype in ("fp32", "bf16"):
         if dtype == "bf16" and not in_time("torch bf16"):
             break
@@ -700,7 +704,8 @@ def official_predictor(model, manifest, device: str):
     from sam2web.export.video_verify import official_video_predictor
 
     predictor = official_video_predictor(model, get_spec(manifest.model_id))
-    return predictor.to(torch.device("cuda" if device == "webgpu" else "cpu"))
+    cuda = device == "webgpu" and torch.cuda.is_available()  # (WebGPU on a CPU: PyTorch CPU)
+    return predictor.to(torch.device("cuda" if cuda else "cpu"))
 
 
 def track_official(predictor, clip: Path, frames: int, objects: int, dtype: str) -> dict:
