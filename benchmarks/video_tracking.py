@@ -35,6 +35,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -605,7 +606,7 @@ def run_gpu(args) -> None:
             "frames": args.frames,
             "objects": args.objects,
             "onnxruntime": ort.__version__,
-            "torch": torch.__version__,
+            "torch_version": torch.__version__,
             "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
             "time_budget_s": budget,
         }
@@ -691,7 +692,7 @@ def gpu_size(args, size: str, result: dict, save, budget_s: float) -> None:
     # dynamic-vs-padded timing answers for all (--padding-sizes).
     if size in args.padding_sizes and in_time("memory attention padding"):
         result["padding"] = padding_comparison(
-            bundle, args.device, args.out, args.threads, runs=args.padding_runs, model=model
+            bundle, args.device, args.work, args.threads, runs=args.padding_runs, model=model
         )
         save()
     result["seconds"] = time.perf_counter() - started
@@ -996,6 +997,12 @@ def main() -> None:
     gpu.add_argument("--objects", type=int, default=1, choices=[1, 2])
     gpu.add_argument("--threads", type=int, default=None)
     gpu.add_argument("--padding-sizes", nargs="*", default=["tiny"], help="none: skip it")
+    gpu.add_argument(
+        "--work",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "sam2web-video-bench",
+        help="where the padded graph is exported (not --out: it is tens of MB)",
+    )
     gpu.add_argument("--padding-runs", type=int, default=10)
     gpu.add_argument(
         "--time-budget-s",
