@@ -375,6 +375,8 @@ def padding_comparison(
             result["padded_captured_ms"] = captured_ms(path, padded.pad_feeds(feeds), runs)
         except Exception as e:
             result["padded_captured_error"] = f"{type(e).__name__}: {e}"
+        captured = {k: v for k, v in result.items() if k.startswith("padded_captured")}
+        print(json.dumps(captured), flush=True)  # the log keeps it if the JSON is lost
     return result
 
 
