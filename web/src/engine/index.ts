@@ -130,13 +130,13 @@ export class Sam2Engine {
 
   static async create(options: EngineOptions = {}): Promise<Sam2Engine> {
     const renderer = options.maskRenderer ?? 'auto';
-    // 'auto' tries the WebGPU overlay too: a click's mask is on screen a frame sooner on a real GPU
-    // (benchmarks/results/browser-h100/). The probe skips CPU-emulated adapters unless forced.
+    // A forced WebGPU overlay is tried before the worker opens its device: where showing a WebGPU
+    // canvas kills the GPU process (CI's SwiftShader/ANGLE), the worker's device survives.
     const canvasProblem =
-      options.backend === 'wasm' || (renderer !== 'webgpu' && renderer !== 'auto')
+      options.backend === 'wasm' || renderer !== 'webgpu'
         ? `mask renderer ${renderer}`
         : options.probeCanvas
-          ? await probeCanvas(options.probeCanvas(), renderer === 'webgpu')
+          ? await probeCanvas(options.probeCanvas(), true)
           : 'no canvas to try';
     const engine = new Sam2Engine();
     engine.canvasProblem = canvasProblem;
@@ -145,10 +145,16 @@ export class Sam2Engine {
       type: 'init',
       backend: options.backend ?? 'auto',
       numThreads,
-      maskRenderer: options.maskRenderer ?? 'auto',
+      maskRenderer: renderer,
       graphCapture: options.graphCapture ?? 'auto',
       adapter: options.adapter ?? 'auto',
     });
+    // 'auto' uses the WebGPU overlay on a hardware adapter: a click's mask is on screen a frame
+    // sooner (benchmarks/results/browser-h100/). Tried only once the worker has found one, so a
+    // machine without any adapter is never asked again (Chromium warns on every empty request).
+    if (renderer === 'auto' && engine.info.backend === 'webgpu' && !engine.info.software) {
+      engine.canvasProblem = options.probeCanvas ? await probeCanvas(options.probeCanvas(), false) : 'no canvas to try';
+    }
     return engine;
   }
 
