@@ -46,9 +46,9 @@ from sam2web.predict.sessions import Sessions
 OUTPUT_MODES = ("binary_mask", "uncompressed_rle", "coco_rle")
 BATCH_ROLE = "decoder_batch"
 DEFAULT_PRED_IOU_THRESH = {"sam2": 0.8, "sam1": 0.88}
-# Logits of this many full-resolution pixels are upsampled at a time (bounds the memory a batch
-# takes on large images; the official code upsamples a whole batch at once).
-_UPSAMPLE_PIXELS = 1 << 25
+# Logits of this many pixels are upsampled at a time (bounds the memory a batch takes on large
+# images; the official code upsamples a whole batch at once). 2**23 float32: 32 MB.
+_UPSAMPLE_PIXELS = 1 << 23
 
 
 class GridError(Sam2WebError):
@@ -317,7 +317,9 @@ class AutomaticMaskGenerator:
                 logits_low, self.predictor.mask_threshold, self.min_mask_region_area
             )
         # Upsample, score stability, binarize: a chunk of masks at a time.
-        step = max(1, _UPSAMPLE_PIXELS // (crop_hw[0] * crop_hw[1]))
+        # (SAM1's upsampling goes through the model's input size first: bound that stage too.)
+        largest = max(crop_hw[0] * crop_hw[1], self.predictor.input_size**2)
+        step = max(1, _UPSAMPLE_PIXELS // largest)
         kept_masks, kept = [], []
         stability = []
         for s in range(0, len(logits_low), step):
