@@ -24,6 +24,7 @@ import json
 import shutil
 import sys
 import types
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -473,3 +474,13 @@ def test_explicit_grids_and_progress(random_sam2):
     assert len(records) == 9
     points = sorted({tuple(r["point_coords"][0]) for r in records})
     assert points == sorted([(240.0, 180.0), (48.0, 324.0), (360.0, 90.0)])
+
+
+def test_the_browser_engines_reference_data_is_up_to_date():
+    """web/test/fixtures/everything.json (the TypeScript arithmetic's reference) is what this
+    sam2web's amg.py computes now."""
+    import subprocess
+
+    script = Path(__file__).parents[1] / "web" / "test" / "fixtures" / "make_everything_fixtures.py"
+    proc = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr

@@ -8,6 +8,7 @@
 // Every call takes an optional AbortSignal; a cancelled call rejects with EngineError('cancelled').
 
 import { deserializeError, EngineError } from './errors';
+import type { AdoptResult, EverythingOptions, EverythingProgress, EverythingResult } from './everything';
 import { probeCanvas } from './gpuOverlay';
 import { Lanes } from './lanes';
 import type {
@@ -40,6 +41,8 @@ import type {
 } from './protocol';
 
 export type { EngineErrorCode } from './errors';
+export type { AdoptResult, EverythingMask, EverythingOptions, EverythingProgress, EverythingResult } from './everything';
+export { everythingCoco, maskColor } from './everything';
 export type { BundleManifest } from './manifest';
 export { capabilityBytes, parseManifest, requireCapability } from './manifest';
 export type { Box, Point } from './protocol';
@@ -282,6 +285,28 @@ export class Sam2Engine {
   /** 'mask' / 'cutout' PNG of the first object; 'coco' JSON (RLE) or 'svg' of all objects. */
   exportMasks(kind: ExportKind, objects: ExportObject[], threshold: number, fileName: string, options: CallOptions = {}): Promise<Blob> {
     return this.call({ type: 'export', kind, objects, threshold, fileName }, options);
+  }
+
+  /** Segment everything on the current image (the official automatic mask generator, in the
+   * worker): progress per batch of grid points, with that batch's new masks painted; cancel with
+   * the signal. null when a newer image or model superseded it meanwhile. */
+  async segmentEverything(options: EverythingOptions = {}, call: CallOptions<EverythingProgress> = {}): Promise<EverythingResult | null> {
+    const generation = this.generation;
+    const result = await this.call({ type: 'everything', options }, call);
+    if (generation === this.generation) return result;
+    result.colorMap.close();
+    return null;
+  }
+
+  /** Mask `index` of the last segment-everything result, drawn in `color` (hover highlights). */
+  everythingMask(index: number, color: [number, number, number]): Promise<ImageBitmap> {
+    return this.call({ type: 'everythingMask', index, color });
+  }
+
+  /** Mask `index` of the last segment-everything result as an object: its grid point decoded as a
+   * click, and the candidate closest to the mask. */
+  adoptEverything(index: number): Promise<AdoptResult> {
+    return this.call({ type: 'everythingAdopt', index });
   }
 
   cacheInfo(): Promise<CacheInfo> {

@@ -4,6 +4,7 @@
 // worker's errors arrive as the engine's one error type (errors.ts).
 
 import type { EngineErrorCode } from './errors';
+import type { AdoptResult, EverythingOptions, EverythingProgress, EverythingResult } from './everything';
 import type { AdapterChoice } from './gpuDevice';
 import type { BundleManifest } from './manifest';
 
@@ -203,6 +204,12 @@ export interface Api {
   export: { request: { kind: ExportKind; objects: ExportObject[]; threshold: number; fileName: string }; result: Blob; progress: never };
   cacheInfo: { request: NoFields; result: CacheInfo; progress: never };
   clearCache: { request: NoFields; result: null; progress: never };
+  /** Segment everything on the current image (everything.ts); progress streams each batch. */
+  everything: { request: { options: EverythingOptions }; result: EverythingResult; progress: EverythingProgress };
+  /** Mask `index` of the last segment-everything result, drawn (hover highlight). */
+  everythingMask: { request: { index: number; color: [number, number, number] }; result: ImageBitmap; progress: never };
+  /** Mask `index` of the last segment-everything result as an object (its point decoded). */
+  everythingAdopt: { request: { index: number }; result: AdoptResult; progress: never };
   /** Testing: destroy the GPU device, as a driver reset would. */
   loseDevice: { request: NoFields; result: null; progress: never };
   /** Testing: hold decodes (they wait, as behind a slow GPU) until released. Answered at once. */
@@ -216,8 +223,9 @@ export type Request<K extends RequestType = RequestType> = { [P in K]: { type: P
 export type Result<K extends RequestType> = Api[K]['result'];
 export type ProgressOf<K extends RequestType> = Api[K]['progress'];
 
-/** Requests the worker answers at once, outside its one-at-a-time queue. */
-export const IMMEDIATE: ReadonlySet<RequestType> = new Set<RequestType>(['holdDecodes', 'failNextCapture']);
+/** Requests the worker answers at once, outside its one-at-a-time queue (a lost device, as a
+ * driver reset, strikes whatever is running: a long segment-everything run, say). */
+export const IMMEDIATE: ReadonlySet<RequestType> = new Set<RequestType>(['holdDecodes', 'failNextCapture', 'loseDevice']);
 
 /** Page -> worker. */
 export type ToWorker = { id: number; request: Request } | { cancel: number };
@@ -239,5 +247,14 @@ export function transferablesOf(result: unknown): Transferable[] {
     return rendered ? [rendered.bitmap] : [];
   }
   if (Array.isArray(result)) return result.flatMap((r) => (r && typeof r === 'object' && 'bitmap' in r ? [r.bitmap as ImageBitmap] : []));
+  if (result && typeof result === 'object' && typeof ImageBitmap !== 'undefined') {
+    // Segment everything: a progress event's layer, a result's colour map and label map.
+    const r = result as { layer?: unknown; colorMap?: unknown; labels?: unknown };
+    const moved: Transferable[] = [];
+    if (r.layer instanceof ImageBitmap) moved.push(r.layer);
+    if (r.colorMap instanceof ImageBitmap) moved.push(r.colorMap);
+    if (r.colorMap && r.labels instanceof Uint16Array) moved.push(r.labels.buffer as ArrayBuffer);
+    return moved;
+  }
   return [];
 }

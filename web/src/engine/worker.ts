@@ -6,6 +6,7 @@
 import { Backend } from './backend';
 import { decodePrompt } from './decodePrompt';
 import { EngineError, serializeError, throwIfCancelled } from './errors';
+import { adoptEverything, dropEverythingResult, everythingMask, releaseEverything, segmentEverything } from './everything';
 import { exportMasks } from './exportMasks';
 import { GpuOverlay } from './gpuOverlay';
 import { ImageSession } from './imageSession';
@@ -50,6 +51,8 @@ function current(): { model: LoadedModel; image: ImageSession } {
 function forget(what: 'model' | 'image') {
   image?.dispose();
   image = null;
+  if (what === 'model') releaseEverything();
+  else dropEverythingResult();
   if (overlay && !backend?.lost) {
     overlay.keep(new Set());
     overlay.present();
@@ -170,6 +173,17 @@ const handlers: Handlers = {
     if (!image) throw new EngineError('no image', 'state');
     return exportMasks(image, req);
   },
+  everything(req, call) {
+    const c = current();
+    return segmentEverything(ready(), c.model, c.image, req.options, call.signal, call.progress);
+  },
+  everythingMask(req) {
+    return everythingMask(image, req.index, req.color);
+  },
+  everythingAdopt(req) {
+    const c = current();
+    return adoptEverything(c.model, c.image, req.index);
+  },
   cacheInfo: () => cacheInfo(),
   async clearCache() {
     await clearCache();
@@ -211,7 +225,10 @@ async function answer(id: number, request: Request, controller: AbortController)
   try {
     throwIfCancelled(controller.signal, `the ${request.type} request`);
     const handler = handlers[request.type] as (req: Request, call: Call<RequestType>) => Promise<Result<RequestType>> | Result<RequestType>;
-    const result = await handler(request, { signal: controller.signal, progress: (progress) => post({ id, progress }) });
+    const result = await handler(request, {
+      signal: controller.signal,
+      progress: (progress) => post({ id, progress }, transferablesOf(progress)),
+    });
     post({ id, ok: true, result }, transferablesOf(result));
   } catch (e) {
     const { error, code } = serializeError(e, backend?.lost ? 'device-lost' : 'internal');

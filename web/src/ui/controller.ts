@@ -5,6 +5,7 @@
 import type { DecodeResult, ExportKind, ExportObject, ModelInfo, Point, Prompt } from '../engine';
 import { capabilityBytes, EngineError, Sam2Engine, SECURE_CONTEXT_HELP, webGpuHelp } from '../engine';
 import { CanvasInput } from './canvasInput';
+import { EverythingPanel } from './everything';
 import { decodeBitmap, decodeImageFile, ImageInputError } from './imageInput';
 import { mb, notice, showProgress, status } from './notices';
 import { Sidebar } from './sidebar';
@@ -33,6 +34,8 @@ export class Controller {
   private readonly stage = new Stage();
   private readonly sidebar: Sidebar;
   private readonly input: CanvasInput;
+  /** Segment everything: its masks take the stage's clicks and hovers while shown. */
+  private readonly everything: EverythingPanel;
   private models: ModelInfo[] = [];
   private currentModel: ModelInfo | null = null;
   private imageBlob: Blob | null = null;
@@ -84,15 +87,31 @@ export class Controller {
     this.input = new CanvasInput(this.stage.prompts, {
       imageSize: () => (this.imageBlob ? this.stage.size : null),
       press: (x, y) => this.dropPreviewUnlessAt(x, y),
-      click: (x, y, negative) =>
-        void this.prompt(() => this.work.addPoint([x, y, negative ? 0 : 1]), negative ? null : this.previewAt(x, y)),
+      click: (x, y, negative) => {
+        if (!this.everything.click(x, y))
+          void this.prompt(() => this.work.addPoint([x, y, negative ? 0 : 1]), negative ? null : this.previewAt(x, y));
+      },
       box: (box) => void this.prompt(() => this.work.setBox(box)),
-      hover: (x, y) => void this.hoverPreview(x, y),
+      hover: (x, y) => {
+        if (!this.everything.hover(x, y)) void this.hoverPreview(x, y);
+      },
       leave: () => {
+        this.everything.leave();
         this.stage.setPreview(null);
         this.stage.paintOverlay();
       },
       dragging: (box) => this.stage.drawPrompts(this.work.objects, this.work.activeId, box),
+    });
+    this.everything = new EverythingPanel({
+      engine: () => this.engine,
+      ready: () => this.encoded,
+      imageName: () => this.imageName,
+      modelId: () => this.currentModel?.id ?? '',
+      adopt: (r) => {
+        const candidates = Array.from({ length: r.numMasks }, (_, i) => r.lowRes.slice(i * LOW, (i + 1) * LOW));
+        this.work.adopt([r.point[0], r.point[1], 1], candidates, Array.from(r.scores), r.chosen);
+        void this.redraw();
+      },
     });
   }
 
@@ -170,6 +189,7 @@ export class Controller {
     const abort = new AbortController();
     this.loadAbort = abort;
     this.currentModel = model;
+    this.everything.reset();
     const select = $<HTMLSelectElement>('model-select');
     select.value = model.id;
     this.encoded = false;
@@ -290,6 +310,7 @@ export class Controller {
     $('dropzone').hidden = true;
     $('stage').hidden = false;
     this.work.reset();
+    this.everything.reset();
     this.overlaySignature.clear();
     this.inFlight.clear();
     this.refresh();

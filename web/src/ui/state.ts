@@ -96,6 +96,27 @@ export class Workspace {
     return this.create();
   }
 
+  /** A mask made elsewhere (segment everything) as an object: its point and the decoder's
+   * candidates for it, `chosen` shown. The active object takes it while it is still empty. */
+  adopt(point: Point, candidates: Float32Array[], scores: number[], chosen: number): SegObject {
+    this.checkpoint();
+    const empty = !hasPrompts(this.active) && !this.active.candidates.length;
+    const o = empty ? this.active : this.create();
+    this.activeId = o.id;
+    const rev = next(); // prompts and mask of one revision: nothing to decode
+    return this.replace(o.id, {
+      points: [point],
+      box: null,
+      promptRev: rev,
+      maskRev: rev,
+      parentRev: 0,
+      candidates,
+      scores,
+      chosen,
+      version: next(),
+    });
+  }
+
   rename(id: number, name: string): void {
     const o = this.find(id);
     const trimmed = name.trim();
