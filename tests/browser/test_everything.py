@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pytest
 from PIL import Image
 from pycocotools import mask as mask_utils
 
@@ -50,20 +49,6 @@ def assert_same(browser: list[dict], python: list[dict]) -> float:
     for i, j, _ in pairs:
         assert browser[i]["crop_box"] == python[j]["crop_box"]
     return min(ious, default=1.0)
-
-
-@pytest.fixture(scope="module")
-def fresh_server(tmp_path_factory):
-    srv = Server(tmp_path_factory.mktemp("empty-store"), builtin=True)
-    yield srv
-    srv.stop()
-
-
-@pytest.fixture(scope="module")
-def coins_png(tmp_path_factory, photos):
-    path = tmp_path_factory.mktemp("coins") / "coins.png"
-    Image.fromarray(photos["coins"]).save(path)
-    return path
 
 
 def test_built_in_model_everything_matches_python_and_the_page_flow(
