@@ -10,13 +10,15 @@ import signal
 import subprocess
 import sys
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 from pycocotools import mask as mask_utils
+from scipy import ndimage
 
 from sam2web.cli import main
 from sam2web.export.models import TEST_MODEL_ID
@@ -218,7 +220,8 @@ def test_track_two_objects_every_format_as_the_python_api(tmp_path, clip, video_
         clip,
         *prompts,
         *("--end", "4", "--out", out, "--models", video_store),
-        *("--format", "png", "--format", "coco", "--format", "mp4", "--json"),
+        *("--format", "png", "--format", "coco", "--format", "mp4", "--format", "cvat"),
+        "--json",
     )
     summary = json.loads(proc.stdout)
     assert summary["tracked"] == 5 and summary["objects"] == [1, 2]
@@ -254,6 +257,27 @@ def test_track_two_objects_every_format_as_the_python_api(tmp_path, clip, video_
             got = np.zeros_like(mask) if ann is None else mask_utils.decode(ann["segmentation"])
             assert (got.astype(bool) != mask).mean() < 1e-3, (i, obj_id)
     assert 0.01 < np.mean(areas) < 0.99  # informative masks: not all empty, not all full
+    # CVAT for video: a track per object, per frame the polygon of its largest part (holes
+    # filled), or outside="1" where the object is absent.
+    tracks = {t.get("label"): t for t in ET.parse(out / "tracks.xml").getroot().iter("track")}
+    assert sorted(tracks) == ["object 1", "object 2"]
+    for i, (ids, logits) in expected.items():
+        for k, obj_id in enumerate(ids):
+            mask = logits[k, 0] > 0
+            shape = tracks[f"object {obj_id}"].find(f"polygon[@frame='{i}']")
+            if not mask.any():
+                assert shape is None or shape.get("outside") == "1"
+                continue
+            parts, count = ndimage.label(mask)
+            largest = ndimage.binary_fill_holes(
+                parts == 1 + np.argmax(ndimage.sum(mask, parts, range(1, count + 1)))
+            )
+            points = [tuple(map(float, p.split(","))) for p in shape.get("points").split(";")]
+            drawn = Image.new("L", (176, 144))
+            ImageDraw.Draw(drawn).polygon(points, outline=1, fill=1)
+            got = np.asarray(drawn, bool)
+            assert shape.get("outside") == "0"
+            assert (got & largest).sum() / (got | largest).sum() >= 0.98, (i, obj_id)
     with av.open(str(out / "overlay.mp4")) as c:
         frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
     assert len(frames) == 5 and frames[0].shape == (144, 176, 3)

@@ -284,7 +284,7 @@ class _PromptOrderCommand(typer.core.TyperCommand):
         return parser
 
 
-TRACK_FORMATS = ("png", "coco", "mp4")
+TRACK_FORMATS = ("png", "coco", "mp4", "cvat")
 
 
 def _check_track_formats(values: list[str]) -> list[str]:
@@ -335,7 +335,8 @@ def track(
         "--format",
         metavar="FORMAT",
         callback=_check_track_formats,
-        help="png (OUT/masks/00000.png...), coco (OUT/tracks.json) or mp4 (OUT/overlay.mp4); "
+        help="png (OUT/masks/00000.png...), coco (OUT/tracks.json), mp4 (OUT/overlay.mp4) or "
+        "cvat (OUT/tracks.xml, CVAT for video); "
         "repeat for several.",
     ),
     reverse: bool = typer.Option(False, help="Track backwards in time."),
@@ -759,6 +760,15 @@ def models_remove(
     out.print(
         f"removed {model_id}" + (f" (a link; {link} is kept)" if link else ""), highlight=False
     )
+
+
+def _register_convert() -> None:
+    from sam2web.cli_convert import convert
+
+    app.command()(convert)
+
+
+_register_convert()
 
 
 def main(argv: list[str] | None = None) -> None:
