@@ -19,6 +19,7 @@ from PIL import Image
 
 from sam2web.builtin import MINISAM_ID
 from sam2web.predict.predictor import Predictor
+from sam2web.web_inputs import is_current
 
 from app_driver import AppPage, iou
 from replay import replay
@@ -61,6 +62,11 @@ def _build_wheel(tree: Path, out: Path, env: dict) -> subprocess.CompletedProces
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
+    if not is_current(ROOT / "web", ROOT / "src" / "sam2web" / "server" / "static"):
+        pytest.fail(
+            "the built app is older than web/ (built by `npm run build` alone?): "
+            "`.venv/bin/pip install --no-deps -e .` rebuilds it and records its inputs"
+        )
     tmp = tmp_path_factory.mktemp("wheel-build")
     result = _build_wheel(_copy_tree(tmp / "tree"), tmp / "dist", _no_node_env(tmp))
     assert result.returncode == 0, result.stdout + result.stderr
