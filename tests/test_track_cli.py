@@ -22,6 +22,7 @@ from scipy import ndimage
 
 from sam2web.cli import main
 from sam2web.export.models import TEST_MODEL_ID
+from sam2web.formats.polygons import outer_polygons
 from sam2web.predict.video import VideoPredictor
 from sam2web.store import ModelStore
 
@@ -261,23 +262,26 @@ def test_track_two_objects_every_format_as_the_python_api(tmp_path, clip, video_
     # filled), or outside="1" where the object is absent.
     tracks = {t.get("label"): t for t in ET.parse(out / "tracks.xml").getroot().iter("track")}
     assert sorted(tracks) == ["object 1", "object 2"]
-    for i, (ids, logits) in expected.items():
-        for k, obj_id in enumerate(ids):
-            mask = logits[k, 0] > 0
+    for i, (ids, _) in expected.items():
+        for obj_id in ids:
+            ann = by_frame.get(i, {}).get(obj_id)  # the CLI's own mask (checked above)
             shape = tracks[f"object {obj_id}"].find(f"polygon[@frame='{i}']")
-            if not mask.any():
+            if ann is None:
                 assert shape is None or shape.get("outside") == "1"
                 continue
+            mask = mask_utils.decode(ann["segmentation"]).astype(bool)
             parts, count = ndimage.label(mask)
-            largest = ndimage.binary_fill_holes(
-                parts == 1 + np.argmax(ndimage.sum(mask, parts, range(1, count + 1)))
-            )
+            largest = ndimage.sum(mask, parts, range(1, count + 1)).max()
             points = [tuple(map(float, p.split(","))) for p in shape.get("points").split(";")]
+            assert shape.get("outside") == "0"
+            assert points == outer_polygons(mask)[0], (i, obj_id)
             drawn = Image.new("L", (176, 144))
             ImageDraw.Draw(drawn).polygon(points, outline=1, fill=1)
             got = np.asarray(drawn, bool)
-            assert shape.get("outside") == "0"
-            assert (got & largest).sum() / (got | largest).sum() >= 0.98, (i, obj_id)
+            # (Parts touching at a corner may share one outline: on these noisy random-weight
+            # masks up to ~1-2% of the drawn pixels are background they enclose.)
+            outside = (got & ~ndimage.binary_fill_holes(mask)).sum()
+            assert outside <= 0.03 * got.sum() and got.sum() >= largest, (i, obj_id)
     with av.open(str(out / "overlay.mp4")) as c:
         frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
     assert len(frames) == 5 and frames[0].shape == (144, 176, 3)

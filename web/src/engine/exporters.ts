@@ -164,3 +164,46 @@ export function svgDocument(
     `viewBox="0 0 ${width} ${height}">\n${paths.join('\n')}\n</svg>\n`
   );
 }
+
+/** Twice the shoelace area with y down: positive for outer outlines, negative for holes. */
+function signedArea2(p: number[]): number {
+  let s = 0;
+  for (let i = 0; i < p.length; i += 2) {
+    const j = (i + 2) % p.length;
+    s += p[i] * p[j + 1] - p[j] * p[i + 1];
+  }
+  return s;
+}
+
+/**
+ * One polygon per connected part of the mask (holes filled, largest first) through the centres
+ * of its boundary pixels, in pixel coordinates (pixel centres on integers): what the polygon
+ * dataset formats hold, and what their tools' rasterisers (PIL, OpenCV: outline included) turn
+ * back into the mask. The same as sam2web.formats.polygons.outer_polygons in Python.
+ */
+export function centreOutlines(bits: Uint8Array, width: number, height: number): number[][] {
+  const outer = tracePolygons(bits, width, height).filter((p) => signedArea2(p) > 0);
+  outer.sort((a, b) => signedArea2(b) - signedArea2(a));
+  return outer.map((loop) => {
+    const n = loop.length / 2;
+    const out: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const p = (i + n - 1) % n,
+        q = (i + 1) % n;
+      const [px, py, cx, cy, qx, qy] = [loop[2 * p], loop[2 * p + 1], loop[2 * i], loop[2 * i + 1], loop[2 * q], loop[2 * q + 1]];
+      // Half a pixel along both edges' inward (right-hand) normals, then to centre coordinates.
+      const d1x = Math.sign(cx - px),
+        d1y = Math.sign(cy - py),
+        d2x = Math.sign(qx - cx),
+        d2y = Math.sign(qy - cy);
+      const x = cx + 0.5 * (-d1y - d2y) - 0.5,
+        y = cy + 0.5 * (d1x + d2x) - 0.5;
+      const k = out.length;
+      if (!k || out[k - 2] !== x || out[k - 1] !== y) out.push(x, y);
+    }
+    if (out.length > 2 && out[0] === out[out.length - 2] && out[1] === out[out.length - 1]) out.length -= 2;
+    // A part one pixel wide collapses to a line or a point: still three vertices.
+    while (out.length < 6) out.push(out[out.length - 2], out[out.length - 1]);
+    return out;
+  });
+}

@@ -152,7 +152,7 @@ export interface ExportObject {
   score: number;
 }
 
-export type ExportKind = 'mask' | 'cutout' | 'coco' | 'svg';
+export type ExportKind = 'mask' | 'cutout' | 'coco' | 'svg' | 'yolo' | 'labelme' | 'cvat';
 
 export interface RenderRequest extends MaskStyle {
   objectId: number;

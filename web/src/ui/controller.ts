@@ -629,7 +629,7 @@ export class Controller {
   }
 
   async download(kind: ExportKind): Promise<void> {
-    const objects = this.exportObjects(kind === 'coco' || kind === 'svg');
+    const objects = this.exportObjects(kind !== 'mask' && kind !== 'cutout');
     if (!objects.length) {
       status('Nothing to export yet: click the image to make a mask.', true);
       return;
@@ -637,7 +637,15 @@ export class Controller {
     try {
       const blob = await this.engine.exportMasks(kind, objects, display().threshold, this.imageName);
       const base = this.imageName.replace(/\.[^.]+$/, '');
-      const names = { mask: `${base}-mask.png`, cutout: `${base}-cutout.png`, coco: `${base}-coco.json`, svg: `${base}-masks.svg` };
+      const names = {
+        mask: `${base}-mask.png`,
+        cutout: `${base}-cutout.png`,
+        coco: `${base}-coco.json`,
+        svg: `${base}-masks.svg`,
+        yolo: `${base}-yolo.zip`,
+        labelme: `${base}.json`, // LabelMe finds an image's annotations by its stem
+        cvat: `${base}-cvat.xml`,
+      };
       const a = document.createElement('a');
       a.href = URL.createObjectURL(blob);
       a.download = names[kind];

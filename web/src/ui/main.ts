@@ -63,7 +63,8 @@ function wire(app: Controller) {
   };
   $('show-fill').onchange = () => void app.redraw();
   $('show-contour').onchange = () => void app.redraw();
-  for (const kind of ['mask', 'cutout', 'coco', 'svg'] as const) $(`export-${kind}`).onclick = () => void app.download(kind);
+  for (const kind of ['mask', 'cutout', 'coco', 'svg', 'yolo', 'labelme', 'cvat'] as const)
+    $(`export-${kind}`).onclick = () => void app.download(kind);
   $('clear-cache').onclick = () => void app.clearCache();
   $('cancel-load').onclick = () => app.cancelLoad();
 }
