@@ -762,13 +762,15 @@ def models_remove(
     )
 
 
-def _register_convert() -> None:
+def _register_commands() -> None:
     from sam2web.cli_convert import convert
+    from sam2web.cli_site import build_site
 
     app.command()(convert)
+    app.command("build-site")(build_site)
 
 
-_register_convert()
+_register_commands()
 
 
 def main(argv: list[str] | None = None) -> None:

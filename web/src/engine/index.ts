@@ -11,6 +11,7 @@ import { deserializeError, EngineError } from './errors';
 import type { AdoptResult, EverythingOptions, EverythingProgress, EverythingResult } from './everything';
 import { probeCanvas } from './gpuOverlay';
 import { Lanes } from './lanes';
+import { withAbsoluteUrls } from './modelFiles';
 import type {
   AdapterChoice,
   Api,
@@ -209,11 +210,13 @@ export class Sam2Engine {
     });
   }
 
-  /** Download (or take from the OPFS cache), verify and open a model's sessions. */
+  /** Download (or take from the OPFS cache), verify and open a model's sessions. Relative file
+   * URLs are relative to the page (its document's base URL). */
   loadModel(model: ModelInfo, options: CallOptions<LoadProgress> = {}): Promise<LoadResult> {
     this.generation++;
     this.lanes.clear();
-    return this.call({ type: 'load', model }, options);
+    const base = typeof document === 'undefined' ? self.location.href : document.baseURI;
+    return this.call({ type: 'load', model: withAbsoluteUrls(model, base) }, options);
   }
 
   /** Encode an image (any size; squashed or fitted to the model's input, never cropped); null

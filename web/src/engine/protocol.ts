@@ -23,6 +23,8 @@ export interface ModelFile {
   url: string;
   bytes: number;
   sha256: string;
+  /** A file served in consecutive parts (modelFiles.ts). */
+  parts?: { partBytes: number; urls: string[] };
 }
 
 /** A model as the server lists it (`/api/models`; the same keys as `sam2web models list --json`,
@@ -42,6 +44,8 @@ export interface ModelInfo {
   bytes: number;
   download_bytes: Record<string, number>;
   urls: Record<string, string>;
+  /** Files split into parts by a static site (`sam2web build-site`): see modelFiles.ts. */
+  parts?: Record<string, { part_bytes: number; urls: string[] }>;
   manifest: BundleManifest;
 }
 
