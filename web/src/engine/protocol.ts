@@ -192,6 +192,9 @@ export interface Api {
       maskRenderer: MaskRendererChoice;
       graphCapture: GraphCaptureChoice;
       adapter: AdapterChoice;
+      /** Where onnxruntime-web's runtime files (.mjs + .wasm) are, absolute; default: ort/ one
+       * level above the worker script. */
+      runtimeUrl?: string;
     };
     result: EngineInfo;
     progress: never;
