@@ -39,7 +39,9 @@ def draw(points, height, width):
     return np.asarray(image, bool)
 
 
-def test_exports_yolo_labelme_cvat_match_python(plain_browser, builtin_server, photo_files, photos):
+def test_exports_yolo_labelme_cvat_match_python_and_import_back(
+    plain_browser, builtin_server, photo_files, photos, tmp_path
+):
     page = plain_browser.new_page(viewport={"width": 1300, "height": 900}, accept_downloads=True)
     app = AppPage(page, builtin_server.url).open()
     app.upload(photo_files["chelsea"])  # 451x300
@@ -101,4 +103,63 @@ def test_exports_yolo_labelme_cvat_match_python(plain_browser, builtin_server, p
             [tuple(map(float, p.split(","))) for p in s.get("points").split(";")] for s in shapes
         ]
         assert points == polygons
+
+    # Import: the app's COCO export (exact masks) back in as objects, named as before, then a
+    # click refines one (the decoder gets the imported mask as its mask input).
+    coco_file = tmp_path / "chelsea-coco.json"
+    coco_file.write_text(json.dumps(coco))
+    rendered = app._data("rendered")
+    page.set_input_files("#import-annotations", str(coco_file))
+    app._wait_change("rendered", rendered)
+    assert "Imported 2 object(s)" in app.status()
+    assert [o["name"] for o in app.objects()] == labels * 2
+    again = json.loads(app.download("coco"))["annotations"]
+    imported = [mask_utils.decode(a["segmentation"]).astype(bool) for a in again[2:]]
+    assert all(iou(a, b) >= IMPORT_IOU for a, b in zip(imported, masks, strict=True))
+    point = app.objects()[1]["points"][0]
+    app.click(point[0] / width, point[1] / height)  # adds to the active object: the last import
+    low = mask_to_low_res_longest_side(masks[1], 1024)
+    r = predictor.predict(points=[point[:2]], labels=[1], mask_input=low[None], multimask=False)
+    best = int(np.argmax(r.scores))
+    expected = predictor.upsample(r.low_res_logits[best][None])[0] > 0
+    assert iou(app.mask(), expected) >= 0.99
+    # LabelMe's polygons, drawn by the page's canvas (pixel centres, outline): holes filled.
+    labelme_file = tmp_path / "chelsea.json"
+    labelme_file.write_text(json.dumps(doc))
+    rendered = app._data("rendered")
+    page.set_input_files("#import-annotations", str(labelme_file))
+    app._wait_change("rendered", rendered)
+    assert [o["name"] for o in app.objects()][4:] == labels
+    again = json.loads(app.download("coco"))["annotations"]
+    imported = [mask_utils.decode(a["segmentation"]).astype(bool) for a in again[4:]]
+    filled = [ndimage.binary_fill_holes(m) for m in masks]
+    assert all(iou(a, b) >= IMPORT_IOU for a, b in zip(imported, filled, strict=True))
+    # Not this image's annotations: said so, nothing added.
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({**doc, "imageWidth": 640}))
+    page.set_input_files("#import-annotations", str(other))
+    app.wait_until(lambda: "640x300 image" in app.status(), "the size mismatch reported")
+    assert len(app.objects()) == 6
     page.close()
+
+
+# Imported masks become 256x256 low-res logits (SAM's mask input): what the app then draws is
+# the mask within IoU 0.999 on these photos (0.99 asserted).
+IMPORT_IOU = 0.99
+
+
+def mask_to_low_res_longest_side(mask, size):
+    """web/src/engine/maskToLowRes.ts for SAM1's geometry (the built-in model), in numpy: each
+    256x256 cell's share of mask (4x4 samples) as a logit of +-20."""
+    h, w = mask.shape
+    scale = size / max(w, h)
+    new_h, new_w = max(1, int(h * scale + 0.5)), max(1, int(w * scale + 0.5))
+    cell = size / 256
+    offsets = (np.arange(4) + 0.5) / 4
+    ys = np.floor((np.arange(256)[:, None] + offsets) * (cell * h / new_h)).astype(int).ravel()
+    xs = np.floor((np.arange(256)[:, None] + offsets) * (cell * w / new_w)).astype(int).ravel()
+    padded = np.zeros((h + 1, w + 1), bool)
+    padded[:h, :w] = mask
+    samples = padded[np.minimum(ys, h)][:, np.minimum(xs, w)]
+    inside = samples.reshape(256, 4, 256, 4).sum(axis=(1, 3))
+    return (20 * (2 * inside / 16 - 1)).astype(np.float32)

@@ -337,6 +337,13 @@ export class Sam2Engine {
   }
 
   /** Testing: decodes wait (as behind a slow GPU) while held. */
+  /** Low-res logits (256x256) for a mask of the current image (`bits`, one byte per pixel, row
+   * by row) in the loaded model's geometry: an imported annotation as an object to refine (as
+   * a decode's `maskInput`, or drawn like a decoded mask, as closely as 256x256 allows). */
+  maskToLowRes(bits: Uint8Array, options: CallOptions = {}): Promise<Float32Array> {
+    return this.call({ type: 'maskToLowRes', bits }, options);
+  }
+
   async holdDecodesForTesting(hold: boolean): Promise<void> {
     await this.call({ type: 'holdDecodes', hold });
   }

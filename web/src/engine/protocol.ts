@@ -217,6 +217,8 @@ export interface Api {
   everythingMask: { request: { index: number; color: [number, number, number] }; result: ImageBitmap; progress: never };
   /** Mask `index` of the last segment-everything result as an object (its point decoded). */
   everythingAdopt: { request: { index: number }; result: AdoptResult; progress: never };
+  /** A mask of the current image's size as low-res logits to refine (maskToLowRes.ts). */
+  maskToLowRes: { request: { bits: Uint8Array }; result: Float32Array; progress: never };
   /** Testing: destroy the GPU device, as a driver reset would. */
   loseDevice: { request: NoFields; result: null; progress: never };
   /** Testing: hold decodes (they wait, as behind a slow GPU) until released. Answered at once. */
