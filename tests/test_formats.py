@@ -4,10 +4,9 @@ where one is packaged (pycocotools for COCO; PyYAML for data.yaml), else the way
 tools rasterise polygons (LabelMe's `shape_to_mask`: PIL with the outline; CVAT and YOLO points
 as pixel coordinates).
 
-The bars: COCO RLE is exact. Polygon formats (YOLO, LabelMe, CVAT) carry no holes, so they are
-compared with the mask whose holes are filled: IoU >= 0.999 on real masks (exact where the reader
-rasterises as LabelMe does, within YOLO's 6 decimals otherwise), and IoU >= 0.99 with the mask as
-it is (the holes of these masks are small)."""
+The bars: COCO RLE is exact. Polygon formats (YOLO, LabelMe, CVAT) carry no holes: drawn by
+LabelMe's rasteriser they give exactly the mask with its holes filled (background not 8-connected
+to the outside), also on random noise; YOLO's 6 decimals are rounded back to pixels."""
 
 from __future__ import annotations
 
@@ -103,13 +102,14 @@ def cli(capsys, *args) -> tuple[int, str]:
 
 
 def filled(mask):
-    return ndimage.binary_fill_holes(mask)
+    """The mask with its holes filled: background a 4-connected part encloses."""
+    return ndimage.binary_fill_holes(mask, structure=np.ones((3, 3)))
 
 
 def test_real_masks_have_parts_and_holes(annotated):
     parts = [ndimage.label(o.mask)[1] for im in annotated for o in im.objects]
     holes = [int((filled(o.mask) & ~o.mask).sum()) for im in annotated for o in im.objects]
-    assert max(parts) >= 3 and sum(h > 0 for h in holes) >= 4  # what the formats must handle
+    assert max(parts) >= 3 and sum(h > 0 for h in holes) >= 3  # what the formats must handle
 
 
 def test_coco_is_exact_through_pycocotools_and_back(annotated):
@@ -177,12 +177,12 @@ def test_labelme_through_labelmes_rasteriser(annotated):
             got = np.zeros_like(o.mask)
             for s in shapes:
                 got |= labelme_shape_to_mask((image.height, image.width), s["points"])
-            assert iou(got, filled(o.mask)) >= 0.999, (image.file_name, o.label)
-            assert iou(got, o.mask) >= (0.99 if o.label == "thing" else 0.9)
+            assert (got == filled(o.mask)).all(), (image.file_name, o.label)
+            assert iou(got, o.mask) >= (0.99 if o.label == "thing" else 0.9)  # small holes
         back = read_labelme(doc)
         assert [o.label for o in back.objects] == [o.label for o in image.objects]
         for b, o in zip(back.objects, image.objects, strict=True):
-            assert iou(b.mask, filled(o.mask)) >= 0.999
+            assert (b.mask == filled(o.mask)).all()
 
 
 def test_yolo_lines_and_data_yaml(annotated):
@@ -199,7 +199,7 @@ def test_yolo_lines_and_data_yaml(annotated):
             for b in back:
                 if b.label == o.label:
                     got |= b.mask
-            assert iou(got, filled(o.mask)) >= 0.999, (image.file_name, o.label)
+            assert (got == filled(o.mask)).all(), (image.file_name, o.label)
 
 
 def test_cvat_image_xml_points(annotated):
@@ -220,7 +220,19 @@ def test_cvat_image_xml_points(annotated):
                 assert poly.get("label") == o.label
                 points = [tuple(map(float, p.split(","))) for p in poly.get("points").split(";")]
                 got |= labelme_shape_to_mask((image.height, image.width), points)
-            assert iou(got, filled(o.mask)) >= 0.999
+            assert (got == filled(o.mask)).all()
+
+
+def test_polygons_are_exact_on_random_noise():
+    """Parts touching at corners, one-pixel lines, holes in holes: the outlines drawn as LabelMe
+    draws them are the mask with its holes filled, pixel for pixel."""
+    from sam2web.formats.polygons import outer_polygons, polygons_to_mask
+
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        mask = rng.random((17, 23)) < rng.uniform(0.2, 0.8)
+        drawn = polygons_to_mask(outer_polygons(mask), *mask.shape)
+        assert (drawn == filled(mask)).all()
 
 
 def test_cvat_video_tracks_outside_and_largest_part():
@@ -267,7 +279,7 @@ def test_convert_cli_writes_each_format_and_refuses_to_overwrite(annotated, tmp_
     by_name = {im.file_name: im for im in annotated}
     for image in back:
         for b, o in zip(image.objects, by_name[image.file_name].objects, strict=True):
-            assert b.label == o.label and iou(b.mask, filled(o.mask)) >= 0.999
+            assert b.label == o.label and (b.mask == filled(o.mask)).all()
     # Existing files are never replaced without --force; nothing else is touched.
     before = {p: p.stat().st_mtime_ns for p in (tmp_path / "yolo").rglob("*")}
     code, err = cli(capsys, "convert", source, "--to", "yolo", "--out", yolo)

@@ -1,7 +1,7 @@
 """Which web build a built app came from: a sha256 over every file the web build reads (web/,
-its node_modules/, unit tests and the npm engine package's own build output aside). The build hook (hatch_build.py) stores it beside the
-built app and skips npm while it matches. Standard library only: the hook loads this module by
-path, before sam2web's dependencies exist."""
+its node_modules/, unit tests and the npm engine package's own build output aside). The build
+hook (hatch_build.py) stores it beside the built app and skips npm while it matches. Standard
+library only: the hook loads this module by path, before sam2web's dependencies exist."""
 
 from __future__ import annotations
 

