@@ -10,16 +10,19 @@ import signal
 import subprocess
 import sys
 import time
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageDraw
 from pycocotools import mask as mask_utils
+from scipy import ndimage
 
 from sam2web.cli import main
 from sam2web.export.models import TEST_MODEL_ID
+from sam2web.formats.polygons import outer_polygons
 from sam2web.predict.video import VideoPredictor
 from sam2web.store import ModelStore
 
@@ -218,7 +221,8 @@ def test_track_two_objects_every_format_as_the_python_api(tmp_path, clip, video_
         clip,
         *prompts,
         *("--end", "4", "--out", out, "--models", video_store),
-        *("--format", "png", "--format", "coco", "--format", "mp4", "--json"),
+        *("--format", "png", "--format", "coco", "--format", "mp4", "--format", "cvat"),
+        "--json",
     )
     summary = json.loads(proc.stdout)
     assert summary["tracked"] == 5 and summary["objects"] == [1, 2]
@@ -254,6 +258,31 @@ def test_track_two_objects_every_format_as_the_python_api(tmp_path, clip, video_
             got = np.zeros_like(mask) if ann is None else mask_utils.decode(ann["segmentation"])
             assert (got.astype(bool) != mask).mean() < 1e-3, (i, obj_id)
     assert 0.01 < np.mean(areas) < 0.99  # informative masks: not all empty, not all full
+    # CVAT for video: a track per object, per frame the polygon of its largest part (holes
+    # filled), or outside="1" where the object is absent.
+    tracks = {t.get("label"): t for t in ET.parse(out / "tracks.xml").getroot().iter("track")}
+    assert sorted(tracks) == ["object 1", "object 2"]
+    for i, (ids, _) in expected.items():
+        for obj_id in ids:
+            ann = by_frame.get(i, {}).get(obj_id)  # the CLI's own mask (checked above)
+            shape = tracks[f"object {obj_id}"].find(f"polygon[@frame='{i}']")
+            if ann is None:
+                assert shape is None or shape.get("outside") == "1"
+                continue
+            mask = mask_utils.decode(ann["segmentation"]).astype(bool)
+            points = [tuple(map(float, p.split(","))) for p in shape.get("points").split(";")]
+            assert shape.get("outside") == "0"
+            assert points == outer_polygons(mask)[0], (i, obj_id)
+            drawn = Image.new("L", (176, 144))
+            ImageDraw.Draw(drawn).polygon(points, outline=1, fill=1)
+            got = np.asarray(drawn, bool)
+            # Exactly one 4-connected part, holes filled: the largest.
+            parts, count = ndimage.label(mask)
+            whole = [
+                ndimage.binary_fill_holes(parts == k, np.ones((3, 3))) for k in range(1, count + 1)
+            ]
+            assert any((got == part).all() for part in whole), (i, obj_id)
+            assert got.sum() == max(part.sum() for part in whole), (i, obj_id)
     with av.open(str(out / "overlay.mp4")) as c:
         frames = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
     assert len(frames) == 5 and frames[0].shape == (144, 176, 3)

@@ -299,7 +299,7 @@ class _PromptOrderCommand(typer.core.TyperCommand):
         return parser
 
 
-TRACK_FORMATS = ("png", "coco", "mp4")
+TRACK_FORMATS = ("png", "coco", "mp4", "cvat")
 
 
 def _check_track_formats(values: list[str]) -> list[str]:
@@ -350,7 +350,8 @@ def track(
         "--format",
         metavar="FORMAT",
         callback=_check_track_formats,
-        help="png (OUT/masks/00000.png...), coco (OUT/tracks.json) or mp4 (OUT/overlay.mp4); "
+        help="png (OUT/masks/00000.png...), coco (OUT/tracks.json), mp4 (OUT/overlay.mp4) or "
+        "cvat (OUT/tracks.xml, CVAT for video); "
         "repeat for several.",
     ),
     reverse: bool = typer.Option(False, help="Track backwards in time."),
@@ -773,6 +774,17 @@ def models_remove(
     out.print(
         f"removed {model_id}" + (f" (a link; {link} is kept)" if link else ""), highlight=False
     )
+
+
+def _register_commands() -> None:
+    from sam2web.cli_convert import convert
+    from sam2web.cli_site import build_site
+
+    app.command()(convert)
+    app.command("build-site")(build_site)
+
+
+_register_commands()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -65,3 +65,7 @@ class UnknownObjectError(BadPromptError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message
         return str(self.args[0]) if self.args else ""
+
+
+class BadAnnotationError(Sam2WebError):
+    """An annotation file (COCO, LabelMe, YOLO, CVAT) that cannot be read as one."""

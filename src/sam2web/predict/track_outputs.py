@@ -13,6 +13,9 @@ KeyboardInterrupt included, stops the tracking). What is on disk is always valid
   `segmentation` = pycocotools' compact RLE, `area`, `bbox` [x, y, w, h]); objects absent from a
   frame (empty masks) have no annotation there. Written atomically at the end, on interruption
   (`info.complete` false, the frames done so far) and every `checkpoint_s` seconds meanwhile.
+- `CvatWriter`: OUT/tracks.xml, CVAT for video 1.1: one <track> per object ("object N"), on each
+  tracked frame the polygon of its largest part through the boundary pixels' centres
+  (sam2web.formats.cvat), `outside="1"` where it is absent. Written atomically when closed.
 - `Mp4Writer`: OUT/overlay.mp4, the frames with each object's mask blended in its palette colour,
   for a quick look (H.264 through PyAV's bundled libx264, else MPEG-4 Part 2), in the order the
   frames were tracked, the long side at most 1280 px. Written under a temporary name and renamed
@@ -38,10 +41,11 @@ from sam2web.atomic import save_png_atomic, write_bytes_atomic
 from sam2web.errors import OutputError
 from sam2web.masks import bbox_xywh, rle_encode
 
-FORMATS = ("png", "coco", "mp4")
+FORMATS = ("png", "coco", "mp4", "cvat")
 MASKS_DIR = "masks"
 COCO_FILE = "tracks.json"
 OVERLAY_FILE = "overlay.mp4"
+CVAT_FILE = "tracks.xml"
 OVERLAY_MAX_SIDE = 1280
 _MASK_NAME = re.compile(r"\d{5,}\.png")
 
@@ -213,6 +217,30 @@ class CocoWriter(_Writer):
             self.save(complete)
 
 
+class CvatWriter(_Writer):
+    """CVAT for video XML (see the module docstring)."""
+
+    def __init__(self, out_dir: Path, height: int, width: int):
+        from sam2web.formats.cvat import CvatVideoTracks
+
+        self.path = Path(out_dir) / CVAT_FILE
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.paths = [self.path]
+        self.height, self.width = height, width
+        self.tracks = CvatVideoTracks(width, height)
+        self._closed = False
+
+    def write(self, frame_idx: int, obj_ids, masks, frame=None) -> None:
+        self.tracks.add(
+            frame_idx, obj_ids, binary_masks(masks, len(obj_ids), self.height, self.width)
+        )
+
+    def close(self, complete: bool = True) -> None:
+        if not self._closed:
+            self._closed = True
+            write_bytes_atomic(self.path, self.tracks.xml())
+
+
 def overlay_codec() -> str:
     """libx264 where PyAV's FFmpeg has it (the PyPI wheels do), else MPEG-4 Part 2."""
     import av
@@ -312,7 +340,7 @@ class Mp4Writer(_Writer):
 
 def output_paths(out_dir: Path, formats) -> list[Path]:
     """What the formats write in `out_dir`."""
-    names = {"png": MASKS_DIR, "coco": COCO_FILE, "mp4": OVERLAY_FILE}
+    names = {"png": MASKS_DIR, "coco": COCO_FILE, "mp4": OVERLAY_FILE, "cvat": CVAT_FILE}
     return [Path(out_dir) / names[f] for f in formats]
 
 
@@ -358,7 +386,7 @@ def open_writers(
     num_frames: int | None = None,
     model: str | None = None,
 ) -> list[_Writer]:
-    """One writer per format (png, coco, mp4), in `out_dir`."""
+    """One writer per format (png, coco, mp4, cvat), in `out_dir`."""
     writers: list[_Writer] = []
     try:
         for f in dict.fromkeys(formats):
@@ -378,6 +406,8 @@ def open_writers(
                 )
             elif f == "mp4":
                 writers.append(Mp4Writer(out_dir, height, width, fps))
+            elif f == "cvat":
+                writers.append(CvatWriter(out_dir, height, width))
             else:
                 raise OutputError(f"unknown output format {f!r}; choose from {', '.join(FORMATS)}")
     except BaseException:

@@ -30,8 +30,10 @@ export class Backend {
       else ({ device, software } = choice);
     }
     const kind: BackendKind = device ? 'webgpu' : 'wasm';
-    // The runtime files sit in ort/ at the app's root (see vite.config.ts); the worker is in assets/.
-    await loadRuntime(kind, new URL('../ort/', self.location.href).href, options.numThreads);
+    // By default the runtime files sit in ort/ beside assets/, which holds the worker (see
+    // vite.config.ts; the npm package has the same layout).
+    const runtimeUrl = options.runtimeUrl ?? new URL('../ort/', self.location.href).href;
+    await loadRuntime(kind, runtimeUrl, options.numThreads);
     const adapter = device ? (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo : undefined;
     const info: EngineInfo = {
       backend: kind,

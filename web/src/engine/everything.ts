@@ -22,6 +22,7 @@ import { LOW } from './families';
 import type { ImageSession } from './imageSession';
 import type { LoadedModel } from './loader';
 import { fetchModelFile } from './modelCache';
+import { modelFile } from './modelFiles';
 import { createSession, f32, type InferenceSession, type Tensor } from './runtime';
 
 /** The official generator's parameters (camelCase); defaults as official. */
@@ -191,15 +192,9 @@ async function openDecoder(
   const { manifest } = model.model;
   const rows = model.model.family === 'sam2' && manifest.capabilities.includes('everything') ? batchRows(model) : null;
   const role = rows ? 'decoder_batch' : 'decoder';
-  const url = model.model.urls[role];
-  if (!url) throw new EngineError(`model ${model.model.id}: the server gives no URL for its ${role}`, 'bundle');
+  const file = modelFile(model.model, role);
   progress({ phase: 'model', done: 0, total: 0, candidates: 0, layer: null });
-  const bytes = await fetchModelFile(
-    { url, bytes: manifest.files[role].bytes, sha256: manifest.files[role].sha256 },
-    role,
-    () => {},
-    signal,
-  );
+  const bytes = await fetchModelFile(file, role, () => {}, signal);
   throwIfCancelled(signal, 'segmenting everything');
   let session: InferenceSession;
   try {

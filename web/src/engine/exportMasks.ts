@@ -1,11 +1,13 @@
 // Exports of the current image's masks, made in the worker: a binary mask or a cutout PNG of one
-// object, COCO JSON (RLE) or SVG outlines of all of them.
+// object, COCO JSON (RLE), SVG outlines or a dataset format (YOLO zip, LabelMe, CVAT) of all.
 
+import { classesOf, cvatImagesXml, dataYaml, labelmeDocument, yoloLabels } from './datasetFormats';
 import { EngineError } from './errors';
-import { maskStats, rleCounts, rleToString, svgDocument, tracePolygons } from './exporters';
+import { centreOutlines, maskStats, rleCounts, rleToString, svgDocument, tracePolygons } from './exporters';
 import { threshold } from './imageOps';
 import type { ImageSession } from './imageSession';
 import type { Api } from './protocol';
+import { zipStore } from './zip';
 
 export async function exportMasks(image: ImageSession, req: Api['export']['request']): Promise<Blob> {
   const { width, height, rgba } = image;
@@ -63,6 +65,20 @@ export async function exportMasks(image: ImageSession, req: Api['export']['reque
       objects.map((o) => ({ name: o.name, color: o.color, polygons: tracePolygons(bitsOf(o), width, height) })),
     );
     return new Blob([svg], { type: 'image/svg+xml' });
+  }
+  if (kind === 'yolo' || kind === 'labelme' || kind === 'cvat') {
+    const outlined = objects.map((o) => ({ label: o.name, polygons: centreOutlines(bitsOf(o), width, height) }));
+    if (kind === 'labelme') {
+      const doc = labelmeDocument(outlined, fileName, width, height);
+      return new Blob([JSON.stringify(doc, null, 2)], { type: 'application/json' });
+    }
+    if (kind === 'cvat') return new Blob([cvatImagesXml(outlined, fileName, width, height)], { type: 'application/xml' });
+    const enc = new TextEncoder();
+    const stem = fileName.replace(/^.*[\\/]/, '').replace(/\.[^.]+$/, '') || 'image';
+    return zipStore([
+      { name: 'data.yaml', data: enc.encode(dataYaml(classesOf(outlined))) },
+      { name: `labels/${stem}.txt`, data: enc.encode(yoloLabels(outlined, width, height)) },
+    ]);
   }
   throw new EngineError(`unknown export ${String(kind)}`, 'state');
 }

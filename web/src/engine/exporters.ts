@@ -84,26 +84,37 @@ export function tracePolygons(bits: Uint8Array, width: number, height: number): 
       if (!inside(x - 1, y)) addEdge(x, y + 1, x, y);
     }
   }
-  const take = (v: number): number | undefined => {
-    const b = out0.get(v);
-    if (b !== undefined) {
-      const second = out1.get(v);
-      if (second !== undefined) {
-        out0.set(v, second);
-        out1.delete(v);
-      } else out0.delete(v);
-      return b;
+  // Where two mask pixels touch only at a vertex (two edges leave it), the right turn: the outline
+  // keeps to the pixel it came along, so each 4-connected part gets its own simple outline,
+  // whichever edge reached the vertex first (as sam2web.formats.polygons does).
+  const rightTurn = (from: number, v: number, to: number) => {
+    const dx = (v % W) - (from % W),
+      dy = Math.floor(v / W) - Math.floor(from / W);
+    const ox = (to % W) - (v % W),
+      oy = Math.floor(to / W) - Math.floor(v / W);
+    return dx * oy - dy * ox > 0;
+  };
+  const take = (v: number, from: number | undefined): number | undefined => {
+    const a = out0.get(v);
+    if (a === undefined) return undefined;
+    const b = out1.get(v);
+    if (b === undefined) {
+      out0.delete(v);
+      return a;
     }
-    return undefined;
+    out1.delete(v);
+    if (from !== undefined && rightTurn(from, v, b)) return b; // a stays as the one left
+    out0.set(v, b);
+    return a;
   };
   const polygons: number[][] = [];
   while (out0.size) {
     const start = out0.keys().next().value as number;
     const loop: number[] = [start];
-    let v = take(start)!;
+    let v = take(start, undefined)!;
     while (v !== start) {
       loop.push(v);
-      const next = take(v);
+      const next = take(v, loop[loop.length - 2]);
       if (next === undefined) break;
       v = next;
     }
@@ -163,4 +174,47 @@ export function svgDocument(
     `<?xml version="1.0" encoding="UTF-8"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" ` +
     `viewBox="0 0 ${width} ${height}">\n${paths.join('\n')}\n</svg>\n`
   );
+}
+
+/** Twice the shoelace area with y down: positive for outer outlines, negative for holes. */
+function signedArea2(p: number[]): number {
+  let s = 0;
+  for (let i = 0; i < p.length; i += 2) {
+    const j = (i + 2) % p.length;
+    s += p[i] * p[j + 1] - p[j] * p[i + 1];
+  }
+  return s;
+}
+
+/**
+ * One polygon per connected part of the mask (holes filled, largest first) through the centres
+ * of its boundary pixels, in pixel coordinates (pixel centres on integers): what the polygon
+ * dataset formats hold, and what their tools' rasterisers (PIL, OpenCV: outline included) turn
+ * back into the mask. The same as sam2web.formats.polygons.outer_polygons in Python.
+ */
+export function centreOutlines(bits: Uint8Array, width: number, height: number): number[][] {
+  const outer = tracePolygons(bits, width, height).filter((p) => signedArea2(p) > 0);
+  outer.sort((a, b) => signedArea2(b) - signedArea2(a));
+  return outer.map((loop) => {
+    const n = loop.length / 2;
+    const out: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const p = (i + n - 1) % n,
+        q = (i + 1) % n;
+      const [px, py, cx, cy, qx, qy] = [loop[2 * p], loop[2 * p + 1], loop[2 * i], loop[2 * i + 1], loop[2 * q], loop[2 * q + 1]];
+      // Half a pixel along both edges' inward (right-hand) normals, then to centre coordinates.
+      const d1x = Math.sign(cx - px),
+        d1y = Math.sign(cy - py),
+        d2x = Math.sign(qx - cx),
+        d2y = Math.sign(qy - cy);
+      const x = cx + 0.5 * (-d1y - d2y) - 0.5,
+        y = cy + 0.5 * (d1x + d2x) - 0.5;
+      const k = out.length;
+      if (!k || out[k - 2] !== x || out[k - 1] !== y) out.push(x, y);
+    }
+    if (out.length > 2 && out[0] === out[out.length - 2] && out[1] === out[out.length - 1]) out.length -= 2;
+    // A part one pixel wide collapses to a line or a point: still three vertices.
+    while (out.length < 6) out.push(out[out.length - 2], out[out.length - 1]);
+    return out;
+  });
 }

@@ -11,6 +11,7 @@ import { deserializeError, EngineError } from './errors';
 import type { AdoptResult, EverythingOptions, EverythingProgress, EverythingResult } from './everything';
 import { probeCanvas } from './gpuOverlay';
 import { Lanes } from './lanes';
+import { withAbsoluteUrls } from './modelFiles';
 import type {
   AdapterChoice,
   Api,
@@ -70,6 +71,9 @@ export type {
 };
 export { EngineError };
 
+/** What relative URLs given to the engine are relative to: the page (its document's base URL). */
+const pageBase = () => (typeof document === 'undefined' ? self.location.href : document.baseURI);
+
 export interface CallOptions<P = never> {
   signal?: AbortSignal;
   onProgress?: (p: P) => void;
@@ -101,6 +105,11 @@ export interface EngineOptions {
   /** A tiny canvas on the page to try WebGPU canvases on before the engine opens its device
    * (see attachOverlay); without one the engine never draws on the page itself. */
   probeCanvas?: () => HTMLCanvasElement;
+  /** The engine's worker script (default: the one built beside this module). */
+  workerUrl?: string | URL;
+  /** The folder of onnxruntime-web's runtime files (ort-wasm-simd-threaded[.asyncify].{mjs,wasm});
+   * default: ort/ one level above the worker script, where the app and the npm package put them. */
+  runtimeUrl?: string | URL;
 }
 
 export class Sam2Engine {
@@ -122,8 +131,11 @@ export class Sam2Engine {
   /** Called when the GPU device is lost (driver reset, GPU removed...); the engine is unusable. */
   onDeviceLost: ((reason: string) => void) | null = null;
 
-  private constructor() {
-    this.worker = new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
+  private constructor(workerUrl?: string | URL) {
+    // The literal `new URL('./worker.ts', import.meta.url)` is what bundlers build the worker from.
+    this.worker = workerUrl
+      ? new Worker(workerUrl, { type: 'module' })
+      : new Worker(new URL('./worker.ts', import.meta.url), { type: 'module' });
     this.worker.onmessage = (e: MessageEvent<FromWorker>) => this.receive(e.data);
     this.worker.onerror = (e) => {
       for (const p of this.pending.values()) p.reject(new EngineError(`engine worker failed: ${e.message}`, 'internal'));
@@ -141,7 +153,7 @@ export class Sam2Engine {
         : options.probeCanvas
           ? await probeCanvas(options.probeCanvas(), true)
           : 'no canvas to try';
-    const engine = new Sam2Engine();
+    const engine = new Sam2Engine(options.workerUrl);
     engine.canvasProblem = canvasProblem;
     const numThreads = options.numThreads ?? (self.crossOriginIsolated ? Math.min(8, navigator.hardwareConcurrency || 1) : 1);
     engine.info = await engine.call({
@@ -151,6 +163,7 @@ export class Sam2Engine {
       maskRenderer: renderer,
       graphCapture: options.graphCapture ?? 'auto',
       adapter: options.adapter ?? 'auto',
+      ...(options.runtimeUrl ? { runtimeUrl: new URL(options.runtimeUrl, pageBase()).href } : {}),
     });
     // 'auto' uses the WebGPU overlay on a hardware adapter: a click's mask is on screen a frame
     // sooner (benchmarks/results/browser-h100/). Tried only once the worker has found one, so a
@@ -209,11 +222,12 @@ export class Sam2Engine {
     });
   }
 
-  /** Download (or take from the OPFS cache), verify and open a model's sessions. */
+  /** Download (or take from the OPFS cache), verify and open a model's sessions. Relative file
+   * URLs are relative to the page (its document's base URL). */
   loadModel(model: ModelInfo, options: CallOptions<LoadProgress> = {}): Promise<LoadResult> {
     this.generation++;
     this.lanes.clear();
-    return this.call({ type: 'load', model }, options);
+    return this.call({ type: 'load', model: withAbsoluteUrls(model, pageBase()) }, options);
   }
 
   /** Encode an image (any size; squashed or fitted to the model's input, never cropped); null
@@ -323,6 +337,13 @@ export class Sam2Engine {
   }
 
   /** Testing: decodes wait (as behind a slow GPU) while held. */
+  /** Low-res logits (256x256) for a mask of the current image (`bits`, one byte per pixel, row
+   * by row) in the loaded model's geometry: an imported annotation as an object to refine (as
+   * a decode's `maskInput`, or drawn like a decoded mask, as closely as 256x256 allows). */
+  maskToLowRes(bits: Uint8Array, options: CallOptions = {}): Promise<Float32Array> {
+    return this.call({ type: 'maskToLowRes', bits }, options);
+  }
+
   async holdDecodesForTesting(hold: boolean): Promise<void> {
     await this.call({ type: 'holdDecodes', hold });
   }

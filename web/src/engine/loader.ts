@@ -7,6 +7,7 @@ import { EngineError, throwIfCancelled } from './errors';
 import { type Family, familyOf } from './families';
 import { CAPABILITY_ROLES, parseManifest } from './manifest';
 import { fetchModelFile } from './modelCache';
+import { modelFile } from './modelFiles';
 import type { LoadProgress, LoadResult, ModelInfo } from './protocol';
 import { createSession, elementCount, f32, type InferenceSession, type Tensor } from './runtime';
 
@@ -53,14 +54,7 @@ export async function loadModel(
   // forever on the browser's storage (OPFS) in Chromium (CI, and 4 loads in 14 here one afternoon).
   const bytes: Record<string, ArrayBuffer> = {};
   for (const role of roles) {
-    const url = model.urls[role];
-    if (!url) throw new EngineError(`model ${model.id}: the server gives no URL for its ${role}`, 'bundle');
-    bytes[role] = await fetchModelFile(
-      { url, bytes: manifest.files[role].bytes, sha256: manifest.files[role].sha256 },
-      role,
-      onProgress,
-      signal,
-    );
+    bytes[role] = await fetchModelFile(modelFile(model, role), role, onProgress, signal);
   }
   throwIfCancelled(signal, `loading ${model.id}`);
   onProgress({ phase: 'compile', file: model.id, loaded: 0, total: 1, bytesPerSecond: 0, fromCache: true });

@@ -3,6 +3,7 @@
 // synchronous access handles. Downloads resume from a ".part" file with an HTTP Range request.
 
 import { EngineError, throwIfCancelled } from './errors';
+import { locate } from './modelFiles';
 import type { LoadProgress, ModelFile } from './protocol';
 import { SECURE_CONTEXT_HELP } from './webgpuHelp';
 
@@ -125,10 +126,13 @@ async function download(
         clearTimeout(timer);
         timer = setTimeout(() => stall.abort(), STALL_MS);
       };
+      // The URL serving byte `have` (the file's, or the part's of a file split in parts).
+      const source = locate(file, have);
+      const partEnd = source.end;
       let response: Response;
       try {
-        response = await fetch(file.url, {
-          headers: have ? { Range: `bytes=${have}-` } : {},
+        response = await fetch(source.url, {
+          headers: source.start ? { Range: `bytes=${source.start}-` } : {},
           signal: signal ? AbortSignal.any([stall.signal, signal]) : stall.signal,
         });
       } catch (e) {
@@ -144,10 +148,11 @@ async function download(
         clearTimeout(timer);
         throw new EngineError(`server answered ${response.status} for ${name}`, 'network');
       }
-      if (have && response.status !== 206) {
-        access.truncate(0);
-        have = 0;
-      } // range ignored
+      if (source.start && response.status !== 206) {
+        // Range ignored: the whole file (or part) again, from its start.
+        have -= source.start;
+        access.truncate(have);
+      }
       const reader = response.body.getReader();
       try {
         for (;;) {
@@ -167,6 +172,7 @@ async function download(
             throw await quotaError(name, file.bytes);
           }
           have += value.byteLength;
+          if (have > partEnd) throw new EngineError(`the server sent more than the ${file.bytes} bytes of ${name}`, 'integrity');
           const seconds = (performance.now() - started) / 1000;
           onProgress({
             phase: 'download',
@@ -185,6 +191,7 @@ async function download(
         clearTimeout(timer);
       }
       access.flush();
+      if (have === partEnd) attempt = -1; // a part (or the file) complete: the next starts afresh
     }
   } finally {
     access.close();

@@ -23,6 +23,8 @@ export interface ModelFile {
   url: string;
   bytes: number;
   sha256: string;
+  /** A file served in consecutive parts (modelFiles.ts). */
+  parts?: { partBytes: number; urls: string[] };
 }
 
 /** A model as the server lists it (`/api/models`; the same keys as `sam2web models list --json`,
@@ -42,6 +44,8 @@ export interface ModelInfo {
   bytes: number;
   download_bytes: Record<string, number>;
   urls: Record<string, string>;
+  /** Files split into parts by a static site (`sam2web build-site`): see modelFiles.ts. */
+  parts?: Record<string, { part_bytes: number; urls: string[] }>;
   manifest: BundleManifest;
 }
 
@@ -152,7 +156,7 @@ export interface ExportObject {
   score: number;
 }
 
-export type ExportKind = 'mask' | 'cutout' | 'coco' | 'svg';
+export type ExportKind = 'mask' | 'cutout' | 'coco' | 'svg' | 'yolo' | 'labelme' | 'cvat';
 
 export interface RenderRequest extends MaskStyle {
   objectId: number;
@@ -188,6 +192,9 @@ export interface Api {
       maskRenderer: MaskRendererChoice;
       graphCapture: GraphCaptureChoice;
       adapter: AdapterChoice;
+      /** Where onnxruntime-web's runtime files (.mjs + .wasm) are, absolute; default: ort/ one
+       * level above the worker script. */
+      runtimeUrl?: string;
     };
     result: EngineInfo;
     progress: never;
@@ -210,6 +217,8 @@ export interface Api {
   everythingMask: { request: { index: number; color: [number, number, number] }; result: ImageBitmap; progress: never };
   /** Mask `index` of the last segment-everything result as an object (its point decoded). */
   everythingAdopt: { request: { index: number }; result: AdoptResult; progress: never };
+  /** A mask of the current image's size as low-res logits to refine (maskToLowRes.ts). */
+  maskToLowRes: { request: { bits: Uint8Array }; result: Float32Array; progress: never };
   /** Testing: destroy the GPU device, as a driver reset would. */
   loseDevice: { request: NoFields; result: null; progress: never };
   /** Testing: hold decodes (they wait, as behind a slow GPU) until released. Answered at once. */

@@ -11,6 +11,7 @@ import { exportMasks } from './exportMasks';
 import { GpuOverlay } from './gpuOverlay';
 import { ImageSession } from './imageSession';
 import { type LoadedModel, loadModel } from './loader';
+import { maskToLowRes } from './maskToLowRes';
 import { cacheInfo, clearCache } from './modelCache';
 import {
   type FromWorker,
@@ -183,6 +184,14 @@ const handlers: Handlers = {
   everythingAdopt(req) {
     const c = current();
     return adoptEverything(c.model, c.image, req.index);
+  },
+  maskToLowRes(req) {
+    const c = current();
+    const { width, height } = c.image;
+    if (req.bits.length !== width * height) {
+      throw new EngineError(`the mask has ${req.bits.length} pixels, the image ${width}x${height}`, 'prompt');
+    }
+    return maskToLowRes(req.bits, width, height, c.model.family.mapping);
   },
   cacheInfo: () => cacheInfo(),
   async clearCache() {

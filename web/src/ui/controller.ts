@@ -7,6 +7,7 @@ import { capabilityBytes, EngineError, Sam2Engine, SECURE_CONTEXT_HELP, webGpuHe
 import { CanvasInput } from './canvasInput';
 import { EverythingPanel } from './everything';
 import { decodeBitmap, decodeImageFile, ImageInputError } from './imageInput';
+import { parseAnnotations } from './importAnnotations';
 import { mb, notice, showProgress, status } from './notices';
 import { Sidebar } from './sidebar';
 import { Stage } from './stage';
@@ -356,7 +357,7 @@ export class Controller {
    * is the input once it has arrived, as in the official loop. */
   private promptFor(o: SegObject, fromRev: number, extra?: Point, refine = true): Prompt {
     const points = extra ? [...o.points, extra] : o.points;
-    const multimask = points.length === 1 && !o.box;
+    const multimask = points.length === 1 && !o.box && !o.imported;
     const useMask = refine && !multimask && points.length > 0;
     return { points, box: o.box, multimask, maskInput: useMask ? this.work.maskOf(o.id, fromRev) : null };
   }
@@ -629,7 +630,7 @@ export class Controller {
   }
 
   async download(kind: ExportKind): Promise<void> {
-    const objects = this.exportObjects(kind === 'coco' || kind === 'svg');
+    const objects = this.exportObjects(kind !== 'mask' && kind !== 'cutout');
     if (!objects.length) {
       status('Nothing to export yet: click the image to make a mask.', true);
       return;
@@ -637,7 +638,15 @@ export class Controller {
     try {
       const blob = await this.engine.exportMasks(kind, objects, display().threshold, this.imageName);
       const base = this.imageName.replace(/\.[^.]+$/, '');
-      const names = { mask: `${base}-mask.png`, cutout: `${base}-cutout.png`, coco: `${base}-coco.json`, svg: `${base}-masks.svg` };
+      const names = {
+        mask: `${base}-mask.png`,
+        cutout: `${base}-cutout.png`,
+        coco: `${base}-coco.json`,
+        svg: `${base}-masks.svg`,
+        yolo: `${base}-yolo.zip`,
+        labelme: `${base}.json`, // LabelMe finds an image's annotations by its stem
+        cvat: `${base}-cvat.xml`,
+      };
       const a = document.createElement('a');
       a.href = URL.createObjectURL(blob);
       a.download = names[kind];
@@ -646,6 +655,25 @@ export class Controller {
       status(`Saved ${names[kind]} (${(blob.size / 1024).toFixed(1)} kB).`);
     } catch (e) {
       this.showError(e, 'Export failed');
+    }
+  }
+
+  /** COCO or LabelMe annotations of this image as objects to refine (importAnnotations.ts). */
+  async importAnnotations(file: File): Promise<void> {
+    if (!this.encoded) {
+      status('Open the image the annotations are for first.', true);
+      return;
+    }
+    try {
+      const { width, height } = this.stage.size;
+      const masks = parseAnnotations(await file.text(), this.imageName, width, height);
+      const lowRes = [];
+      for (const m of masks) lowRes.push({ name: m.name, lowRes: await this.engine.maskToLowRes(m.bits) });
+      this.work.importMasks(lowRes);
+      await this.redraw();
+      status(`Imported ${masks.length} object(s) from ${file.name}: click inside one to refine it.`);
+    } catch (e) {
+      this.showError(e, `Cannot import ${file.name}`);
     }
   }
 

@@ -63,7 +63,14 @@ function wire(app: Controller) {
   };
   $('show-fill').onchange = () => void app.redraw();
   $('show-contour').onchange = () => void app.redraw();
-  for (const kind of ['mask', 'cutout', 'coco', 'svg'] as const) $(`export-${kind}`).onclick = () => void app.download(kind);
+  const importInput = $<HTMLInputElement>('import-annotations');
+  importInput.onchange = () => {
+    const file = importInput.files?.[0];
+    importInput.value = ''; // the same file again is a new import
+    if (file) void app.importAnnotations(file);
+  };
+  for (const kind of ['mask', 'cutout', 'coco', 'svg', 'yolo', 'labelme', 'cvat'] as const)
+    $(`export-${kind}`).onclick = () => void app.download(kind);
   $('clear-cache').onclick = () => void app.clearCache();
   $('cancel-load').onclick = () => app.cancelLoad();
 }

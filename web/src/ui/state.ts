@@ -37,6 +37,8 @@ export interface SegObject {
   maskRev: number;
   /** Names the shown mask (render and export caches): new for every mask or choice. */
   version: number;
+  /** Made from an imported mask: its clicks refine that mask (even the first one). */
+  imported?: boolean;
 }
 
 interface Snapshot {
@@ -114,6 +116,19 @@ export class Workspace {
       scores,
       chosen,
       version: next(),
+    });
+  }
+
+  /** Imported masks (their low-res logits) as new objects, one undo step for all of them. */
+  importMasks(masks: { name: string; lowRes: Float32Array }[]): void {
+    if (!masks.length) return;
+    this.checkpoint();
+    const first = !hasPrompts(this.active) && !this.active.candidates.length ? this.active.id : null;
+    masks.forEach((m, i) => {
+      const o = i === 0 && first !== null ? this.active : this.create();
+      const rev = next(); // a mask with no prompts behind it: nothing to decode
+      this.replace(o.id, { name: m.name.trim() || o.name, promptRev: rev, maskRev: rev, parentRev: 0 });
+      this.replace(o.id, { candidates: [m.lowRes], scores: [1], chosen: 0, version: next(), imported: true });
     });
   }
 
@@ -202,7 +217,7 @@ export class Workspace {
 
   /** Objects whose mask is not (yet) the one for their prompts: they need decoding. */
   stale(): SegObject[] {
-    return this.objects.filter((o) => (hasPrompts(o) ? o.maskRev !== o.promptRev : o.candidates.length > 0));
+    return this.objects.filter((o) => (hasPrompts(o) ? o.maskRev !== o.promptRev : o.candidates.length > 0 && !o.imported));
   }
 
   /** Drops the mask of an object that has no prompts left. */

@@ -1,0 +1,1 @@
+"""Static sites: the app and chosen models for any static host (`sam2web build-site`)."""
