@@ -72,7 +72,7 @@ async function videoTrack(input: Input, name: string): Promise<InputVideoTrack> 
   } catch (e) {
     throw new VideoFileError(`${name} is not a video this page can read (mp4, webm, mov, mkv): ${(e as Error).message}`);
   }
-  if (!track) throw new VideoFileError(`${name} has no video track`);
+  if (!track) throw new VideoFileError(`${name} has no video frames (no video track)`);
   if (!(await track.canDecode())) {
     const codec = track.codec ?? (await track.getCodecParameterString()) ?? 'an unknown codec';
     throw new VideoFileError(
@@ -98,7 +98,7 @@ export async function openVideoFile(file: Blob, name: string): Promise<OpenedVid
       if (!times.length) throw new VideoFileError(`${name} is corrupt: ${(e as Error).message}`);
       // a truncated file: the frames before the damage are kept
     }
-    if (!times.length) throw new VideoFileError(`${name} has no frames`);
+    if (!times.length) throw new VideoFileError(`${name} has no video frames`);
     times.sort((a, b) => a - b);
     const span = times.length > 1 ? times[times.length - 1] - times[0] : 0;
     const fps = span > 0 ? (times.length - 1) / span : 30;
