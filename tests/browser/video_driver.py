@@ -49,7 +49,9 @@ class VideoPage:
 
     def _open(self, selector: str, paths) -> str:
         """Opens files; -> '' when the video opened, else the page's error message."""
-        self.page.evaluate("delete document.body.dataset.error; document.body.dataset.videoReady = 'false'")
+        self.page.evaluate(
+            "delete document.body.dataset.error; document.body.dataset.videoReady = 'false'"
+        )
         self.page.set_input_files(selector, [str(p) for p in paths])
         self.wait_until(
             lambda: self.data("videoReady") == "true" or self.data("error"), "opening the video"

@@ -245,9 +245,10 @@ class VideoState:
 
 class VideoPredictor:
     """SAM2 tracking with the memory bank. fill_hole_area: fill background regions of at most
-    this many pixels of the 256x256 low-res masks (official's meaning and default; 0: off). sessions: ready sessions of the
-    VIDEO_GRAPHS roles (anything with Sessions' `run`), e.g. on another execution provider with
-    options of its own; default: made here from providers and threads."""
+    this many pixels of the 256x256 low-res masks (official's meaning and default; 0: off).
+    sessions: ready sessions of the VIDEO_GRAPHS roles (anything with Sessions' `run`), e.g. on
+    another execution provider with options of its own; default: made here from providers and
+    threads."""
 
     method = "SAM2 memory"
     has_memory = True
