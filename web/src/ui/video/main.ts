@@ -83,13 +83,16 @@ async function start() {
     app.fail(e, 'The engine could not start');
     return;
   }
+  // For scripts and tests, as on the image page: the engine, and the app's state.
+  (window as unknown as { sam2web: unknown }).sam2web = { engine: app.engine, app };
   const info = app.engine.info;
   $('backend-badge').textContent = info.backend === 'webgpu' ? 'WebGPU' : `WASM${info.fallbackReason ? ` (${info.fallbackReason})` : ''}`;
   document.body.dataset.backend = info.backend;
   app.engine.onDeviceLost = (reason) => {
+    app.deviceLost = `The GPU device was lost (${reason}): the masks done so far are kept; reload the page to go on.`;
     app.cancelTracking();
-    status(`The GPU device was lost (${reason}): the masks done so far are kept; reload the page to go on.`, true);
-    document.body.dataset.error = `device lost: ${reason}`;
+    status(app.deviceLost, true);
+    document.body.dataset.error = app.deviceLost;
   };
   await app.loadCatalogue();
   const model = app.preferredModel();

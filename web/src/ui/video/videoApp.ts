@@ -45,6 +45,8 @@ export class VideoApp {
   current: TrackedObject | null = null;
   frameIdx = 0;
   private tracking: AbortController | null = null;
+  /** Why the engine cannot go on (its GPU device was lost), or ''. */
+  deviceLost = '';
   private playing = false;
   private shownFrame: ImageBitmap | null = null;
   private drawToken = 0;
@@ -359,7 +361,8 @@ export class VideoApp {
       }
       status(`Tracked ${done} frames (${((done * 1000) / (performance.now() - t0)).toFixed(2)} frames/s, ${this.method}).`);
     } catch (e) {
-      if (e instanceof EngineError && e.code === 'cancelled') status(`Tracking cancelled after ${done} frames; their masks are kept.`);
+      if (this.deviceLost) this.fail(new Error(this.deviceLost), `Tracking stopped after ${done} frames`);
+      else if (e instanceof EngineError && e.code === 'cancelled') status(`Tracking cancelled after ${done} frames; their masks are kept.`);
       else this.fail(e, `Tracking stopped after ${done} frames (their masks are kept)`);
     } finally {
       this.tracking = null;
