@@ -288,6 +288,7 @@ def test_bad_videos_get_a_clear_message_and_keep_the_open_one(
 # -- WebGPU ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # ~6 min here on the compatibility adapter (llvmpipe)
 def test_builtin_model_on_webgpu_matches_python_then_survives_a_lost_device(
     webgpu_compat_browser, builtin_server, builtin_predictor, tmp_path
 ):
