@@ -246,7 +246,42 @@ def test_builtin_model_follows_a_known_path_in_an_h264_file(
     scores = [iou(masks.get((f, 1), np.zeros((h, w), bool)), t) for f, t in enumerate(truths)]
     print("IoU with the truth per frame:", [round(s, 3) for s in scores])
     assert min(scores) >= 0.8, scores
+
+    # The overlay video (WebCodecs VP9/VP8 + mediabunny's WebM muxer) decodes with PyAV, one
+    # frame per tracked frame, each the clip's frame with the mask drawn as on screen.
+    import av
+
+    (tmp_path / "overlay.webm").write_bytes(app.download("export-webm"))
+    with av.open(str(tmp_path / "overlay.webm")) as container:
+        decoded = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    assert len(decoded) == len(truths)
+    with av.open(str(clip)) as container:
+        originals = [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+    for f in (0, len(truths) - 1):
+        expected = _overlay(originals[f], masks[(f, 1)], _davis_color(1))
+        diff = np.abs(decoded[f].astype(int) - expected.astype(int))
+        assert diff.mean() < 6, (f, diff.mean())
+        inside = masks[(f, 1)]
+        # the mask's tint is there: closer to the composite than to the bare frame
+        bare = np.abs(decoded[f][inside].astype(int) - originals[f][inside].astype(int)).mean()
+        assert diff[inside].mean() < bare / 2, (diff[inside].mean(), bare)
     page.close()
+
+
+def _davis_color(obj_id: int):
+    from sam2web.predict.track_outputs import DAVIS_PALETTE
+
+    return np.array(list(DAVIS_PALETTE[3 * obj_id : 3 * obj_id + 3]), np.float64)
+
+
+def _overlay(frame, mask, color):
+    """The page's overlay (engine/imageOps.ts overlayPixels) over a frame: fill alpha 110/255,
+    an opaque outline where a 4-neighbour (or the border) is outside the mask."""
+    padded = np.pad(mask, 1)
+    interior = padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:]
+    interior[0, :] = interior[-1, :] = interior[:, 0] = interior[:, -1] = False
+    alpha = np.where(mask, np.where(interior, 110 / 255, 1.0), 0.0)[..., None]
+    return frame * (1 - alpha) + color * alpha
 
 
 # -- bad input -----------------------------------------------------------------------------------
@@ -321,4 +356,33 @@ def test_builtin_model_on_webgpu_matches_python_then_survives_a_lost_device(
     assert "masks done so far are kept" in app.status()
     after = coco_masks(app.coco())
     assert set(after) == tracked_before
+    page.close()
+
+
+@pytest.mark.slow  # SAM2 at 1024 px on the compatibility adapter (llvmpipe): minutes
+def test_sam2_on_webgpu_keeps_the_bank_on_the_gpu_and_matches_python(
+    webgpu_compat_browser, sam2_server, sam2_video_bundle, clip_frames, tmp_path
+):
+    frames = clip_frames[:3]
+    paths = _write_frames(frames, tmp_path / "frames")
+    page = webgpu_compat_browser.new_page(
+        viewport={"width": 1300, "height": 900}, accept_downloads=True
+    )
+    app = VideoPage(page, sam2_server.url).open()
+    assert app.data("backend") == "webgpu"
+    assert app.open_frames(paths) == ""
+    steps = [("prompt", app.click(0.42, 0.55))]
+    app.new_object()
+    steps.append(("prompt", app.drag_box(0.62, 0.2, 0.9, 0.85)))
+    app.track("forward")
+    steps.append(("run", (0, False)))
+    predictor = VideoPredictor.from_bundle(sam2_video_bundle, threads=2)
+    state = _replay(predictor, frames, steps)
+    worst = _assert_same_masks(app.coco(), state, len(frames), [1, 2])
+    print(f"WebGPU: worst per-frame IoU vs Python: {worst:.5f}")
+    stats = lambda: page.evaluate("window.sam2web.app.session.stats()")  # noqa: E731
+    # Each object: its prompted frame's memory and its two tracked frames', all GPU buffers.
+    assert stats()["gpuMemories"] == 6, stats()
+    page.click("#remove-object")  # object 2, the current one: its memories let go
+    app.wait_until(lambda: stats()["gpuMemories"] == 3, "object 2's memories to go")
     page.close()

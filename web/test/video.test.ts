@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { fillHolesInMaskScores } from '../src/engine/video/maskHoles';
-import { DEFAULT_CONFIG, type FrameRecord, gatherMemories, NonCondFrames, sinePe, toBf16 } from '../src/engine/video/memory';
+import { DEFAULT_CONFIG, type FrameRecord, gatherMemories, NonCondFrames, sinePe, stackBf16, toBf16 } from '../src/engine/video/memory';
 import { preprocessFrame } from '../src/engine/video/preprocessFrame';
 
 // Written by fixtures/make_video_fixtures.py from the Python tracker (src/sam2web/predict/).
@@ -53,14 +53,15 @@ describe('video engine pure functions match the Python tracker', () => {
       expect([...m.maskmemTposIndex].map(Number)).toEqual(b.tpos);
       expect(m.pointerFrames).toEqual(b.pointer_frames);
       expect(maxDiff(m.objPtrTpos, b.obj_ptr_tpos)).toBeLessThan(1e-6);
-      expect(m.maskmemFeatures[2 * m.frames.length - 1]).toBe(m.frames[m.frames.length - 1]);
+      expect(stackBf16(m.memories as Uint16Array[])[2 * m.frames.length - 1]).toBe(m.frames[m.frames.length - 1]);
     });
   }
 });
 
 describe('the memory bank does not grow with the video', () => {
   it('keeps at most the frames within reach, whatever the number of frames tracked', () => {
-    const bank = new NonCondFrames();
+    let dropped = 0;
+    const bank = new NonCondFrames([], () => dropped++);
     const sizes: number[] = [];
     for (let f = 0; f < 600; f++) {
       bank.set(f, {
@@ -73,6 +74,7 @@ describe('the memory bank does not grow with the video', () => {
       sizes.push(bank.bytes);
     }
     expect(bank.size).toBe(16);
+    expect(dropped).toBe(600 - 16); // what a record holds (its GPU memory) let go when it leaves
     expect(sizes[599]).toBe(sizes[59]);
   });
 });

@@ -8,6 +8,8 @@
 // The one consequence: a correction click on a tracked frame far behind the last one tracked
 // starts from no previous logits (Python would read them back from disk).
 
+import type { GpuMemory } from './gpuMemories';
+
 export const NO_OBJ_SCORE = -1024;
 
 /** float32 -> bfloat16 bits, round to nearest even (NaN stays NaN): torch's `.to(bfloat16)`. */
@@ -45,27 +47,56 @@ export function sinePe(pos: Float32Array, dim: number, temperature = 10000): Flo
   return out;
 }
 
-/** One object's output on one frame (official `compact_current_out`): maskmem bf16 bits
- * [64*64*64] (null until encoded), predMasks low-res logits [256*256], objPtr [hidden_dim],
- * objectScore. */
+/** A frame's spatial memory [64*64*64]: bf16 bits in worker memory (WASM), or bf16 values in
+ * a GPU buffer (WebGPU, gpuMemories.ts). */
+export type Maskmem = Uint16Array | GpuMemory;
+
+/** One object's output on one frame (official `compact_current_out`): maskmem (null until
+ * encoded), predMasks low-res logits [256*256], objPtr [hidden_dim], objectScore. */
 export interface FrameRecord {
   predMasks: Float32Array;
   objPtr: Float32Array;
   objectScore: number;
-  maskmem: Uint16Array | null;
+  maskmem: Maskmem | null;
 }
 
 export function recordBytes(r: FrameRecord): number {
   return r.predMasks.byteLength + r.objPtr.byteLength + (r.maskmem?.byteLength ?? 0);
 }
 
-/** One object's tracked (non-conditioning) frame records; `trim` drops those out of reach. */
-export class NonCondFrames extends Map<number, FrameRecord> {
-  /** Drop every record outside the `reach` frames behind `frameIdx` in the tracking direction:
-   * the only ones the next frames read. */
-  trim(frameIdx: number, reach: number, reverse: boolean): void {
-    const [lo, hi] = reverse ? [frameIdx, frameIdx + reach] : [frameIdx - reach, frameIdx];
-    for (const t of [...this.keys()]) if (t < lo || t > hi) this.delete(t);
+/** Frame records that let go of what a record holds (its GPU memory) when it is replaced,
+ * deleted or cleared. */
+export class RecordMap extends Map<number, FrameRecord> {
+  constructor(
+    entries: Iterable<[number, FrameRecord]> = [],
+    readonly onDrop: (r: FrameRecord) => void = () => {},
+  ) {
+    super();
+    for (const [k, v] of entries) super.set(k, v);
+  }
+
+  override set(frameIdx: number, record: FrameRecord): this {
+    const old = super.get(frameIdx);
+    if (old && old !== record) this.onDrop(old);
+    return super.set(frameIdx, record);
+  }
+
+  override delete(frameIdx: number): boolean {
+    const old = super.get(frameIdx);
+    if (old) this.onDrop(old);
+    return super.delete(frameIdx);
+  }
+
+  /** Removes a record without dropping what it holds (it moves elsewhere). */
+  take(frameIdx: number): FrameRecord | undefined {
+    const r = super.get(frameIdx);
+    super.delete(frameIdx);
+    return r;
+  }
+
+  override clear(): void {
+    for (const r of super.values()) this.onDrop(r);
+    super.clear();
   }
 
   get bytes(): number {
@@ -73,6 +104,26 @@ export class NonCondFrames extends Map<number, FrameRecord> {
     for (const r of this.values()) total += recordBytes(r);
     return total;
   }
+}
+
+/** One object's tracked (non-conditioning) frame records; `trim` drops those out of reach. */
+export class NonCondFrames extends RecordMap {
+  /** Drop every record outside the `reach` frames behind `frameIdx` in the tracking direction:
+   * the only ones the next frames read. */
+  trim(frameIdx: number, reach: number, reverse: boolean): void {
+    const [lo, hi] = reverse ? [frameIdx, frameIdx + reach] : [frameIdx - reach, frameIdx];
+    for (const t of [...this.keys()]) if (t < lo || t > hi) this.delete(t);
+  }
+}
+
+/** bf16 bits of several frames -> their float32 values one after another (the CPU feed). */
+export function stackBf16(memories: Uint16Array[]): Float32Array {
+  const size = memories.length ? memories[0].length : 0;
+  const out = new Float32Array(memories.length * size);
+  memories.forEach((m, i) => {
+    fromBf16(m, out, i * size);
+  });
+  return out;
 }
 
 /** The official tracker's settings (the bundle's video_constants.json `config`). */
@@ -164,7 +215,7 @@ export function selectClosestCondFrames(
 
 /** The memory attention graph's memory inputs for one frame of one object. */
 export interface MemoryInputs {
-  maskmemFeatures: Float32Array; // [Nm, 64, 64, 64] (bf16 values)
+  memories: Maskmem[]; // Nm of them, [64, 64, 64] each
   maskmemTposIndex: BigInt64Array; // [Nm]
   numMemories: number;
   objPtrs: Float32Array; // [Np, hidden_dim]
@@ -196,7 +247,7 @@ export function gatherMemories(
     else prev = -Math.floor(-(frameIdx + 2) / stride) * stride + (tRel - 2) * stride;
     tPosAndPrevs.push([tPos, nonCond.get(prev) ?? unselected.get(prev), prev]);
   }
-  const mems: Uint16Array[] = [];
+  const mems: Maskmem[] = [];
   const tpos: number[] = [];
   const frames: number[] = [];
   for (const [tPos, prev, t] of tPosAndPrevs) {
@@ -205,11 +256,6 @@ export function gatherMemories(
     tpos.push(cfg.num_maskmem - tPos - 1);
     frames.push(t);
   }
-  const memSize = mems.length ? mems[0].length : 0;
-  const maskmemFeatures = new Float32Array(mems.length * memSize);
-  mems.forEach((m, i) => {
-    fromBf16(m, maskmemFeatures, i * memSize);
-  });
 
   const posAndPtrs: [number, Float32Array][] = [];
   const pointerFrames: number[] = [];
@@ -247,7 +293,7 @@ export function gatherMemories(
     objPtrTpos = sinePe(pos, tposDim);
   }
   return {
-    maskmemFeatures,
+    memories: mems,
     maskmemTposIndex: BigInt64Array.from(tpos, (t) => BigInt(t)),
     numMemories: mems.length,
     objPtrs,

@@ -29,6 +29,8 @@ export interface TrackerStats {
   bankBytes: number;
   /** Frames whose image features are held now. */
   featureFrames: number;
+  /** WebGPU: the memory bank's GPU buffers alive now (0 on WASM). */
+  gpuMemories: number;
 }
 
 function objectMask(objId: number, logits: Float32Array | null, width: number, height: number, t: number): ObjectMask {
@@ -97,7 +99,7 @@ export class Tracker {
   }
 
   stats(): TrackerStats {
-    return { bankBytes: this.state.bankBytes(), featureFrames: this.state.features.size };
+    return { bankBytes: this.state.bankBytes(), featureFrames: this.state.features.size, gpuMemories: this.model.gpuMemories?.live ?? 0 };
   }
 
   dispose(): void {

@@ -12,13 +12,17 @@
 
 import type { Tensor } from '../runtime';
 import { f32, runtime } from '../runtime';
+import { type GpuMemories, type GpuMemory, isGpuMemory } from './gpuMemories';
 import { fillHolesInMaskScores } from './maskHoles';
 import {
   type FrameRecord,
   gatherMemories,
+  type Maskmem,
   NO_OBJ_SCORE,
   NonCondFrames,
+  RecordMap,
   reach,
+  stackBf16,
   type TrackingConfig,
   toBf16,
   trackingConfig,
@@ -35,13 +39,25 @@ type Features = Record<string, Tensor>;
 /** One object's prompts, outputs and memory bank (official `*_per_obj[obj_idx]`). */
 class ObjectTrack {
   pointInputs = new Map<number, { coords: Float32Array; labels: Float32Array }>();
-  cond = new Map<number, FrameRecord>();
-  tempCond = new Map<number, FrameRecord>();
-  tempNonCond = new Map<number, FrameRecord>();
-  nonCond = new NonCondFrames();
+  cond: RecordMap;
+  tempCond: RecordMap;
+  tempNonCond: RecordMap;
+  nonCond: NonCondFrames;
   framesTracked = new Map<number, boolean>(); // frame -> reverse
 
-  temp(isCond: boolean): Map<number, FrameRecord> {
+  /** drop: lets go of a record's GPU memory when the bank no longer holds it. */
+  constructor(drop: (r: FrameRecord) => void) {
+    this.cond = new RecordMap([], drop);
+    this.tempCond = new RecordMap([], drop);
+    this.tempNonCond = new RecordMap([], drop);
+    this.nonCond = new NonCondFrames([], drop);
+  }
+
+  clear(): void {
+    for (const d of [this.cond, this.tempCond, this.tempNonCond, this.nonCond]) d.clear();
+  }
+
+  temp(isCond: boolean): RecordMap {
     return isCond ? this.tempCond : this.tempNonCond;
   }
 
@@ -59,7 +75,10 @@ export class VideoState {
   readonly width: number;
   readonly height: number;
 
-  constructor(readonly video: FrameSource) {
+  constructor(
+    readonly video: FrameSource,
+    private readonly drop: (r: FrameRecord) => void = () => {},
+  ) {
     if (!(video.numFrames > 0)) throw new PromptError('the video has no frames');
     this.numFrames = video.numFrames;
     this.width = video.width;
@@ -83,7 +102,7 @@ export class VideoState {
     let track = this.objects.get(objId);
     if (!track) {
       if (!create) throw new PromptError(`no object with id ${objId} (objects: ${this.objIds.join(', ') || 'none yet'})`);
-      track = new ObjectTrack();
+      track = new ObjectTrack(this.drop);
       this.objects.set(objId, track);
     }
     return track;
@@ -93,19 +112,23 @@ export class VideoState {
   bankBytes(): number {
     let total = 0;
     for (const obj of this.objects.values()) {
-      total += obj.nonCond.bytes;
-      for (const d of [obj.cond, obj.tempCond, obj.tempNonCond]) for (const r of d.values()) total += recordLength(r);
+      for (const d of [obj.cond, obj.tempCond, obj.tempNonCond, obj.nonCond]) total += d.bytes;
     }
     return total;
   }
 
+  /** Removes every object (their memories let go). */
+  clearObjects(): void {
+    for (const obj of this.objects.values()) obj.clear();
+    this.objects.clear();
+  }
+
   dispose(): void {
+    this.clearObjects();
     for (const feats of this.features.values()) for (const t of Object.values(feats)) t.dispose();
     this.features.clear();
   }
 }
-
-const recordLength = (r: FrameRecord) => r.predMasks.byteLength + r.objPtr.byteLength + (r.maskmem?.byteLength ?? 0);
 
 /** Checks points and a box, and lays them out as official: box corners (labels 2, 3) first, then
  * the points; coordinates in pixels. */
@@ -148,6 +171,8 @@ export class VideoPredictor {
     private readonly mean: number[],
     private readonly std: number[],
     readonly maskThreshold = 0,
+    /** WebGPU: the bank's memories stay in GPU buffers (null: in worker memory). */
+    private readonly gpu: GpuMemories | null = null,
     readonly fillHoleArea = DEFAULT_FILL_HOLE_AREA,
   ) {
     this.cfg = trackingConfig(constants.config);
@@ -156,11 +181,15 @@ export class VideoPredictor {
   }
 
   initState(video: FrameSource): VideoState {
-    return new VideoState(video);
+    return new VideoState(video, (r) => this.release(r.maskmem));
   }
 
   resetState(state: VideoState): void {
-    state.objects.clear();
+    state.clearObjects();
+  }
+
+  private release(maskmem: Maskmem | null): void {
+    if (maskmem && isGpuMemory(maskmem)) this.gpu?.release(maskmem);
   }
 
   // -- features ------------------------------------------------------------------------------
@@ -257,7 +286,7 @@ export class VideoPredictor {
     return out;
   }
 
-  private async encodeMemory(feats: Features, low: Float32Array, score: number, binarize: boolean): Promise<Uint16Array> {
+  private async encodeMemory(feats: Features, low: Float32Array, score: number, binarize: boolean): Promise<Maskmem> {
     const out = await this.sessions.run(
       'memory_encoder',
       {
@@ -268,6 +297,7 @@ export class VideoPredictor {
       },
       ['maskmem_features'],
     );
+    if (this.gpu) return this.gpu.keep(out.maskmem_features);
     const bits = toBf16(out.maskmem_features.data as Float32Array);
     out.maskmem_features.dispose();
     return bits;
@@ -288,20 +318,28 @@ export class VideoPredictor {
     let fused: Tensor | null = null;
     if (!isInitCondFrame) {
       const m = gatherMemories(this.cfg, frameIdx, obj.cond, obj.nonCond, state.numFrames, reverse);
-      const mem = m.maskmemFeatures.length / Math.max(1, m.numMemories);
-      const side = Math.round(Math.sqrt(mem / this.cfg.mem_dim));
-      const out = await this.sessions.run(
-        'memory_attention',
-        {
-          image_embed: feats.image_embed,
-          maskmem_features: f32(m.maskmemFeatures, [m.numMemories, this.cfg.mem_dim, side, side]),
-          maskmem_tpos_index: new (runtime().Tensor)('int64', m.maskmemTposIndex, [m.numMemories]),
-          obj_ptrs: f32(m.objPtrs, [m.numPointers, this.cfg.hidden_dim]),
-          obj_ptr_tpos: f32(m.objPtrTpos, [m.numPointers, m.tposDim]),
-        },
-        ['pix_feat_with_mem'],
-      );
-      fused = out.pix_feat_with_mem;
+      const floats = m.memories.length ? m.memories[0].byteLength / (isGpuMemory(m.memories[0]) ? 4 : 2) : 0;
+      const side = Math.round(Math.sqrt(floats / this.cfg.mem_dim));
+      const dims = [m.numMemories, this.cfg.mem_dim, side, side];
+      const stacked = this.gpu
+        ? this.gpu.stack(m.memories as GpuMemory[], dims)
+        : { tensor: f32(stackBf16(m.memories as Uint16Array[]), dims), release: () => {} };
+      try {
+        const out = await this.sessions.run(
+          'memory_attention',
+          {
+            image_embed: feats.image_embed,
+            maskmem_features: stacked.tensor,
+            maskmem_tpos_index: new (runtime().Tensor)('int64', m.maskmemTposIndex, [m.numMemories]),
+            obj_ptrs: f32(m.objPtrs, [m.numPointers, this.cfg.hidden_dim]),
+            obj_ptr_tpos: f32(m.objPtrTpos, [m.numPointers, m.tposDim]),
+          },
+          ['pix_feat_with_mem'],
+        );
+        fused = out.pix_feat_with_mem;
+      } finally {
+        stacked.release();
+      }
       embed = fused;
     }
     const numPts = pointInputs ? pointInputs.labels.length : 0;
@@ -366,14 +404,14 @@ export class VideoPredictor {
     for (const [objId, obj] of state.objects) {
       for (const isCond of [false, true]) {
         const temp = obj.temp(isCond);
-        for (const [frameIdx, out] of temp) {
+        for (const [frameIdx, out] of [...temp]) {
           if (!out.maskmem) {
             const feats = await this.features(state, frameIdx);
             out.maskmem = await this.encodeMemory(feats, out.predMasks, out.objectScore, true);
           }
+          temp.take(frameIdx);
           (isCond ? obj.cond : obj.nonCond).set(frameIdx, out);
         }
-        temp.clear();
       }
       if (!obj.cond.size) {
         throw new PromptError(`object ${objId} has no prompts on any frame it was not tracked on; add points or a box for it first`);
@@ -419,7 +457,7 @@ export class VideoPredictor {
   // -- objects -------------------------------------------------------------------------------
 
   removeObject(state: VideoState, objId: number): void {
-    state.object(objId);
+    state.object(objId).clear();
     state.objects.delete(objId);
   }
 }

@@ -12,15 +12,19 @@ import { fetchModelFile } from '../modelCache';
 import type { LoadProgress, ModelInfo } from '../protocol';
 import { createSession, type InferenceSession, type Tensor } from '../runtime';
 import { FrameByFramePredictor } from './frameByFrame';
+import { GpuMemories } from './gpuMemories';
 import type { Tracking, VideoSessions } from './types';
 import { VideoPredictor } from './video';
 
 export const SAM2_VIDEO_ROLES = ['encoder', 'memory_attention', 'memory_encoder', 'video_decoder'] as const;
 const CONSTANTS_ROLE = 'video_constants';
+const ON_GPU = new Set(['encoder', 'memory_encoder', 'memory_attention']);
 
 export interface VideoModel {
   model: ModelInfo;
   predictor: Tracking;
+  /** WebGPU: where the memory bank's memories live (null: in worker memory). */
+  gpuMemories: GpuMemories | null;
   /** Low-res logits -> logits at the video's resolution (the family's own upsampling). */
   upsample(low: Float32Array, width: number, height: number): Float32Array;
   release(): void;
@@ -69,11 +73,12 @@ export async function loadVideoModel(
   const made: Record<string, InferenceSession> = {};
   const sessions = new Sessions(made);
   try {
-    // One session at a time: onnxruntime-web's WebGPU EP refuses to create two at once. The
-    // encoder's features stay on the GPU (every graph of the frame reads them there).
+    // One session at a time: onnxruntime-web's WebGPU EP refuses to create two at once. On
+    // WebGPU the encoder's features, the memories and the memory-conditioned features stay on the
+    // GPU (the next graph reads them there); the decoder's outputs come to the worker.
     for (const role of roles.filter((r) => r !== CONSTANTS_ROLE)) {
       try {
-        made[role] = await createSession(new Uint8Array(bytes[role]), backend.sessionOptions(role === 'encoder'));
+        made[role] = await createSession(new Uint8Array(bytes[role]), backend.sessionOptions(ON_GPU.has(role)));
       } catch (e) {
         throw new EngineError(`onnxruntime-web (${backend.kind}) cannot run ${model.id} (${role}): ${(e as Error).message}`, 'session');
       }
@@ -83,6 +88,7 @@ export async function loadVideoModel(
     throw e;
   }
   const threshold = manifest.mask_threshold ?? 0;
+  const gpuMemories = sam2 && backend.kind === 'webgpu' && backend.device ? new GpuMemories(backend.device) : null;
   const predictor: Tracking = sam2
     ? new VideoPredictor(
         sessions,
@@ -91,7 +97,8 @@ export async function loadVideoModel(
         manifest.mean,
         manifest.std,
         threshold,
+        gpuMemories,
       )
     : new FrameByFramePredictor(sessions, family, threshold);
-  return { model, predictor, upsample: (low, w, h) => family.upsample(low, w, h), release: () => sessions.release() };
+  return { model, predictor, gpuMemories, upsample: (low, w, h) => family.upsample(low, w, h), release: () => sessions.release() };
 }

@@ -65,6 +65,7 @@ function wire(app: VideoApp) {
   $('track-cancel').onclick = () => app.cancelTracking();
   $('export-coco').onclick = () => app.exportCoco();
   $('export-png').onclick = () => void app.exportPngs();
+  $('export-webm').onclick = () => void app.exportWebm();
 }
 
 async function start() {

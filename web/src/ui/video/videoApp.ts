@@ -4,9 +4,9 @@
 // Telemetry for tests and benchmarks: data-* attributes on <body>.
 
 import { EngineError, type ModelInfo, type ObjectMask, type Sam2Engine, type VideoFrameResult, type VideoSession } from '../../engine';
-import { overlayPixels } from '../../engine/imageOps';
 import { CanvasInput } from '../canvasInput';
 import { showProgress, status } from '../notices';
+import { drawMasks, overlayWebm } from './overlayVideo';
 import { davisPalette, palettePng, zipStored } from './pngZip';
 import { cocoDocument, decodeRle, Tracks } from './tracks';
 import { type OpenedVideo, openImageSequence, openVideoFile, VideoFileError } from './videoFile';
@@ -198,16 +198,7 @@ export class VideoApp {
     if (!video) return;
     const ctx = $<HTMLCanvasElement>('overlay-canvas').getContext('2d')!;
     ctx.clearRect(0, 0, video.width, video.height);
-    const masks = this.tracks.get(this.frameIdx);
-    if (!masks) return;
-    const image = ctx.createImageData(video.width, video.height);
-    for (const m of masks.values()) {
-      if (!m.area) continue;
-      const bits = decodeRle(m.counts, video.width, video.height);
-      const { pixels } = overlayPixels(bits, video.width, video.height, colorOf(m.objId), true, true);
-      for (let i = 0; i < pixels.length; i += 4) if (pixels[i + 3]) image.data.set(pixels.subarray(i, i + 4), i);
-    }
-    ctx.putImageData(image, 0, 0);
+    drawMasks(ctx, this.tracks, this.frameIdx, video.width, video.height, colorOf);
   }
 
   private drawPrompts(dragBox: [number, number, number, number] | null): void {
@@ -422,6 +413,20 @@ export class VideoApp {
       complete: true,
     });
     this.save(new Blob([JSON.stringify(doc)], { type: 'application/json' }), 'tracks.json');
+  }
+
+  async exportWebm(): Promise<void> {
+    const video = this.video;
+    if (!video) return;
+    try {
+      const blob = await overlayWebm(video, this.tracks, colorOf, (done, total) => {
+        $('track-info').textContent = `encoding the overlay video: ${done}/${total} frames`;
+      });
+      this.save(blob, 'overlay.webm');
+      status(`overlay.webm: ${this.tracks.frames.size} frames.`);
+    } catch (e) {
+      this.fail(e, 'The overlay video could not be made');
+    }
   }
 
   async exportPngs(): Promise<void> {
