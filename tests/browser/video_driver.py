@@ -31,7 +31,15 @@ class VideoPage:
 
     def wait_until(self, predicate, what: str):
         deadline = time.time() + self.timeout_s
+        last = ""
         while not predicate():
+            import os
+
+            if os.environ.get("VIDEO_DEBUG"):
+                info = self.page.inner_text("#track-info")
+                if info != last:
+                    print(time.strftime("%H:%M:%S"), info, flush=True)
+                    last = info
             if time.time() > deadline:
                 raise TimeoutError(
                     f"{what} did not happen in {self.timeout_s:.0f} s; status: {self.status()!r}; "

@@ -45,6 +45,9 @@ export class VideoApp {
   current: TrackedObject | null = null;
   frameIdx = 0;
   private tracking: AbortController | null = null;
+  /** The running propagation's end, and why it is being stopped ('' while nobody stops it). */
+  private trackingDone: Promise<void> = Promise.resolve();
+  private stopReason = '';
   /** Why the engine cannot go on (its GPU device was lost), or ''. */
   deviceLost = '';
   private playing = false;
@@ -94,7 +97,7 @@ export class VideoApp {
   }
 
   async selectModel(model: ModelInfo): Promise<void> {
-    this.cancelTracking();
+    await this.stopTracking('another model was chosen');
     data('ready', 'false');
     $<HTMLSelectElement>('model-select').value = model.id;
     status(`Loading ${model.label}…`);
@@ -119,7 +122,7 @@ export class VideoApp {
 
   async openFiles(files: File[]): Promise<void> {
     if (!files.length) return;
-    this.cancelTracking();
+    await this.stopTracking('another video was opened');
     data('videoReady', 'false');
     delete document.body.dataset.error;
     const images = files.length > 1 || files[0].type.startsWith('image/');
@@ -148,6 +151,7 @@ export class VideoApp {
     timeline.max = String(video.numFrames - 1);
     timeline.disabled = false;
     data('numFrames', video.numFrames);
+    data('size', `${video.width}x${video.height}`);
     data('fps', video.fps.toFixed(3));
     if (this.model) await this.startSession();
     this.newObject();
@@ -156,10 +160,11 @@ export class VideoApp {
     data('videoReady', 'true');
   }
 
+  /** A tracking session on the open video with the current model. The masks already there stay
+   * (tracked with the model before); the prompts start again. */
   private async startSession(): Promise<void> {
     if (!this.video) return;
     this.session = await this.engine.openVideo(this.video);
-    this.tracks.clear();
     for (const o of this.objects) {
       o.prompts.clear();
       o.tracked.clear();
@@ -328,6 +333,10 @@ export class VideoApp {
     }
     const abort = new AbortController();
     this.tracking = abort;
+    let finished: () => void = () => {};
+    this.trackingDone = new Promise((resolve) => {
+      finished = resolve;
+    });
     $('track-cancel').hidden = false;
     data('tracking', 'true');
     delete document.body.dataset.error;
@@ -353,7 +362,11 @@ export class VideoApp {
       status(`Tracked ${done} frames (${((done * 1000) / (performance.now() - t0)).toFixed(2)} frames/s, ${this.method}).`);
     } catch (e) {
       if (this.deviceLost) this.fail(new Error(this.deviceLost), `Tracking stopped after ${done} frames`);
-      else if (e instanceof EngineError && e.code === 'cancelled') status(`Tracking cancelled after ${done} frames; their masks are kept.`);
+      else if (this.stopReason) {
+        status(`Tracking stopped after ${done} frames: ${this.stopReason}; their masks are kept.`);
+        data('stopped', this.stopReason);
+      } else if (e instanceof EngineError && e.code === 'cancelled')
+        status(`Tracking cancelled after ${done} frames; their masks are kept.`);
       else this.fail(e, `Tracking stopped after ${done} frames (their masks are kept)`);
     } finally {
       this.tracking = null;
@@ -361,11 +374,21 @@ export class VideoApp {
       data('tracking', 'false');
       data('trackedDone', done);
       data('runs', Number(document.body.dataset.runs ?? 0) + 1);
+      finished();
     }
   }
 
   cancelTracking(): void {
     this.tracking?.abort();
+  }
+
+  /** Stops a running propagation (its masks stay) and waits for it to end. */
+  private async stopTracking(reason: string): Promise<void> {
+    if (!this.tracking) return;
+    this.stopReason = reason;
+    this.tracking.abort();
+    await this.trackingDone;
+    this.stopReason = '';
   }
 
   // -- playback ----------------------------------------------------------------------------------

@@ -112,12 +112,10 @@ export async function openVideoFile(file: Blob, name: string): Promise<OpenedVid
       }
       if (!sample) throw new VideoFileError(`frame ${i} of ${name} cannot be decoded (the file may be corrupt)`);
       try {
-        const videoFrame = sample.toVideoFrame();
-        try {
-          return await createImageBitmap(videoFrame);
-        } finally {
-          videoFrame.close();
-        }
+        // Drawn as displayed: the pixel aspect ratio and the rotation of the file applied.
+        const canvas = new OffscreenCanvas(width, height);
+        sample.drawWithFit(canvas.getContext('2d')!, { fit: 'fill' });
+        return canvas.transferToImageBitmap();
       } finally {
         sample.close();
       }
