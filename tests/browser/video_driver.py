@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import time
 import zipfile
 
@@ -12,6 +13,8 @@ import numpy as np
 from PIL import Image
 
 TIMEOUT_S = 240
+# VIDEO_DEBUG=1: print the tracking progress line while waiting (long runs on emulated GPUs).
+DEBUG = bool(os.environ.get("VIDEO_DEBUG"))
 
 
 class VideoPage:
@@ -33,9 +36,7 @@ class VideoPage:
         deadline = time.time() + self.timeout_s
         last = ""
         while not predicate():
-            import os
-
-            if os.environ.get("VIDEO_DEBUG"):
+            if DEBUG:
                 info = self.page.inner_text("#track-info")
                 if info != last:
                     print(time.strftime("%H:%M:%S"), info, flush=True)
