@@ -43,21 +43,30 @@ def _write_frames(frames, folder):
     return paths
 
 
-def _replay(predictor, frames, steps):
-    """The page's calls on the Python tracker -> its state (the last mask per frame and object)."""
+def _replay(predictor, frames, steps, logits=None):
+    """The page's calls on the Python tracker -> its state (the last mask per frame and object).
+    logits: a dict filled with the last video-resolution logits per (frame, object)."""
     state = predictor.init_state(np.stack(frames))
+    keep = {} if logits is None else logits
+
+    def remember(frame_idx, obj_ids, out):
+        for i, obj in enumerate(obj_ids):
+            keep[(frame_idx, obj)] = out[i, 0]
+
     for kind, arg in steps:
         if kind == "prompt":
             p = arg
             points = [pt[:2] for pt in p["points"]] or None
             labels = [pt[2] for pt in p["points"]] or None
-            predictor.add_new_points_or_box(
-                state, p["frameIdx"], p["objId"], points=points, labels=labels, box=p["box"]
+            remember(
+                *predictor.add_new_points_or_box(
+                    state, p["frameIdx"], p["objId"], points=points, labels=labels, box=p["box"]
+                )
             )
         else:
             start, reverse = arg
-            for _ in predictor.propagate_in_video(state, start_frame_idx=start, reverse=reverse):
-                pass
+            for out in predictor.propagate_in_video(state, start_frame_idx=start, reverse=reverse):
+                remember(*out)
     return state
 
 
@@ -186,6 +195,10 @@ def test_builtin_model_tracks_a_real_clip_frame_by_frame_like_python(
     assert "frame by frame, no SAM2 memory" in page.inner_text("#method")
     assert app.open_frames(paths) == ""
     steps = [("prompt", app.click(0.45, 0.45))]  # the man's face
+    steps.append(("prompt", app.click(0.2, 0.9, negative=True)))
+    assert len(steps[-1][1]["points"]) == 2
+    steps.append(("prompt", app.undo()))  # the negative point taken back
+    assert steps[-1][1]["points"] == steps[0][1]["points"]
     app.track("forward")
     steps.append(("run", (0, False)))
     state = _replay(builtin_predictor, frames, steps)
@@ -389,14 +402,22 @@ def test_sam2_on_webgpu_keeps_the_bank_on_the_gpu_and_matches_python(
     page.click("#remove-object")  # object 2, the current one: its memories let go
     app.wait_until(lambda: stats()["gpuMemories"] == 3, "object 2's memories to go")
     predictor = VideoPredictor.from_bundle(sam2_video_bundle, threads=2)
-    state = _replay(predictor, frames, steps)
+    logits = {}
+    state = _replay(predictor, frames, steps, logits)
     got = coco_masks(coco)
     empty = np.zeros(frames[0].shape[:2], bool)
-    scores = {
-        (f, o): iou(got.get((f, o), empty), state.mask(f, o)) for f in range(3) for o in (1, 2)
-    }
-    print("WebGPU per-frame IoU vs Python:", {k: round(v, 4) for k, v in scores.items()})
-    assert min(scores.values()) >= 0.99, scores
+    # As in test_app_webgpu: the random-weight test model leaves many logits near 0, where the
+    # emulated GPU's summation order flips pixels; every clearly decided pixel must agree.
+    for f in range(len(frames)):
+        for o in (1, 2):
+            mine, expected = got.get((f, o), empty), state.mask(f, o)
+            decided = np.abs(logits[(f, o)]) >= 0.01
+            agreement = float((mine == expected)[decided].mean())
+            print(
+                f"WebGPU frame {f} object {o}: IoU {iou(mine, expected):.4f}, decided-pixel "
+                f"agreement {agreement:.5f} ({decided.mean():.3f} decided)"
+            )
+            assert agreement >= 0.999 and iou(mine, expected) >= 0.97, (f, o)
     page.close()
 
 

@@ -128,6 +128,11 @@ class VideoPage:
 
         return self._prompt(act)
 
+    def undo(self) -> dict:
+        """Ctrl+Z: the current object's last prompt on this frame taken back; -> what is left."""
+        self.page.locator("#stage").hover()
+        return self._prompt(lambda: self.page.keyboard.press("Control+z"))
+
     def new_object(self):
         n = int(self.data("objects"))
         self.page.click("#new-object")

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { isGpuMemory } from '../src/engine/video/gpuMemories';
 import { fillHolesInMaskScores } from '../src/engine/video/maskHoles';
 import { DEFAULT_CONFIG, type FrameRecord, gatherMemories, NonCondFrames, sinePe, stackBf16, toBf16 } from '../src/engine/video/memory';
 import { preprocessFrame } from '../src/engine/video/preprocessFrame';
@@ -56,6 +57,13 @@ describe('video engine pure functions match the Python tracker', () => {
       expect(stackBf16(m.memories as Uint16Array[])[2 * m.frames.length - 1]).toBe(m.frames[m.frames.length - 1]);
     });
   }
+});
+
+describe('where a memory lives', () => {
+  it('tells bf16 bits in worker memory from a GPU buffer', () => {
+    expect(isGpuMemory(new Uint16Array(8))).toBe(false);
+    expect(isGpuMemory({ buffer: {}, floats: 8, byteLength: 32 })).toBe(true);
+  });
 });
 
 describe('the memory bank does not grow with the video', () => {

@@ -224,6 +224,8 @@ export interface Api {
   /** Starts a propagation -> the frames it will visit, in order (each then one `videoStep`). */
   videoStart: { request: { startFrame: number | null; maxFrames: number | null; reverse: boolean }; result: number[]; progress: never };
   videoStep: { request: { frameIdx: number; reverse: boolean }; result: VideoFrameResult; progress: never };
+  /** One object's prompts on one frame removed -> every object's mask on that frame. */
+  videoClearPrompts: { request: { frameIdx: number; objId: number }; result: VideoFrameResult; progress: never };
   videoRemoveObject: { request: { objId: number }; result: null; progress: never };
   videoReset: { request: NoFields; result: null; progress: never };
   videoClose: { request: NoFields; result: null; progress: never };

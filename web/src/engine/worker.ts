@@ -230,6 +230,9 @@ const handlers: Handlers = {
     throwIfCancelled(call.signal, 'tracking');
     return (tracker ?? noTracker()).step(req.frameIdx, req.reverse);
   },
+  videoClearPrompts(req) {
+    return (tracker ?? noTracker()).clearPrompts(req.frameIdx, req.objId);
+  },
   videoRemoveObject(req) {
     (tracker ?? noTracker()).removeObject(req.objId);
     return null;

@@ -76,6 +76,12 @@ export class VideoSession {
     }
   }
 
+  /** Removes object `objId`'s prompts on frame `frameIdx` -> every object's mask there. */
+  clearPrompts(frameIdx: number, objId: number): Promise<VideoFrameResult> {
+    this.check();
+    return this.call({ type: 'videoClearPrompts', frameIdx, objId });
+  }
+
   removeObject(objId: number): Promise<null> {
     this.check();
     return this.call({ type: 'videoRemoveObject', objId });

@@ -197,6 +197,15 @@ export class FrameByFramePredictor {
     return { frameIdx, objIds, lowRes };
   }
 
+  clearAllPromptsInFrame(state: FrameState, frameIdx: number, objId: number): FrameOutput {
+    state.checkFrame(frameIdx);
+    const obj = state.objects.get(objId);
+    if (!obj) throw new PromptError(`no object with id ${objId}`);
+    obj.prompts.delete(frameIdx);
+    obj.prompted.delete(frameIdx);
+    return this.frameOutput(state, frameIdx);
+  }
+
   removeObject(state: FrameState, objId: number): void {
     if (!state.objects.delete(objId)) throw new PromptError(`no object with id ${objId}`);
     state.carry.delete(objId);

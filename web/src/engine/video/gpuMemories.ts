@@ -26,7 +26,8 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
   data[i] = (b + 0x7fffu + ((b >> 16u) & 1u)) & 0xffff0000u; // round to nearest even
 }`;
 
-export const isGpuMemory = (m: unknown): m is GpuMemory => typeof m === 'object' && m !== null && 'buffer' in m;
+/** A GPU memory, not bf16 bits in worker memory (a typed array has a `buffer` too). */
+export const isGpuMemory = (m: unknown): m is GpuMemory => typeof m === 'object' && m !== null && !ArrayBuffer.isView(m) && 'buffer' in m;
 
 export class GpuMemories {
   private readonly pipeline: GPUComputePipeline;

@@ -90,6 +90,11 @@ export class Tracker {
     return this.result(await this.model.predictor.propagateFrame(this.state, frameIdx, reverse), t0);
   }
 
+  clearPrompts(frameIdx: number, objId: number): VideoFrameResult {
+    const t0 = performance.now();
+    return this.result(this.model.predictor.clearAllPromptsInFrame(this.state, frameIdx, objId), t0);
+  }
+
   removeObject(objId: number): void {
     this.model.predictor.removeObject(this.state, objId);
   }

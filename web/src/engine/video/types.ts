@@ -63,5 +63,8 @@ export interface Tracking<S extends TrackingState = TrackingState> {
   propagationOrder(state: S, startFrameIdx: number | null, maxFrameNumToTrack: number | null, reverse: boolean): Promise<number[]>;
   /** One frame of the propagation: every object on it. */
   propagateFrame(state: S, frameIdx: number, reverse: boolean): Promise<FrameOutput>;
+  /** One object's prompts on one frame removed (official clear_all_prompts_in_frame) -> every
+   * object's output on that frame. */
+  clearAllPromptsInFrame(state: S, frameIdx: number, objId: number): FrameOutput;
   removeObject(state: S, objId: number): void;
 }

@@ -456,6 +456,23 @@ export class VideoPredictor {
 
   // -- objects -------------------------------------------------------------------------------
 
+  /** official clear_all_prompts_in_frame: the frame's prompts go; a conditioning frame's output
+   * becomes a tracked frame's. */
+  clearAllPromptsInFrame(state: VideoState, frameIdx: number, objId: number): FrameOutput {
+    state.checkFrame(frameIdx);
+    const obj = state.object(objId);
+    obj.pointInputs.delete(frameIdx);
+    obj.tempCond.delete(frameIdx);
+    obj.tempNonCond.delete(frameIdx);
+    const out = obj.cond.take(frameIdx);
+    if (out) {
+      obj.nonCond.set(frameIdx, out);
+      obj.framesTracked.delete(frameIdx);
+    }
+    const isCond = [...state.objects.values()].some((o) => o.tempCond.has(frameIdx));
+    return this.frameOutput(state, frameIdx, isCond);
+  }
+
   removeObject(state: VideoState, objId: number): void {
     state.object(objId).clear();
     state.objects.delete(objId);

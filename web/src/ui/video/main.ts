@@ -51,7 +51,8 @@ function wire(app: VideoApp) {
   $('step-forward').onclick = () => void app.seek(app.frameIdx + 1);
   window.addEventListener('keydown', (e) => {
     if (e.target instanceof HTMLInputElement && e.target.type !== 'range') return;
-    if (e.key === 'ArrowLeft') void app.seek(app.frameIdx - 1);
+    if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === 'z') void app.undo();
+    else if (e.key === 'ArrowLeft') void app.seek(app.frameIdx - 1);
     else if (e.key === 'ArrowRight') void app.seek(app.frameIdx + 1);
     else if (e.key === ' ') void app.togglePlay();
     else return;
@@ -59,6 +60,7 @@ function wire(app: VideoApp) {
   });
   $('new-object').onclick = () => app.newObject();
   $('remove-object').onclick = () => void app.removeObject();
+  $('undo').onclick = () => void app.undo();
   $('track-forward').onclick = () => void app.propagate('forward');
   $('track-backward').onclick = () => void app.propagate('backward');
   $('track-both').onclick = () => void app.propagate('both');

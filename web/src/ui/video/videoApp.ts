@@ -316,6 +316,34 @@ export class VideoApp {
     }
   }
 
+  /** Takes back the current object's last prompt on this frame (its last point, else its box). */
+  async undo(): Promise<void> {
+    const o = this.current;
+    const session = this.session;
+    if (!o || !session || this.tracking) return;
+    const frameIdx = this.frameIdx;
+    const p = o.prompts.get(frameIdx);
+    if (!p) {
+      status(`Object ${o.id} has no prompt on frame ${frameIdx + 1} to undo.`);
+      return;
+    }
+    const keep = p.points.length ? { points: p.points.slice(0, -1), box: p.box } : { points: [], box: null };
+    try {
+      const left = keep.points.length > 0 || keep.box !== null;
+      const result = left ? await session.addPrompt(frameIdx, o.id, keep) : await session.clearPrompts(frameIdx, o.id);
+      if (left) o.prompts.set(frameIdx, keep);
+      else o.prompts.delete(frameIdx);
+      data('lastPrompt', JSON.stringify({ frameIdx, objId: o.id, points: keep.points, box: keep.box }));
+      data('prompts', Number(document.body.dataset.prompts ?? 0) + 1);
+      this.show(result);
+      this.renderObjects();
+      this.drawPrompts(null);
+      status(`Undone: object ${o.id} on frame ${frameIdx + 1}.`);
+    } catch (e) {
+      this.fail(e, 'The undo failed');
+    }
+  }
+
   private show(result: VideoFrameResult): void {
     this.tracks.set(result.frameIdx, result.masks);
     data('tracked', this.tracks.frames.size);
