@@ -52,6 +52,7 @@ from sam2web.errors import BadPromptError, FrameIndexError, Sam2WebError, Unknow
 from sam2web.manifest import Manifest, read_manifest
 from sam2web.masks import rle_counts, rle_string, rle_string_counts
 from sam2web.predict import transforms as T
+from sam2web.predict.frame_by_frame import FrameByFramePredictor
 from sam2web.predict.mask_holes import fill_holes_in_mask_scores
 from sam2web.predict.memory import (
     NO_OBJ_SCORE,
@@ -243,10 +244,14 @@ class VideoState:
 
 
 class VideoPredictor:
-    """fill_hole_area: fill background regions of at most this many pixels of the 256x256
-    low-res masks (official's meaning and default; 0: off). sessions: ready sessions of the
-    VIDEO_GRAPHS roles (anything with Sessions' `run`), e.g. on another execution provider with
-    options of its own; default: made here from providers and threads."""
+    """SAM2 tracking with the memory bank. fill_hole_area: fill background regions of at most
+    this many pixels of the 256x256 low-res masks (official's meaning and default; 0: off).
+    sessions: ready sessions of the VIDEO_GRAPHS roles (anything with Sessions' `run`), e.g. on
+    another execution provider with options of its own; default: made here from providers and
+    threads."""
+
+    method = "SAM2 memory"
+    has_memory = True
 
     def __init__(
         self,
@@ -308,11 +313,18 @@ class VideoPredictor:
         threads: int | None = None,
         spill_dir=None,
         fill_hole_area: int = DEFAULT_FILL_HOLE_AREA,
-    ) -> VideoPredictor:
+    ) -> VideoPredictor | FrameByFramePredictor:
         """spill_dir: where tracked frames' memories beyond reach go (default: the system's
-        temporary folder; removed with the tracking state); fill_hole_area: see the class."""
+        temporary folder; removed with the tracking state); fill_hole_area: see the class.
+        A SAM1-family bundle (no memory graphs) gives a FrameByFramePredictor: the same calls,
+        tracking frame by frame with no SAM2 memory (predict/frame_by_frame.py)."""
+        manifest = read_manifest(path)
+        if manifest.family != "sam2":
+            return FrameByFramePredictor(
+                manifest, providers=providers, verify=verify, threads=threads
+            )
         return cls(
-            read_manifest(path),
+            manifest,
             providers=providers,
             verify=verify,
             threads=threads,

@@ -40,6 +40,7 @@ import type {
   ShowRequest,
   ToWorker,
 } from './protocol';
+import { type PageFrameSource, VideoSession } from './video/client';
 
 export type { EngineErrorCode } from './errors';
 export type { AdoptResult, EverythingMask, EverythingOptions, EverythingProgress, EverythingResult } from './everything';
@@ -47,6 +48,9 @@ export { everythingCoco, maskColor } from './everything';
 export type { BundleManifest } from './manifest';
 export { capabilityBytes, parseManifest, requireCapability } from './manifest';
 export type { Box, Point } from './protocol';
+export type { PageFrameSource, PropagateOptions, VideoSession } from './video/client';
+export type { ObjectMask, TrackerStats, VideoFrameResult } from './video/tracker';
+export type { PromptInput } from './video/types';
 export { SECURE_CONTEXT_HELP, webGpuHelp } from './webgpuHelp';
 export type {
   AdapterChoice,
@@ -180,7 +184,8 @@ export class Sam2Engine {
         this.painted = { frame: msg.frame, at: msg.at };
         for (const w of this.frameWaiters.filter((w) => w.frame <= msg.frame)) w.resolve(msg.at);
         this.frameWaiters.splice(0, this.frameWaiters.length, ...this.frameWaiters.filter((w) => w.frame > msg.frame));
-      } else this.onDeviceLost?.(msg.reason);
+      } else if (msg.event === 'frame-wanted') this.giveFrame(msg.ticket, msg.index);
+      else this.onDeviceLost?.(msg.reason);
       return;
     }
     const p = this.pending.get(msg.id);
@@ -220,6 +225,36 @@ export class Sam2Engine {
       });
       this.worker.postMessage({ id, request: request as Request } satisfies ToWorker, transfer);
     });
+  }
+
+  /** The open video's frames, asked for by the worker's tracker. */
+  private video: VideoSession | null = null;
+
+  private giveFrame(ticket: number, index: number): void {
+    const video = this.video;
+    const fail = (error: string) => this.worker.postMessage({ frame: ticket, image: null, error } satisfies ToWorker);
+    if (!video || video.closed) {
+      fail('the video was closed');
+      return;
+    }
+    video.source.frame(index).then(
+      (image) => this.worker.postMessage({ frame: ticket, image } satisfies ToWorker, [image]),
+      (e) => fail(`frame ${index} could not be read: ${(e as Error).message}`),
+    );
+  }
+
+  /** Loads a model's tracking graphs (SAM2: memory tracking; SAM1-family: frame by frame, no
+   * SAM2 memory, as `method` says). */
+  loadVideoModel(model: ModelInfo, options: CallOptions<LoadProgress> = {}): Promise<Api['videoLoad']['result']> {
+    return this.call({ type: 'videoLoad', model }, options);
+  }
+
+  /** Opens a video for tracking (the one open before is closed); `source` gives its frames. */
+  async openVideo(source: PageFrameSource): Promise<VideoSession> {
+    if (this.video) this.video.closed = true;
+    await this.call({ type: 'videoOpen', numFrames: source.numFrames, width: source.width, height: source.height });
+    this.video = new VideoSession((request, options) => this.call(request, options), source);
+    return this.video;
   }
 
   /** Download (or take from the OPFS cache), verify and open a model's sessions. Relative file

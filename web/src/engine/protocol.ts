@@ -7,6 +7,8 @@ import type { EngineErrorCode } from './errors';
 import type { AdoptResult, EverythingOptions, EverythingProgress, EverythingResult } from './everything';
 import type { AdapterChoice } from './gpuDevice';
 import type { BundleManifest } from './manifest';
+import type { TrackerStats, VideoFrameResult } from './video/tracker';
+import type { PromptInput } from './video/types';
 
 export type Backend = 'webgpu' | 'wasm';
 
@@ -219,6 +221,24 @@ export interface Api {
   everythingAdopt: { request: { index: number }; result: AdoptResult; progress: never };
   /** A mask of the current image's size as low-res logits to refine (maskToLowRes.ts). */
   maskToLowRes: { request: { bits: Uint8Array }; result: Float32Array; progress: never };
+  /** Video tracking (video/): the model's tracking graphs, loaded beside (not instead of) the
+   * image model; `method` says how it tracks ('SAM2 memory', or SAM1-family 'frame by frame, no
+   * SAM2 memory'). */
+  videoLoad: { request: { model: ModelInfo }; result: { method: string; hasMemory: boolean; loadMs: number }; progress: LoadProgress };
+  /** A video to track on (the one before is closed); its frames are asked of the page
+   * ('frame-wanted' events) when the tracker needs them. */
+  videoOpen: { request: { numFrames: number; width: number; height: number }; result: null; progress: never };
+  /** Points and/or a box for one object on one frame -> every object's mask on that frame. */
+  videoPrompt: { request: { frameIdx: number; objId: number; prompt: PromptInput }; result: VideoFrameResult; progress: never };
+  /** Starts a propagation -> the frames it will visit, in order (each then one `videoStep`). */
+  videoStart: { request: { startFrame: number | null; maxFrames: number | null; reverse: boolean }; result: number[]; progress: never };
+  videoStep: { request: { frameIdx: number; reverse: boolean }; result: VideoFrameResult; progress: never };
+  /** One object's prompts on one frame removed -> every object's mask on that frame. */
+  videoClearPrompts: { request: { frameIdx: number; objId: number }; result: VideoFrameResult; progress: never };
+  videoRemoveObject: { request: { objId: number }; result: null; progress: never };
+  videoReset: { request: NoFields; result: null; progress: never };
+  videoClose: { request: NoFields; result: null; progress: never };
+  videoStats: { request: NoFields; result: TrackerStats; progress: never };
   /** Testing: destroy the GPU device, as a driver reset would. */
   loseDevice: { request: NoFields; result: null; progress: never };
   /** Testing: hold decodes (they wait, as behind a slow GPU) until released. Answered at once. */
@@ -236,8 +256,8 @@ export type ProgressOf<K extends RequestType> = Api[K]['progress'];
  * driver reset, strikes whatever is running: a long segment-everything run, say). */
 export const IMMEDIATE: ReadonlySet<RequestType> = new Set<RequestType>(['holdDecodes', 'failNextCapture', 'loseDevice']);
 
-/** Page -> worker. */
-export type ToWorker = { id: number; request: Request } | { cancel: number };
+/** Page -> worker; `frame` answers a 'frame-wanted' event (the frame's pixels, or why not). */
+export type ToWorker = { id: number; request: Request } | { cancel: number } | { frame: number; image: ImageBitmap | null; error?: string };
 
 /** Worker -> page. */
 export type FromWorker =
@@ -246,7 +266,9 @@ export type FromWorker =
   | { id: number; progress: ProgressOf<RequestType> }
   | { event: 'device-lost'; reason: string }
   /** The WebGPU overlay's frame `frame` reached the screen's next frame at `at` (epoch ms). */
-  | { event: 'painted'; frame: number; at: number };
+  | { event: 'painted'; frame: number; at: number }
+  /** The tracker needs frame `index` of the open video: the page answers with `{ frame: ticket }`. */
+  | { event: 'frame-wanted'; ticket: number; index: number };
 
 /** The bitmaps in a result, moved (not copied) to the page. */
 export function transferablesOf(result: unknown): Transferable[] {

@@ -25,6 +25,9 @@ import {
   transferablesOf,
 } from './protocol';
 import { Renderer } from './render';
+import { FrameRequests } from './video/frameRequests';
+import { noTracker, Tracker } from './video/tracker';
+import { loadVideoModel, type VideoModel } from './video/videoModel';
 
 let backend: Backend | null = null;
 let renderer: Renderer | null = null;
@@ -32,6 +35,9 @@ let model: LoadedModel | null = null;
 let image: ImageSession | null = null;
 /** The page's overlay canvas, drawn with WebGPU (attachOverlay), or null: the page draws bitmaps. */
 let overlay: GpuOverlay | null = null;
+let videoModel: VideoModel | null = null;
+let tracker: Tracker | null = null;
+const frameRequests = new FrameRequests((ticket, index) => post({ event: 'frame-wanted', ticket, index }));
 let decodesHeld: { release: () => void; wait: Promise<void> } | null = null;
 
 const post = (m: FromWorker, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(m, transfer);
@@ -49,7 +55,18 @@ function current(): { model: LoadedModel; image: ImageSession } {
   return { model, image };
 }
 
+function closeVideo(reason: string) {
+  frameRequests.abandon(reason);
+  tracker?.dispose();
+  tracker = null;
+}
+
 function forget(what: 'model' | 'image') {
+  if (what === 'model') {
+    closeVideo('the model was changed');
+    videoModel?.release();
+    videoModel = null;
+  }
   image?.dispose();
   image = null;
   if (what === 'model') releaseEverything();
@@ -193,6 +210,53 @@ const handlers: Handlers = {
     }
     return maskToLowRes(req.bits, width, height, c.model.family.mapping);
   },
+  async videoLoad(req, call) {
+    const b = ready();
+    closeVideo('the tracking model was changed');
+    videoModel?.release();
+    videoModel = null;
+    const t0 = performance.now();
+    videoModel = await loadVideoModel(b, req.model, call.progress, call.signal);
+    return { method: videoModel.predictor.method, hasMemory: videoModel.predictor.hasMemory, loadMs: performance.now() - t0 };
+  },
+  videoOpen(req) {
+    ready();
+    if (!videoModel) throw new EngineError('no tracking model loaded (videoLoad first)', 'state');
+    closeVideo('another video was opened');
+    tracker = new Tracker(videoModel, frameRequests.source(req.numFrames, req.width, req.height));
+    return null;
+  },
+  videoPrompt(req) {
+    ready();
+    return (tracker ?? noTracker()).addPrompt(req.frameIdx, req.objId, req.prompt);
+  },
+  videoStart(req) {
+    ready();
+    return (tracker ?? noTracker()).start(req.startFrame, req.maxFrames, req.reverse);
+  },
+  videoStep(req, call) {
+    ready();
+    throwIfCancelled(call.signal, 'tracking');
+    return (tracker ?? noTracker()).step(req.frameIdx, req.reverse);
+  },
+  videoClearPrompts(req) {
+    return (tracker ?? noTracker()).clearPrompts(req.frameIdx, req.objId);
+  },
+  videoRemoveObject(req) {
+    (tracker ?? noTracker()).removeObject(req.objId);
+    return null;
+  },
+  videoReset() {
+    (tracker ?? noTracker()).reset();
+    return null;
+  },
+  videoClose() {
+    closeVideo('the video was closed');
+    return null;
+  },
+  videoStats() {
+    return (tracker ?? noTracker()).stats();
+  },
   cacheInfo: () => cacheInfo(),
   async clearCache() {
     await clearCache();
@@ -251,6 +315,10 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
   const message = event.data;
   if ('cancel' in message) {
     cancels.get(message.cancel)?.abort();
+    return;
+  }
+  if ('frame' in message) {
+    frameRequests.answer(message.frame, message.image, message.error);
     return;
   }
   const { id, request } = message;

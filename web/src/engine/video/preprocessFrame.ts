@@ -1,0 +1,105 @@
+// The video predictor's own frame preprocessing, mirroring preprocess_frame in
+// src/sam2web/predict/video.py (official sam2/utils/misc.py): uint8 RGB squashed to size x size
+// with Pillow's default resample (bicubic, on 8 bits: Pillow's fixed-point arithmetic, to the
+// last bit), /255, then ImageNet mean/std in float32. The image predictor's resize differs
+// (antialiased bilinear on floats), so video frames have their own.
+
+const PRECISION_BITS = 22; // Pillow Resample.c for 8-bit images
+const ONE = 2 ** PRECISION_BITS;
+
+function bicubic(x: number): number {
+  const a = -0.5;
+  const t = Math.abs(x);
+  if (t < 1) return ((a + 2) * t - (a + 3)) * t * t + 1;
+  if (t < 2) return (((t - 5) * t + 8) * t - 4) * a;
+  return 0;
+}
+
+/** Pillow's precompute_coeffs + normalize_coeffs_8bpc for the bicubic filter. */
+function bicubicTaps(inSize: number, outSize: number) {
+  const scale = inSize / outSize;
+  const filterScale = Math.max(scale, 1);
+  const support = 2 * filterScale;
+  const maxTaps = Math.ceil(support) * 2 + 1;
+  const starts = new Int32Array(outSize);
+  const counts = new Int32Array(outSize);
+  const weights = new Float64Array(outSize * maxTaps);
+  const ss = 1 / filterScale;
+  const k = new Float64Array(maxTaps);
+  for (let o = 0; o < outSize; o++) {
+    const center = (o + 0.5) * scale;
+    let lo = Math.trunc(center - support + 0.5);
+    if (lo < 0) lo = 0;
+    let hi = Math.trunc(center + support + 0.5);
+    if (hi > inSize) hi = inSize;
+    const n = hi - lo;
+    let total = 0;
+    for (let i = 0; i < n; i++) {
+      k[i] = bicubic((i + lo - center + 0.5) * ss);
+      total += k[i];
+    }
+    for (let i = 0; i < n; i++) {
+      const w = (total !== 0 ? k[i] / total : k[i]) * ONE;
+      weights[o * maxTaps + i] = w < 0 ? Math.trunc(-0.5 + w) : Math.trunc(0.5 + w);
+    }
+    starts[o] = lo;
+    counts[o] = n;
+  }
+  return { starts, counts, weights, maxTaps };
+}
+
+const clip8 = (acc: number) => Math.min(Math.max(Math.floor(acc / ONE), 0), 255);
+
+/** Pillow's Image.resize((outW, outH)) (bicubic) of RGBA pixels' RGB: RGB bytes, 3 per pixel. */
+export function resizeBicubicRgb8(rgba: Uint8ClampedArray, width: number, height: number, outW: number, outH: number): Uint8Array {
+  const h = bicubicTaps(width, outW);
+  const v = bicubicTaps(height, outH);
+  const half = ONE / 2;
+  const tmp = new Uint8Array(outW * height * 3);
+  for (let y = 0; y < height; y++) {
+    for (let o = 0; o < outW; o++) {
+      const start = h.starts[o],
+        n = h.counts[o],
+        wBase = o * h.maxTaps;
+      for (let c = 0; c < 3; c++) {
+        let acc = half;
+        for (let k = 0; k < n; k++) acc += rgba[(y * width + start + k) * 4 + c] * h.weights[wBase + k];
+        tmp[(y * outW + o) * 3 + c] = clip8(acc);
+      }
+    }
+  }
+  const out = new Uint8Array(outW * outH * 3);
+  const row = outW * 3;
+  for (let o = 0; o < outH; o++) {
+    const start = v.starts[o],
+      n = v.counts[o],
+      wBase = o * v.maxTaps;
+    for (let x = 0; x < row; x++) {
+      let acc = half;
+      for (let k = 0; k < n; k++) acc += tmp[(start + k) * row + x] * v.weights[wBase + k];
+      out[o * row + x] = clip8(acc);
+    }
+  }
+  return out;
+}
+
+/** RGBA frame -> float32 (1, 3, size, size), as preprocess_frame. */
+export function preprocessFrame(
+  rgba: Uint8ClampedArray,
+  width: number,
+  height: number,
+  size: number,
+  mean: number[],
+  std: number[],
+): Float32Array {
+  const f = Math.fround;
+  const rgb = resizeBicubicRgb8(rgba, width, height, size, size);
+  const out = new Float32Array(3 * size * size);
+  const plane = size * size;
+  for (let c = 0; c < 3; c++) {
+    const m = f(mean[c]),
+      s = f(std[c]);
+    for (let i = 0; i < plane; i++) out[c * plane + i] = f(f(f(rgb[i * 3 + c] / 255) - m) / s);
+  }
+  return out;
+}

@@ -1,0 +1,117 @@
+// The worker's side of a video: the loaded tracking model, the tracking state of the one open
+// video, its frames asked of the page, and each frame's result as the page keeps it (COCO RLE
+// per object at the video's resolution, as the Python predictor's `state.results`).
+
+import { EngineError } from '../errors';
+import { rleCounts } from '../exporters';
+import { threshold } from '../imageOps';
+import type { FrameOutput, FrameSource, PromptInput, TrackingState } from './types';
+import type { VideoModel } from './videoModel';
+
+/** One object's mask on one frame: COCO RLE counts (column-major runs, background first). */
+export interface ObjectMask {
+  objId: number;
+  counts: number[];
+  area: number;
+  /** [x, y, w, h] around the mask, null when it is empty. */
+  bbox: [number, number, number, number] | null;
+}
+
+export interface VideoFrameResult {
+  frameIdx: number;
+  masks: ObjectMask[];
+  /** Time the worker spent on this frame. */
+  ms: number;
+}
+
+export interface TrackerStats {
+  /** Bytes of the memory bank (records of prompted and tracked frames) held now. */
+  bankBytes: number;
+  /** Frames whose image features are held now. */
+  featureFrames: number;
+  /** WebGPU: the memory bank's GPU buffers alive now (0 on WASM). */
+  gpuMemories: number;
+}
+
+function objectMask(objId: number, logits: Float32Array | null, width: number, height: number, t: number): ObjectMask {
+  if (!logits) return { objId, counts: [width * height], area: 0, bbox: null };
+  const bits = threshold(logits, t);
+  let area = 0,
+    x0 = width,
+    y0 = height,
+    x1 = -1,
+    y1 = -1;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      if (!bits[y * width + x]) continue;
+      area++;
+      if (x < x0) x0 = x;
+      if (x > x1) x1 = x;
+      if (y < y0) y0 = y;
+      y1 = y;
+    }
+  }
+  return { objId, counts: rleCounts(bits, width, height), area, bbox: area ? [x0, y0, x1 - x0 + 1, y1 - y0 + 1] : null };
+}
+
+export class Tracker {
+  readonly state: TrackingState;
+
+  constructor(
+    readonly model: VideoModel,
+    readonly source: FrameSource,
+  ) {
+    this.state = model.predictor.initState(source);
+  }
+
+  private result(out: FrameOutput, t0: number): VideoFrameResult {
+    const { width, height } = this.state;
+    const t = this.model.predictor.maskThreshold;
+    const masks = out.objIds.map((id, i) => {
+      const low = out.lowRes[i];
+      return objectMask(id, low ? this.model.upsample(low, width, height) : null, width, height, t);
+    });
+    return { frameIdx: out.frameIdx, masks, ms: performance.now() - t0 };
+  }
+
+  async addPrompt(frameIdx: number, objId: number, prompt: PromptInput): Promise<VideoFrameResult> {
+    const t0 = performance.now();
+    return this.result(await this.model.predictor.addNewPointsOrBox(this.state, frameIdx, objId, prompt), t0);
+  }
+
+  /** Starts a propagation -> the frames it will visit, in order. */
+  start(startFrame: number | null, maxFrames: number | null, reverse: boolean): Promise<number[]> {
+    return this.model.predictor.propagationOrder(this.state, startFrame, maxFrames, reverse);
+  }
+
+  async step(frameIdx: number, reverse: boolean): Promise<VideoFrameResult> {
+    const t0 = performance.now();
+    this.state.checkFrame(frameIdx);
+    return this.result(await this.model.predictor.propagateFrame(this.state, frameIdx, reverse), t0);
+  }
+
+  clearPrompts(frameIdx: number, objId: number): VideoFrameResult {
+    const t0 = performance.now();
+    return this.result(this.model.predictor.clearAllPromptsInFrame(this.state, frameIdx, objId), t0);
+  }
+
+  removeObject(objId: number): void {
+    this.model.predictor.removeObject(this.state, objId);
+  }
+
+  reset(): void {
+    this.model.predictor.resetState(this.state);
+  }
+
+  stats(): TrackerStats {
+    return { bankBytes: this.state.bankBytes(), featureFrames: this.state.features.size, gpuMemories: this.model.gpuMemories?.live ?? 0 };
+  }
+
+  dispose(): void {
+    this.state.dispose();
+  }
+}
+
+export function noTracker(): never {
+  throw new EngineError('no video is open (openVideo first)', 'state');
+}

@@ -1,0 +1,506 @@
+// The video page's controller: a video (file or frames), the tracking model, objects with their
+// prompts, propagation with progress and cancel, playback with overlays, exports. The engine does
+// the tracking (engine/video/); this page decodes the frames and keeps the results (tracks.ts).
+// Telemetry for tests and benchmarks: data-* attributes on <body>.
+
+import { EngineError, type ModelInfo, type ObjectMask, type Sam2Engine, type VideoFrameResult, type VideoSession } from '../../engine';
+import { CanvasInput } from '../canvasInput';
+import { showProgress, status } from '../notices';
+import { drawMasks, overlayWebm } from './overlayVideo';
+import { davisPalette, palettePng, zipStored } from './pngZip';
+import { cocoDocument, decodeRle, Tracks } from './tracks';
+import { type OpenedVideo, openImageSequence, openVideoFile, VideoFileError } from './videoFile';
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const PALETTE = davisPalette();
+const colorOf = (id: number): [number, number, number] => {
+  const i = ((id - 1) % 255) + 1;
+  return [PALETTE[i * 3], PALETTE[i * 3 + 1], PALETTE[i * 3 + 2]];
+};
+
+type Direction = 'forward' | 'backward';
+
+interface TrackedObject {
+  id: number;
+  /** Prompts per frame: points [x, y, label] and a box. */
+  prompts: Map<number, { points: [number, number, number][]; box: [number, number, number, number] | null }>;
+  /** Frames a propagation gave this object a mask on, and in which direction. */
+  tracked: Map<number, Direction>;
+}
+
+const data = (key: string, value: string | number) => {
+  document.body.dataset[key] = String(value);
+};
+
+export class VideoApp {
+  engine!: Sam2Engine;
+  models: ModelInfo[] = [];
+  model: ModelInfo | null = null;
+  method = '';
+  hasMemory = false;
+  video: OpenedVideo | null = null;
+  session: VideoSession | null = null;
+  readonly tracks = new Tracks();
+  objects: TrackedObject[] = [];
+  current: TrackedObject | null = null;
+  frameIdx = 0;
+  private tracking: AbortController | null = null;
+  /** The running propagation's end, and why it is being stopped ('' while nobody stops it). */
+  private trackingDone: Promise<void> = Promise.resolve();
+  private stopReason = '';
+  /** Why the engine cannot go on (its GPU device was lost), or ''. */
+  deviceLost = '';
+  private playing = false;
+  private shownFrame: ImageBitmap | null = null;
+  private drawToken = 0;
+
+  constructor() {
+    new CanvasInput($('prompt-canvas'), {
+      imageSize: () => (this.video ? { width: this.video.width, height: this.video.height } : null),
+      press: () => {},
+      click: (x, y, negative) => void this.prompt({ point: [x, y, negative ? 0 : 1] }),
+      box: (box) => void this.prompt({ box }),
+      hover: () => {},
+      leave: () => this.drawPrompts(null),
+      dragging: (box) => this.drawPrompts(box),
+    });
+  }
+
+  fail(e: unknown, what: string): void {
+    const text = `${what}: ${(e as Error).message ?? e}`;
+    status(text, true);
+    data('error', text);
+  }
+
+  // -- model -----------------------------------------------------------------------------------
+
+  async loadCatalogue(): Promise<void> {
+    const body = (await (await fetch('./api/models')).json()) as { models: ModelInfo[] };
+    // SAM2 bundles with video graphs track with memory; SAM1-family ones frame by frame.
+    this.models = body.models.filter((m) => m.capabilities.includes('video') || m.family === 'sam1');
+    const select = $<HTMLSelectElement>('model-select');
+    select.replaceChildren(
+      ...this.models.map((m) => {
+        const o = document.createElement('option');
+        o.value = m.id;
+        o.textContent = `${m.label}${m.family === 'sam1' ? ' · frame by frame, no SAM2 memory' : ''}${m.random_weights ? ' · random weights (test)' : ''}`;
+        return o;
+      }),
+    );
+    select.disabled = !this.models.length;
+    if (!this.models.length) status('No model that can track is installed on this server.', true);
+  }
+
+  preferredModel(): ModelInfo | undefined {
+    const wanted = new URLSearchParams(location.search).get('model');
+    return this.models.find((m) => m.id === wanted) ?? this.models.find((m) => m.family === 'sam2') ?? this.models[0];
+  }
+
+  async selectModel(model: ModelInfo): Promise<void> {
+    await this.stopTracking('another model was chosen');
+    data('ready', 'false');
+    $<HTMLSelectElement>('model-select').value = model.id;
+    status(`Loading ${model.label}…`);
+    try {
+      const r = await this.engine.loadVideoModel(model, { onProgress: showProgress });
+      this.model = model;
+      this.method = r.method;
+      this.hasMemory = r.hasMemory;
+      $('method').textContent = r.hasMemory ? `${model.label}: SAM2 memory tracking` : `${model.label}: ${r.method}`;
+      data('method', r.method);
+      showProgress(null);
+      status(`${model.label} ready (${this.engine.info.backend}).`);
+      if (this.video) await this.startSession();
+      data('ready', 'true');
+    } catch (e) {
+      showProgress(null);
+      this.fail(e, `${model.label} could not be loaded`);
+    }
+  }
+
+  // -- video -----------------------------------------------------------------------------------
+
+  async openFiles(files: File[]): Promise<void> {
+    if (!files.length) return;
+    await this.stopTracking('another video was opened');
+    data('videoReady', 'false');
+    delete document.body.dataset.error;
+    const images = files.length > 1 || files[0].type.startsWith('image/');
+    status(`Opening ${images ? `${files.length} frames` : files[0].name}…`);
+    let video: OpenedVideo;
+    try {
+      video = images ? await openImageSequence(files) : await openVideoFile(files[0], files[0].name);
+    } catch (e) {
+      this.fail(e, e instanceof VideoFileError ? 'This video cannot be opened' : 'Opening the video failed');
+      if (this.video) data('videoReady', 'true'); // the video open before stays, with its masks
+      return;
+    }
+    this.video?.close();
+    this.video = video;
+    this.tracks.clear();
+    this.objects = [];
+    this.current = null;
+    $('dropzone').hidden = true;
+    $('stage').hidden = false;
+    for (const id of ['frame-canvas', 'overlay-canvas', 'prompt-canvas']) {
+      const c = $<HTMLCanvasElement>(id);
+      c.width = video.width;
+      c.height = video.height;
+    }
+    const timeline = $<HTMLInputElement>('timeline');
+    timeline.max = String(video.numFrames - 1);
+    timeline.disabled = false;
+    data('numFrames', video.numFrames);
+    data('size', `${video.width}x${video.height}`);
+    data('fps', video.fps.toFixed(3));
+    if (this.model) await this.startSession();
+    this.newObject();
+    await this.seek(0);
+    status(`${video.name}: ${video.numFrames} frames, ${video.width}x${video.height}, ${video.fps.toFixed(2)} frames/s.`);
+    data('videoReady', 'true');
+  }
+
+  /** A tracking session on the open video with the current model. The masks already there stay
+   * (tracked with the model before); the prompts start again. */
+  private async startSession(): Promise<void> {
+    if (!this.video) return;
+    this.session = await this.engine.openVideo(this.video);
+    for (const o of this.objects) {
+      o.prompts.clear();
+      o.tracked.clear();
+    }
+  }
+
+  // -- frames and drawing ----------------------------------------------------------------------
+
+  async seek(frameIdx: number): Promise<void> {
+    const video = this.video;
+    if (!video) return;
+    this.frameIdx = Math.min(Math.max(frameIdx, 0), video.numFrames - 1);
+    $<HTMLInputElement>('timeline').value = String(this.frameIdx);
+    $('frame-label').textContent = `frame ${this.frameIdx + 1} / ${video.numFrames}`;
+    $('time-label').textContent = `${(video.times[this.frameIdx] - video.times[0]).toFixed(3)} s`;
+    data('frame', this.frameIdx);
+    const token = ++this.drawToken;
+    try {
+      const bitmap = await video.frame(this.frameIdx);
+      if (token !== this.drawToken) {
+        bitmap.close();
+        return;
+      }
+      this.shownFrame?.close();
+      this.shownFrame = bitmap;
+      $<HTMLCanvasElement>('frame-canvas').getContext('2d')!.drawImage(bitmap, 0, 0);
+    } catch (e) {
+      this.fail(e, `Frame ${this.frameIdx + 1} cannot be shown`);
+    }
+    this.drawOverlay();
+    this.drawPrompts(null);
+  }
+
+  drawOverlay(): void {
+    const video = this.video;
+    if (!video) return;
+    const ctx = $<HTMLCanvasElement>('overlay-canvas').getContext('2d')!;
+    ctx.clearRect(0, 0, video.width, video.height);
+    drawMasks(ctx, this.tracks, this.frameIdx, video.width, video.height, colorOf);
+  }
+
+  private drawPrompts(dragBox: [number, number, number, number] | null): void {
+    const video = this.video;
+    if (!video) return;
+    const ctx = $<HTMLCanvasElement>('prompt-canvas').getContext('2d')!;
+    ctx.clearRect(0, 0, video.width, video.height);
+    const r = Math.max(3, video.width / 160);
+    for (const o of this.objects) {
+      const p = o.prompts.get(this.frameIdx);
+      if (!p) continue;
+      const [cr, cg, cb] = colorOf(o.id);
+      ctx.strokeStyle = `rgb(${cr},${cg},${cb})`;
+      ctx.lineWidth = r / 2;
+      if (p.box) ctx.strokeRect(p.box[0], p.box[1], p.box[2] - p.box[0], p.box[3] - p.box[1]);
+      for (const [x, y, label] of p.points) {
+        ctx.fillStyle = label ? '#2e7d32' : '#c62828';
+        ctx.beginPath();
+        ctx.arc(x, y, r, 0, 2 * Math.PI);
+        ctx.fill();
+        ctx.stroke();
+      }
+    }
+    if (dragBox) {
+      ctx.strokeStyle = '#fff';
+      ctx.setLineDash([6, 4]);
+      ctx.strokeRect(dragBox[0], dragBox[1], dragBox[2] - dragBox[0], dragBox[3] - dragBox[1]);
+      ctx.setLineDash([]);
+    }
+  }
+
+  // -- objects and prompts ---------------------------------------------------------------------
+
+  newObject(): void {
+    const id = Math.max(0, ...this.objects.map((o) => o.id)) + 1;
+    const o: TrackedObject = { id, prompts: new Map(), tracked: new Map() };
+    this.objects.push(o);
+    this.current = o;
+    this.renderObjects();
+  }
+
+  async removeObject(): Promise<void> {
+    const o = this.current;
+    if (!o || this.tracking) return;
+    this.objects = this.objects.filter((x) => x !== o);
+    this.tracks.removeObject(o.id);
+    if (o.prompts.size) await this.session?.removeObject(o.id).catch(() => null);
+    this.current = this.objects[this.objects.length - 1] ?? null;
+    if (!this.current) this.newObject();
+    this.renderObjects();
+    this.drawOverlay();
+    this.drawPrompts(null);
+  }
+
+  renderObjects(): void {
+    const list = $('object-list');
+    list.replaceChildren(
+      ...this.objects.map((o) => {
+        const li = document.createElement('li');
+        const [r, g, b] = colorOf(o.id);
+        li.innerHTML = '<span class="swatch"></span>';
+        (li.firstChild as HTMLElement).style.background = `rgb(${r},${g},${b})`;
+        li.append(` Object ${o.id} · ${o.prompts.size} prompted frame${o.prompts.size === 1 ? '' : 's'}`);
+        li.className = o === this.current ? 'active' : '';
+        li.dataset.objectId = String(o.id);
+        li.onclick = () => {
+          this.current = o;
+          this.renderObjects();
+        };
+        return li;
+      }),
+    );
+    data('objects', this.objects.length);
+  }
+
+  /** A click or a box for the current object on the current frame; a correction on a frame it
+   * was tracked on re-propagates from there in that direction. */
+  async prompt(what: { point?: [number, number, number]; box?: [number, number, number, number] }): Promise<void> {
+    const o = this.current;
+    const session = this.session;
+    if (!o || !session || this.tracking) return;
+    const frameIdx = this.frameIdx;
+    const p = o.prompts.get(frameIdx) ?? { points: [], box: null };
+    const next = what.box ? { points: [], box: what.box } : { points: [...p.points, what.point!], box: p.box };
+    const trackedAs = o.tracked.get(frameIdx);
+    data('prompting', 'true');
+    try {
+      const result = await session.addPrompt(frameIdx, o.id, { points: next.points, box: next.box });
+      o.prompts.set(frameIdx, next);
+      // what was sent, exactly (tests replay it on the Python tracker)
+      data('lastPrompt', JSON.stringify({ frameIdx, objId: o.id, points: next.points, box: next.box }));
+      data('prompts', Number(document.body.dataset.prompts ?? 0) + 1);
+      this.show(result);
+      this.renderObjects();
+      this.drawPrompts(null);
+      status(
+        `Object ${o.id} on frame ${frameIdx + 1}: ${result.masks.find((m) => m.objId === o.id)?.area ?? 0} pixels (${result.ms.toFixed(0)} ms).`,
+      );
+      if (trackedAs) {
+        // SAM2: a correction on a tracked frame is stored as a tracked frame, which a
+        // propagation starting there would recompute: start on the next one.
+        const step = trackedAs === 'forward' ? 1 : -1;
+        const start = this.hasMemory ? frameIdx + step : frameIdx;
+        if (start >= 0 && start < (this.video?.numFrames ?? 0)) await this.propagate(trackedAs, start);
+      }
+    } catch (e) {
+      this.fail(e, 'The prompt could not be decoded');
+    } finally {
+      data('prompting', 'false');
+    }
+  }
+
+  /** Takes back the current object's last prompt on this frame (its last point, else its box). */
+  async undo(): Promise<void> {
+    const o = this.current;
+    const session = this.session;
+    if (!o || !session || this.tracking) return;
+    const frameIdx = this.frameIdx;
+    const p = o.prompts.get(frameIdx);
+    if (!p) {
+      status(`Object ${o.id} has no prompt on frame ${frameIdx + 1} to undo.`);
+      return;
+    }
+    const keep = p.points.length ? { points: p.points.slice(0, -1), box: p.box } : { points: [], box: null };
+    try {
+      const left = keep.points.length > 0 || keep.box !== null;
+      const result = left ? await session.addPrompt(frameIdx, o.id, keep) : await session.clearPrompts(frameIdx, o.id);
+      if (left) o.prompts.set(frameIdx, keep);
+      else o.prompts.delete(frameIdx);
+      data('lastPrompt', JSON.stringify({ frameIdx, objId: o.id, points: keep.points, box: keep.box }));
+      data('prompts', Number(document.body.dataset.prompts ?? 0) + 1);
+      this.show(result);
+      this.renderObjects();
+      this.drawPrompts(null);
+      status(`Undone: object ${o.id} on frame ${frameIdx + 1}.`);
+    } catch (e) {
+      this.fail(e, 'The undo failed');
+    }
+  }
+
+  private show(result: VideoFrameResult): void {
+    this.tracks.set(result.frameIdx, result.masks);
+    data('tracked', this.tracks.frames.size);
+    if (result.frameIdx === this.frameIdx) this.drawOverlay();
+  }
+
+  // -- propagation -----------------------------------------------------------------------------
+
+  async propagate(direction: Direction | 'both', startFrame: number = this.frameIdx): Promise<void> {
+    const session = this.session;
+    if (!session || this.tracking) return;
+    if (!this.objects.some((o) => o.prompts.size)) {
+      status('Click on an object first: tracking needs at least one prompted object.', true);
+      return;
+    }
+    const abort = new AbortController();
+    this.tracking = abort;
+    let finished: () => void = () => {};
+    this.trackingDone = new Promise((resolve) => {
+      finished = resolve;
+    });
+    $('track-cancel').hidden = false;
+    data('tracking', 'true');
+    delete document.body.dataset.error;
+    const video = this.video!;
+    const directions: Direction[] = direction === 'both' ? ['forward', 'backward'] : [direction];
+    const total = directions.reduce((n, d) => n + (d === 'forward' ? video.numFrames - startFrame : startFrame + 1), 0);
+    let done = 0;
+    const t0 = performance.now();
+    const progress = $<HTMLProgressElement>('track-progress');
+    try {
+      for (const d of directions) {
+        for await (const r of session.propagate({ direction: d, startFrame, signal: abort.signal })) {
+          this.show(r);
+          for (const m of r.masks) this.objects.find((o) => o.id === m.objId)?.tracked.set(r.frameIdx, d);
+          done++;
+          const fps = (done * 1000) / (performance.now() - t0);
+          progress.value = done / total;
+          $('track-info').textContent = `frame ${r.frameIdx + 1} · ${done}/${total} · ${fps.toFixed(2)} frames/s`;
+          data('trackFps', fps.toFixed(3));
+          if (r.frameIdx !== this.frameIdx) void this.seek(r.frameIdx);
+        }
+      }
+      status(`Tracked ${done} frames (${((done * 1000) / (performance.now() - t0)).toFixed(2)} frames/s, ${this.method}).`);
+    } catch (e) {
+      if (this.deviceLost) this.fail(new Error(this.deviceLost), `Tracking stopped after ${done} frames`);
+      else if (this.stopReason) {
+        status(`Tracking stopped after ${done} frames: ${this.stopReason}; their masks are kept.`);
+        data('stopped', this.stopReason);
+      } else if (e instanceof EngineError && e.code === 'cancelled')
+        status(`Tracking cancelled after ${done} frames; their masks are kept.`);
+      else this.fail(e, `Tracking stopped after ${done} frames (their masks are kept)`);
+    } finally {
+      this.tracking = null;
+      $('track-cancel').hidden = true;
+      data('tracking', 'false');
+      data('trackedDone', done);
+      data('runs', Number(document.body.dataset.runs ?? 0) + 1);
+      finished();
+    }
+  }
+
+  cancelTracking(): void {
+    this.tracking?.abort();
+  }
+
+  /** Stops a running propagation (its masks stay) and waits for it to end. */
+  private async stopTracking(reason: string): Promise<void> {
+    if (!this.tracking) return;
+    this.stopReason = reason;
+    this.tracking.abort();
+    await this.trackingDone;
+    this.stopReason = '';
+  }
+
+  // -- playback ----------------------------------------------------------------------------------
+
+  async togglePlay(): Promise<void> {
+    if (this.playing) {
+      this.playing = false;
+      return;
+    }
+    const video = this.video;
+    if (!video) return;
+    this.playing = true;
+    $('play').textContent = 'Pause';
+    const interval = 1000 / video.fps;
+    if (this.frameIdx >= video.numFrames - 1) await this.seek(0);
+    while (this.playing && this.frameIdx < video.numFrames - 1) {
+      const t = performance.now();
+      await this.seek(this.frameIdx + 1);
+      await new Promise((r) => setTimeout(r, Math.max(0, interval - (performance.now() - t))));
+    }
+    this.playing = false;
+    $('play').textContent = 'Play';
+  }
+
+  // -- exports -----------------------------------------------------------------------------------
+
+  private save(blob: Blob, name: string): void {
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(blob);
+    a.download = name;
+    a.click();
+    setTimeout(() => URL.revokeObjectURL(a.href), 10_000);
+  }
+
+  exportCoco(): void {
+    const video = this.video;
+    if (!video) return;
+    const doc = cocoDocument(this.tracks, {
+      name: video.name,
+      width: video.width,
+      height: video.height,
+      fps: video.fps,
+      numFrames: video.numFrames,
+      model: this.model?.id ?? '',
+      complete: true,
+    });
+    this.save(new Blob([JSON.stringify(doc)], { type: 'application/json' }), 'tracks.json');
+  }
+
+  async exportWebm(): Promise<void> {
+    const video = this.video;
+    if (!video) return;
+    try {
+      const blob = await overlayWebm(video, this.tracks, colorOf, (done, total) => {
+        $('track-info').textContent = `encoding the overlay video: ${done}/${total} frames`;
+      });
+      this.save(blob, 'overlay.webm');
+      status(`overlay.webm: ${this.tracks.frames.size} frames.`);
+    } catch (e) {
+      this.fail(e, 'The overlay video could not be made');
+    }
+  }
+
+  async exportPngs(): Promise<void> {
+    const video = this.video;
+    if (!video) return;
+    const too = this.objects.find((o) => o.id > 255);
+    if (too) {
+      status(`Object ${too.id} cannot be a palette PNG value: PNG masks need ids 1 to 255.`, true);
+      return;
+    }
+    const files: { name: string; data: Uint8Array }[] = [];
+    for (const frameIdx of this.tracks.frameIndices()) {
+      const labels = new Uint8Array(video.width * video.height);
+      const masks = [...this.tracks.get(frameIdx)!.values()].sort((a: ObjectMask, b: ObjectMask) => a.objId - b.objId);
+      for (const m of masks) {
+        const bits = decodeRle(m.counts, video.width, video.height);
+        for (let i = 0; i < bits.length; i++) if (bits[i]) labels[i] = m.objId; // the higher id wins
+      }
+      files.push({
+        name: `masks/${String(frameIdx).padStart(5, '0')}.png`,
+        data: await palettePng(labels, video.width, video.height, PALETTE),
+      });
+    }
+    this.save(zipStored(files), 'masks.zip');
+  }
+}
