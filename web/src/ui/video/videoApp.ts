@@ -4,10 +4,11 @@
 // Telemetry for tests and benchmarks: data-* attributes on <body>.
 
 import { EngineError, type ModelInfo, type ObjectMask, type Sam2Engine, type VideoFrameResult, type VideoSession } from '../../engine';
+import { zipStore } from '../../engine/zip';
 import { CanvasInput } from '../canvasInput';
 import { showProgress, status } from '../notices';
 import { drawMasks, overlayWebm } from './overlayVideo';
-import { davisPalette, palettePng, zipStored } from './pngZip';
+import { davisPalette, palettePng } from './pngZip';
 import { cocoDocument, decodeRle, Tracks } from './tracks';
 import { type OpenedVideo, openImageSequence, openVideoFile, VideoFileError } from './videoFile';
 
@@ -501,6 +502,6 @@ export class VideoApp {
         data: await palettePng(labels, video.width, video.height, PALETTE),
       });
     }
-    this.save(zipStored(files), 'masks.zip');
+    this.save(zipStore(files), 'masks.zip');
   }
 }
