@@ -378,15 +378,15 @@ def test_builtin_model_on_webgpu_matches_python_then_survives_a_lost_device(
     page.close()
 
 
-@pytest.mark.slow  # SAM2 at 1024 px on the compatibility adapter (llvmpipe): minutes
+# SAM2 at 1024 px on SwiftShader's Vulkan adapter (exact fp32, as test_app_webgpu): minutes. On
+# ANGLE's compatibility adapter the random-weight model's prompted frame drifted to IoU 0.965.
+@pytest.mark.slow
 def test_sam2_on_webgpu_keeps_the_bank_on_the_gpu_and_matches_python(
-    webgpu_compat_browser, sam2_server, sam2_video_bundle, clip_frames, tmp_path
+    webgpu_browser, sam2_server, sam2_video_bundle, clip_frames, tmp_path
 ):
     frames = clip_frames[:3]
     paths = _write_frames(frames, tmp_path / "frames")
-    page = webgpu_compat_browser.new_page(
-        viewport={"width": 1300, "height": 900}, accept_downloads=True
-    )
+    page = webgpu_browser.new_page(viewport={"width": 1300, "height": 900}, accept_downloads=True)
     app = VideoPage(page, sam2_server.url, timeout_s=900).open()
     assert app.data("backend") == "webgpu"
     assert app.open_frames(paths) == ""
