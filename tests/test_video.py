@@ -576,6 +576,7 @@ def test_objects_can_be_removed_and_the_state_reset(ours, frames):
 # -- `sam2web export` with video verification ------------------------------------------------------
 
 
+@pytest.mark.slow  # a whole export (~1 min) to see its verification fail
 def test_export_fails_when_the_video_graphs_do_not_match(tmp_path, video_weights, photos, frames):
     """The export path end to end (image and video verification on): checked against an official
     predictor whose object scores differ (every frame occluded), the video parity fails, the

@@ -110,6 +110,7 @@ def test_change_model_and_image_mid_session(
     ctx.close()
 
 
+@pytest.mark.slow  # full size: exports SAM2.1 tiny (~1 min) before the browser runs it
 def test_full_size_tiny_model_in_the_browser(
     plain_browser, tmp_path, tiny_bundle, photo_files, shot
 ):

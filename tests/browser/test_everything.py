@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from PIL import Image
 from pycocotools import mask as mask_utils
 
@@ -198,6 +199,7 @@ def test_sam2_bundle_uses_the_batch_decoder_and_matches_python(
         srv.stop()
 
 
+@pytest.mark.slow  # ~2-5 min: WebGPU emulated on the CPU (the WASM runs stay in the default suite)
 def test_everything_on_webgpu_and_a_device_lost_mid_run(
     webgpu_compat_browser, fresh_server, coins_png, photos
 ):
