@@ -27,7 +27,9 @@ export default defineConfig(({ mode }) => {
       chunkSizeWarningLimit: 1024,
       sourcemap: false,
       rollupOptions: {
-        input: bench ? { minisam: page('./bench/minisam.html'), naive: page('./bench/naive.html') } : { app: page('./index.html'), video: page('./video.html') },
+        input: bench
+          ? { minisam: page('./bench/minisam.html'), naive: page('./bench/naive.html') }
+          : { app: page('./index.html'), video: page('./video.html') },
       },
     },
     worker: { format: 'es' as const, plugins: () => (bench ? [] : [ortRuntime()]) },
