@@ -104,6 +104,8 @@ export function preprocessSquash(
 /** Pillow's fixed-point arithmetic for 8-bit images (Resample.c): 22 fractional bits. */
 const PRECISION_BITS = 22;
 const ONE = 2 ** PRECISION_BITS;
+/** 1.0 in Pillow's fixed-point taps. */
+export const PILLOW_ONE = ONE;
 
 function fixedPointTaps(inSize: number, outSize: number) {
   const t = resampleTaps(inSize, outSize);
@@ -120,13 +122,27 @@ const clip8 = (acc: number) => {
   return Math.min(Math.max(v, 0), 255);
 };
 
+/** Fixed-point resampling taps (weights scaled by 2^22, as Pillow's Resample.c keeps them). */
+export interface FixedPointTaps {
+  starts: Int32Array;
+  counts: Int32Array;
+  weights: Float64Array;
+  maxTaps: number;
+}
+
 /**
- * Pillow's bilinear resize of an 8-bit RGB image (Image.resize, BILINEAR): a horizontal pass then
- * a vertical one, each rounded back to 8 bits. Returns RGB bytes (3 per pixel).
+ * Pillow's separable resize of an 8-bit image's RGB with the given taps (Resample.c): a
+ * horizontal pass then a vertical one, each rounded back to 8 bits. -> RGB bytes, 3 per pixel.
  */
-export function resizeRgb8(rgba: Uint8ClampedArray, width: number, height: number, outW: number, outH: number): Uint8Array {
-  const h = fixedPointTaps(width, outW);
-  const v = fixedPointTaps(height, outH);
+export function resampleRgb8(
+  rgba: Uint8ClampedArray,
+  width: number,
+  height: number,
+  outW: number,
+  outH: number,
+  h: FixedPointTaps,
+  v: FixedPointTaps,
+): Uint8Array {
   const half = ONE / 2;
   const tmp = new Uint8Array(outW * height * 3);
   for (let y = 0; y < height; y++) {
@@ -142,17 +158,23 @@ export function resizeRgb8(rgba: Uint8ClampedArray, width: number, height: numbe
     }
   }
   const out = new Uint8Array(outW * outH * 3);
+  const row = outW * 3;
   for (let o = 0; o < outH; o++) {
     const start = v.starts[o],
       n = v.counts[o],
       wBase = o * v.maxTaps;
-    for (let x = 0; x < outW * 3; x++) {
+    for (let x = 0; x < row; x++) {
       let acc = half;
-      for (let k = 0; k < n; k++) acc += tmp[(start + k) * outW * 3 + x] * v.weights[wBase + k];
-      out[o * outW * 3 + x] = clip8(acc);
+      for (let k = 0; k < n; k++) acc += tmp[(start + k) * row + x] * v.weights[wBase + k];
+      out[o * row + x] = clip8(acc);
     }
   }
   return out;
+}
+
+/** Pillow's bilinear resize of an 8-bit RGB image (Image.resize, BILINEAR). */
+export function resizeRgb8(rgba: Uint8ClampedArray, width: number, height: number, outW: number, outH: number): Uint8Array {
+  return resampleRgb8(rgba, width, height, outW, outH, fixedPointTaps(width, outW), fixedPointTaps(height, outH));
 }
 
 /** SAM1's ResizeLongestSide.get_preprocess_shape: [h, w] with the longest side = size. A side is

@@ -4,8 +4,7 @@
 // last bit), /255, then ImageNet mean/std in float32. The image predictor's resize differs
 // (antialiased bilinear on floats), so video frames have their own.
 
-const PRECISION_BITS = 22; // Pillow Resample.c for 8-bit images
-const ONE = 2 ** PRECISION_BITS;
+import { type FixedPointTaps, PILLOW_ONE as ONE, resampleRgb8 } from '../imageOps';
 
 function bicubic(x: number): number {
   const a = -0.5;
@@ -16,7 +15,7 @@ function bicubic(x: number): number {
 }
 
 /** Pillow's precompute_coeffs + normalize_coeffs_8bpc for the bicubic filter. */
-function bicubicTaps(inSize: number, outSize: number) {
+function bicubicTaps(inSize: number, outSize: number): FixedPointTaps {
   const scale = inSize / outSize;
   const filterScale = Math.max(scale, 1);
   const support = 2 * filterScale;
@@ -48,39 +47,9 @@ function bicubicTaps(inSize: number, outSize: number) {
   return { starts, counts, weights, maxTaps };
 }
 
-const clip8 = (acc: number) => Math.min(Math.max(Math.floor(acc / ONE), 0), 255);
-
 /** Pillow's Image.resize((outW, outH)) (bicubic) of RGBA pixels' RGB: RGB bytes, 3 per pixel. */
 export function resizeBicubicRgb8(rgba: Uint8ClampedArray, width: number, height: number, outW: number, outH: number): Uint8Array {
-  const h = bicubicTaps(width, outW);
-  const v = bicubicTaps(height, outH);
-  const half = ONE / 2;
-  const tmp = new Uint8Array(outW * height * 3);
-  for (let y = 0; y < height; y++) {
-    for (let o = 0; o < outW; o++) {
-      const start = h.starts[o],
-        n = h.counts[o],
-        wBase = o * h.maxTaps;
-      for (let c = 0; c < 3; c++) {
-        let acc = half;
-        for (let k = 0; k < n; k++) acc += rgba[(y * width + start + k) * 4 + c] * h.weights[wBase + k];
-        tmp[(y * outW + o) * 3 + c] = clip8(acc);
-      }
-    }
-  }
-  const out = new Uint8Array(outW * outH * 3);
-  const row = outW * 3;
-  for (let o = 0; o < outH; o++) {
-    const start = v.starts[o],
-      n = v.counts[o],
-      wBase = o * v.maxTaps;
-    for (let x = 0; x < row; x++) {
-      let acc = half;
-      for (let k = 0; k < n; k++) acc += tmp[(start + k) * row + x] * v.weights[wBase + k];
-      out[o * row + x] = clip8(acc);
-    }
-  }
-  return out;
+  return resampleRgb8(rgba, width, height, outW, outH, bicubicTaps(width, outW), bicubicTaps(height, outH));
 }
 
 /** RGBA frame -> float32 (1, 3, size, size), as preprocess_frame. */

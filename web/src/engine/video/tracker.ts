@@ -3,7 +3,7 @@
 // per object at the video's resolution, as the Python predictor's `state.results`).
 
 import { EngineError } from '../errors';
-import { rleCounts } from '../exporters';
+import { maskStats, rleCounts } from '../exporters';
 import { threshold } from '../imageOps';
 import type { FrameOutput, FrameSource, PromptInput, TrackingState } from './types';
 import type { VideoModel } from './videoModel';
@@ -36,22 +36,8 @@ export interface TrackerStats {
 function objectMask(objId: number, logits: Float32Array | null, width: number, height: number, t: number): ObjectMask {
   if (!logits) return { objId, counts: [width * height], area: 0, bbox: null };
   const bits = threshold(logits, t);
-  let area = 0,
-    x0 = width,
-    y0 = height,
-    x1 = -1,
-    y1 = -1;
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      if (!bits[y * width + x]) continue;
-      area++;
-      if (x < x0) x0 = x;
-      if (x > x1) x1 = x;
-      if (y < y0) y0 = y;
-      y1 = y;
-    }
-  }
-  return { objId, counts: rleCounts(bits, width, height), area, bbox: area ? [x0, y0, x1 - x0 + 1, y1 - y0 + 1] : null };
+  const { area, bbox } = maskStats(bits, width, height);
+  return { objId, counts: rleCounts(bits, width, height), area, bbox: area ? (bbox as [number, number, number, number]) : null };
 }
 
 export class Tracker {
