@@ -46,13 +46,20 @@ def ensure_bundle(model: str, precision: str, cache: Path, checkpoint_dir: Path 
     return export_bundle(model, precision, cache, checkpoint_dir)
 
 
-def bench(bundle: Path, image, points_per_side: int, threads: int | None, batched: bool) -> dict:
+def bench(
+    bundle: Path,
+    image,
+    points_per_side: int,
+    threads: int | None,
+    batched: bool,
+    providers: list[str] | None = None,
+) -> dict:
     from sam2web.manifest import read_manifest
     from sam2web.predict.automatic import AutomaticMaskGenerator
     from sam2web.predict.image import Predictor
 
     manifest = read_manifest(bundle)
-    predictor = Predictor(manifest, verify=False, threads=threads)
+    predictor = Predictor(manifest, providers=providers, verify=False, threads=threads)
     gen = AutomaticMaskGenerator(predictor, points_per_side=points_per_side, threads=threads)
     if not batched:
         gen._batch_sessions = None  # the fallback path: the click decoder, one point per run
@@ -104,6 +111,7 @@ def bench(bundle: Path, image, points_per_side: int, threads: int | None, batche
         "decoder_runs": timings["decoder_runs"],
         "masks": len(records),
         "bundle_mb": round(manifest.total_bytes() / 1e6, 1),
+        "providers": predictor.sessions.providers,
     }
 
 
@@ -119,6 +127,12 @@ def main(argv=None) -> int:
         help="MODEL:PRECISION also run through the click decoder, one point per run",
     )
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument(
+        "--providers",
+        nargs="+",
+        default=None,
+        help="ONNX Runtime providers (e.g. WebGpuExecutionProvider with onnxruntime-webgpu)",
+    )
     parser.add_argument("--cache", type=Path, default=Path("bench-results/bundles"))
     parser.add_argument("--checkpoint-dir", type=Path, default=None)
     parser.add_argument(
@@ -135,7 +149,8 @@ def main(argv=None) -> int:
             bundle = ensure_bundle(model, precision, args.cache, args.checkpoint_dir)
             modes = [True] + ([False] if f"{model}:{precision}" in args.unbatched else [])
             for batched in modes:
-                rows.append(bench(bundle, image, args.points_per_side, args.threads, batched))
+                grid = args.points_per_side
+                rows.append(bench(bundle, image, grid, args.threads, batched, args.providers))
                 print(json.dumps(rows[-1]), file=sys.stderr)
     report = {
         "machine": {
@@ -144,7 +159,7 @@ def main(argv=None) -> int:
             "load_average": [round(x, 2) for x in os.getloadavg()],
             "python": platform.python_version(),
         },
-        "runtime": "onnxruntime CPUExecutionProvider",
+        "runtime": f"onnxruntime {', '.join(args.providers or ['CPUExecutionProvider'])}",
         "image": "skimage coffee 600x400",
         "settings": "official defaults (SAM2 pred_iou_thresh 0.8, SAM1 0.88; stability 0.95)",
         "results": rows,
@@ -154,7 +169,9 @@ def main(argv=None) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"segment everything, {args.points_per_side}^2 grid, ONNX Runtime CPU (s)")
+    runtime = ", ".join(args.providers or ["CPU"])
+    grid = args.points_per_side
+    table = Table(title=f"segment everything, {grid}^2 grid, ONNX Runtime {runtime} (s)")
     columns = ("bundle", "decoder", "total", "encode", "decode", "ms/point", "post", "masks")
     for col in columns:
         table.add_column(col, justify="left" if col in ("bundle", "decoder") else "right")
