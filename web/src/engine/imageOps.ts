@@ -1,11 +1,17 @@
 // Pixel math shared by preprocessing and mask rendering. Each function mirrors the Python
 // predictor (src/sam2web/predict/transforms.py) so both give the same masks.
 
-/** Resampling taps of Pillow's antialiased bilinear resize (= torch bilinear with antialias). */
-function resampleTaps(inSize: number, outSize: number) {
+const triangle = (x: number) => {
+  const t = Math.abs(x);
+  return t < 1 ? 1 - t : 0;
+};
+
+/** Resampling taps of Pillow's antialiased resize (precompute_coeffs) with `filter` of support
+ * `filterSupport`; default bilinear (= torch bilinear with antialias). */
+function resampleTaps(inSize: number, outSize: number, filter = triangle, filterSupport = 1) {
   const scale = inSize / outSize;
   const filterScale = Math.max(scale, 1);
-  const support = filterScale; // bilinear support 1.0, widened when shrinking
+  const support = filterSupport * filterScale; // widened when shrinking
   const ss = 1 / filterScale; // Pillow multiplies by the reciprocal; so do we, to the last bit
   const starts = new Int32Array(outSize);
   const counts = new Int32Array(outSize);
@@ -20,8 +26,7 @@ function resampleTaps(inSize: number, outSize: number) {
     const n = hi - lo;
     let total = 0;
     for (let k = 0; k < n; k++) {
-      const x = Math.abs((k + lo - center + 0.5) * ss);
-      const w = x < 1 ? 1 - x : 0;
+      const w = filter((k + lo - center + 0.5) * ss);
       weights[o * maxTaps + k] = w;
       total += w;
     }
@@ -104,11 +109,10 @@ export function preprocessSquash(
 /** Pillow's fixed-point arithmetic for 8-bit images (Resample.c): 22 fractional bits. */
 const PRECISION_BITS = 22;
 const ONE = 2 ** PRECISION_BITS;
-/** 1.0 in Pillow's fixed-point taps. */
-export const PILLOW_ONE = ONE;
 
-function fixedPointTaps(inSize: number, outSize: number) {
-  const t = resampleTaps(inSize, outSize);
+/** Pillow's 8-bit taps: resampleTaps' weights scaled by 2^22 and rounded (normalize_coeffs_8bpc). */
+export function fixedPointTaps(inSize: number, outSize: number, filter = triangle, filterSupport = 1): FixedPointTaps {
+  const t = resampleTaps(inSize, outSize, filter, filterSupport);
   const k = new Float64Array(t.weights.length);
   for (let i = 0; i < k.length; i++) {
     const w = t.weights[i] * ONE;

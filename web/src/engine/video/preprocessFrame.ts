@@ -4,7 +4,7 @@
 // last bit), /255, then ImageNet mean/std in float32. The image predictor's resize differs
 // (antialiased bilinear on floats), so video frames have their own.
 
-import { type FixedPointTaps, PILLOW_ONE as ONE, resampleRgb8 } from '../imageOps';
+import { fixedPointTaps, resampleRgb8 } from '../imageOps';
 
 function bicubic(x: number): number {
   const a = -0.5;
@@ -14,38 +14,8 @@ function bicubic(x: number): number {
   return 0;
 }
 
-/** Pillow's precompute_coeffs + normalize_coeffs_8bpc for the bicubic filter. */
-function bicubicTaps(inSize: number, outSize: number): FixedPointTaps {
-  const scale = inSize / outSize;
-  const filterScale = Math.max(scale, 1);
-  const support = 2 * filterScale;
-  const maxTaps = Math.ceil(support) * 2 + 1;
-  const starts = new Int32Array(outSize);
-  const counts = new Int32Array(outSize);
-  const weights = new Float64Array(outSize * maxTaps);
-  const ss = 1 / filterScale;
-  const k = new Float64Array(maxTaps);
-  for (let o = 0; o < outSize; o++) {
-    const center = (o + 0.5) * scale;
-    let lo = Math.trunc(center - support + 0.5);
-    if (lo < 0) lo = 0;
-    let hi = Math.trunc(center + support + 0.5);
-    if (hi > inSize) hi = inSize;
-    const n = hi - lo;
-    let total = 0;
-    for (let i = 0; i < n; i++) {
-      k[i] = bicubic((i + lo - center + 0.5) * ss);
-      total += k[i];
-    }
-    for (let i = 0; i < n; i++) {
-      const w = (total !== 0 ? k[i] / total : k[i]) * ONE;
-      weights[o * maxTaps + i] = w < 0 ? Math.trunc(-0.5 + w) : Math.trunc(0.5 + w);
-    }
-    starts[o] = lo;
-    counts[o] = n;
-  }
-  return { starts, counts, weights, maxTaps };
-}
+/** Pillow's 8-bit taps for the bicubic filter (support 2). */
+const bicubicTaps = (inSize: number, outSize: number) => fixedPointTaps(inSize, outSize, bicubic, 2);
 
 /** Pillow's Image.resize((outW, outH)) (bicubic) of RGBA pixels' RGB: RGB bytes, 3 per pixel. */
 export function resizeBicubicRgb8(rgba: Uint8ClampedArray, width: number, height: number, outW: number, outH: number): Uint8Array {
