@@ -39,6 +39,7 @@ from PIL import Image
 
 from sam2web.atomic import save_png_atomic, write_bytes_atomic
 from sam2web.errors import OutputError
+from sam2web.interrupts import interrupts_deferred
 from sam2web.masks import bbox_xywh, rle_encode
 
 FORMATS = ("png", "coco", "mp4", "cvat")
@@ -429,16 +430,18 @@ def write_tracks(results, writers, frames=None, on_frame=None) -> int:
             frame_idx = int(frame_idx)
             obj_ids = [int(i) for i in obj_ids]
             pixels = frames.get(frame_idx) if frames is not None else None
-            for w in writers:
-                try:
-                    w.write(frame_idx, obj_ids, masks, pixels)
-                except OSError as exc:
-                    raise OutputError(
-                        f"writing frame {frame_idx} failed ({exc.strerror or exc})"
-                    ) from None
-            count += 1
-            if on_frame is not None:
-                on_frame(frame_idx)
+            # Every writer gets the frame or none does: a Ctrl-C waits for the frame's last file.
+            with interrupts_deferred():
+                for w in writers:
+                    try:
+                        w.write(frame_idx, obj_ids, masks, pixels)
+                    except OSError as exc:
+                        raise OutputError(
+                            f"writing frame {frame_idx} failed ({exc.strerror or exc})"
+                        ) from None
+                count += 1
+                if on_frame is not None:
+                    on_frame(frame_idx)
         complete = True
     finally:
         problem = None
