@@ -22,7 +22,6 @@ one previous frame's are kept; per-frame results are RLE (`state.mask(frame_idx,
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -30,11 +29,11 @@ import numpy as np
 
 from sam2web.errors import BadPromptError, Sam2WebError, UnknownObjectError
 from sam2web.manifest import Manifest
-from sam2web.masks import rle_counts, rle_string
 from sam2web.predict import prompts
 from sam2web.predict.families import FAMILIES
 from sam2web.predict.memory import NO_OBJ_SCORE
 from sam2web.predict.sessions import Sessions
+from sam2web.predict.tracking_session import TrackingSession
 
 METHOD = "frame by frame, no SAM2 memory"
 FEATURE_CACHE_FRAMES = 2
@@ -58,52 +57,15 @@ class FrameObject:
     prompted: dict = field(default_factory=dict)  # frame -> low-res logits (1, 1, 256, 256)
 
 
-class FrameState:
+class FrameState(TrackingSession):
     """A tracking session on one video for a SAM1-family model."""
 
-    def __init__(self, video):
-        from sam2web.predict.video import as_video
-
-        self.video = as_video(video)
-        self.num_frames = len(self.video)
-        if self.num_frames <= 0:
-            raise Sam2WebError("the video has no frames")
-        self.video_height, self.video_width = int(self.video.height), int(self.video.width)
-        self.objects: OrderedDict[int, FrameObject] = OrderedDict()
-        self.features: OrderedDict[int, dict] = OrderedDict()
-        self.results: dict[int, dict[int, bytes]] = {}
-
-    @property
-    def obj_ids(self) -> list[int]:
-        return list(self.objects)
-
-    def check_frame(self, frame_idx) -> int:
-        from sam2web.predict.video import VideoState
-
-        return VideoState.check_frame(self, frame_idx)
-
-    def object(self, obj_id, create: bool = False) -> FrameObject:
-        if isinstance(obj_id, bool) or not isinstance(obj_id, (int, np.integer)):
-            raise BadPromptError(f"object ids are integers, got {obj_id!r}")
-        obj = self.objects.get(int(obj_id))
-        if obj is None:
-            if not create:
-                known = ", ".join(map(str, self.objects)) or "none yet"
-                raise UnknownObjectError(f"no object with id {obj_id} (objects: {known})")
-            obj = self.objects[int(obj_id)] = FrameObject()
-        return obj
-
-    def mask(self, frame_idx: int, obj_id: int) -> np.ndarray | None:
-        from sam2web.predict.video import VideoState
-
-        return VideoState.mask(self, frame_idx, obj_id)
+    def new_object(self) -> FrameObject:
+        return FrameObject()
 
     def ram_bytes(self) -> int:
         total = sum(a.nbytes for f in self.features.values() for a in f.values())
         return total + sum(a.nbytes for o in self.objects.values() for a in o.prompted.values())
-
-    def close(self) -> None:
-        self.features.clear()
 
 
 class FrameByFramePredictor:
@@ -162,10 +124,6 @@ class FrameByFramePredictor:
         """Low-res logits (1, 1, 256, 256) -> (1, H, W) at the video's size."""
         return self.family.upsample(low[0], (state.video_height, state.video_width))
 
-    def _remember(self, state, frame_idx: int, obj_id: int, logits: np.ndarray) -> None:
-        rle = rle_string(rle_counts(logits > self.mask_threshold)).encode("ascii")
-        state.results.setdefault(frame_idx, {})[obj_id] = rle
-
     # -- prompts ---------------------------------------------------------------------------
 
     def add_new_points_or_box(
@@ -213,7 +171,7 @@ class FrameByFramePredictor:
             low = obj.prompted.get(frame_idx)
             if low is not None:
                 out[i] = self._logits(state, low)
-                self._remember(state, frame_idx, obj_id, out[i, 0])
+                state.remember(frame_idx, obj_id, out[i, 0] > self.mask_threshold)
         return out
 
     # -- tracking --------------------------------------------------------------------------
@@ -252,7 +210,7 @@ class FrameByFramePredictor:
                     prev = carry[obj_id]
                     if prev is None or prev[1] is None:
                         carry[obj_id] = None
-                        self._remember(state, frame_idx, obj_id, out[i, 0])
+                        state.remember(frame_idx, obj_id, out[i, 0] > self.mask_threshold)
                         continue  # not started yet in this direction, or lost
                     prev_low, box = prev
                     coords = box.reshape(1, 2, 2)
@@ -261,7 +219,7 @@ class FrameByFramePredictor:
                 out[i] = self._logits(state, low)
                 mask = out[i, 0] > self.mask_threshold
                 carry[obj_id] = (low, mask_box(mask))
-                self._remember(state, frame_idx, obj_id, out[i, 0])
+                state.remember(frame_idx, obj_id, out[i, 0] > self.mask_threshold)
             yield frame_idx, obj_ids, out
 
     # -- objects ---------------------------------------------------------------------------
@@ -288,9 +246,7 @@ class FrameByFramePredictor:
                 raise
             return state.obj_ids, []
         frames = sorted(obj.prompted)
-        del state.objects[int(obj_id)]
-        for per_frame in state.results.values():
-            per_frame.pop(int(obj_id), None)
+        state.forget(obj_id)
         if not need_output:
             return state.obj_ids, []
         return state.obj_ids, [(f, self._frame_output(state, f)) for f in frames]

@@ -40,7 +40,6 @@ extension); sam2web applies it everywhere.
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,9 +47,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from sam2web.errors import BadPromptError, FrameIndexError, Sam2WebError, UnknownObjectError
+from sam2web.errors import BadPromptError, Sam2WebError, UnknownObjectError
 from sam2web.manifest import Manifest, read_manifest
-from sam2web.masks import rle_counts, rle_string, rle_string_counts
 from sam2web.predict import transforms as T
 from sam2web.predict.frame_by_frame import FrameByFramePredictor
 from sam2web.predict.mask_holes import fill_holes_in_mask_scores
@@ -64,6 +62,7 @@ from sam2web.predict.memory import (
     to_bf16,
 )
 from sam2web.predict.sessions import Sessions
+from sam2web.predict.tracking_session import TrackingSession
 
 VIDEO_GRAPHS = ("encoder", "memory_attention", "memory_encoder", "video_decoder")
 FEATURE_CACHE_FRAMES = 2
@@ -72,38 +71,6 @@ DEFAULT_FILL_HOLE_AREA = 8
 
 
 # -- frames ------------------------------------------------------------------------------------
-
-
-class _ArrayVideo:
-    """Frames in memory ((N, H, W, 3) uint8 array or a list of (H, W, 3) arrays): the small
-    adapter used when sam2web.predict.video_frames is not available."""
-
-    def __init__(self, frames):
-        self._frames = [np.asarray(f) for f in frames]
-        if not self._frames:
-            raise Sam2WebError("the video has no frames")
-        shapes = {f.shape for f in self._frames}
-        if len(shapes) != 1 or len(next(iter(shapes))) != 3 or next(iter(shapes))[2] != 3:
-            raise Sam2WebError(f"frames must all be (H, W, 3) RGB of one size, got {shapes}")
-        self.height, self.width = self._frames[0].shape[:2]
-
-    def __len__(self) -> int:
-        return len(self._frames)
-
-    def get(self, idx: int) -> np.ndarray:
-        return self._frames[idx].astype(np.uint8, copy=False)
-
-
-def as_video(video):
-    """A frame source: anything with __len__, height, width and get(idx) is used as is; paths,
-    folders, arrays and iterables go through sam2web.predict.video_frames.open_video."""
-    if all(hasattr(video, a) for a in ("__len__", "height", "width", "get")):
-        return video
-    try:
-        from sam2web.predict.video_frames import open_video
-    except ImportError:  # pragma: no cover - the module ships with sam2web
-        return _ArrayVideo(video)
-    return open_video(video)
 
 
 def preprocess_frame(rgb: np.ndarray, size: int, mean, std) -> np.ndarray:
@@ -170,60 +137,18 @@ class ObjectTrack:
         self.non_cond.clear()
 
 
-class VideoState:
+class VideoState(TrackingSession):
     """A tracking session on one video (official `inference_state`)."""
 
     def __init__(self, video, spill_dir=None):
-        self.video = video
-        self.num_frames = len(video)
-        if self.num_frames <= 0:
-            raise Sam2WebError("the video has no frames")
-        self.video_height, self.video_width = int(video.height), int(video.width)
-        self.objects: OrderedDict[int, ObjectTrack] = OrderedDict()
-        self.features: OrderedDict[int, dict] = OrderedDict()
-        # frame -> obj_id -> the mask as COCO RLE in pycocotools' compact string (ASCII bytes)
-        self.results: dict[int, dict[int, bytes]] = {}
+        super().__init__(video)
         self.spill = SpillStore(spill_dir)
         self._next_key = 0
 
-    @property
-    def obj_ids(self) -> list[int]:
-        return list(self.objects)
-
-    def check_frame(self, frame_idx) -> int:
-        if isinstance(frame_idx, bool) or not isinstance(frame_idx, (int, np.integer)):
-            raise FrameIndexError(f"frame index must be an integer, got {frame_idx!r}")
-        if not 0 <= frame_idx < self.num_frames:
-            raise FrameIndexError(
-                f"frame {frame_idx} is out of range: the video has {self.num_frames} frames "
-                f"(0 to {self.num_frames - 1})"
-            )
-        return int(frame_idx)
-
-    def object(self, obj_id, create: bool = False) -> ObjectTrack:
-        if isinstance(obj_id, bool) or not isinstance(obj_id, (int, np.integer)):
-            raise BadPromptError(f"object ids are integers, got {obj_id!r}")
-        obj_id = int(obj_id)
-        track = self.objects.get(obj_id)
-        if track is None:
-            if not create:
-                known = ", ".join(map(str, self.objects)) or "none yet"
-                raise UnknownObjectError(f"no object with id {obj_id} (objects: {known})")
-            track = ObjectTrack(
-                key=self._next_key, non_cond=NonCondFrames(self.spill, self._next_key)
-            )
-            self._next_key += 1
-            self.objects[obj_id] = track
+    def new_object(self) -> ObjectTrack:
+        track = ObjectTrack(key=self._next_key, non_cond=NonCondFrames(self.spill, self._next_key))
+        self._next_key += 1
         return track
-
-    def mask(self, frame_idx: int, obj_id: int) -> np.ndarray | None:
-        """The last mask given for an object on a frame, (H, W) bool, or None."""
-        rle = self.results.get(self.check_frame(frame_idx), {}).get(int(obj_id))
-        if rle is None:
-            return None
-        counts = rle_string_counts(rle)
-        flat = np.repeat(np.arange(len(counts)) % 2 == 1, counts)
-        return flat.reshape(self.video_width, self.video_height).T
 
     def ram_bytes(self) -> int:
         """Bytes of memory-bank records and cached features held in RAM (for tests and
@@ -237,7 +162,7 @@ class VideoState:
 
     def close(self) -> None:
         self.spill.close()
-        self.features.clear()
+        super().close()
 
 
 # -- predictor ---------------------------------------------------------------------------------
@@ -338,7 +263,7 @@ class VideoPredictor:
         """Start tracking on a video: a file (mp4, webm, mov, mkv, avi), a folder of frames, an
         (N, H, W, 3) uint8 array or a list of frames, or any object with __len__, height, width
         and get(idx) -> (H, W, 3) uint8 RGB. Frames are decoded when needed."""
-        return VideoState(as_video(video), spill_dir=self.spill_dir)
+        return VideoState(video, spill_dir=self.spill_dir)
 
     def reset_state(self, state: VideoState) -> None:
         """Remove every object, prompt and result."""
@@ -640,12 +565,8 @@ class VideoPredictor:
             if rec is None:
                 continue
             out[i] = T.upsample_logits(rec.pred_masks[0], (h, w))
-            self._remember(state, frame_idx, obj_id, out[i, 0])
+            state.remember(frame_idx, obj_id, out[i, 0] > self.mask_threshold)
         return out
-
-    def _remember(self, state, frame_idx: int, obj_id: int, logits: np.ndarray) -> None:
-        rle = rle_string(rle_counts(logits > self.mask_threshold)).encode("ascii")
-        state.results.setdefault(frame_idx, {})[obj_id] = rle
 
     # -- tracking --------------------------------------------------------------------------
 
@@ -716,7 +637,7 @@ class VideoPredictor:
                     obj.non_cond[frame_idx] = rec
                 obj.frames_tracked[frame_idx] = reverse
                 out[i] = T.upsample_logits(rec.pred_masks[0], (h, w))
-                self._remember(state, frame_idx, obj_id, out[i, 0])
+                state.remember(frame_idx, obj_id, out[i, 0] > self.mask_threshold)
                 obj.non_cond.trim(frame_idx, self.keep_frames, reverse)
             yield frame_idx, obj_ids, out
 
@@ -757,9 +678,7 @@ class VideoPredictor:
             return state.obj_ids, []
         frames = sorted({*obj.point_inputs, *obj.mask_inputs})
         obj.clear()
-        del state.objects[int(obj_id)]
-        for per_frame in state.results.values():
-            per_frame.pop(int(obj_id), None)
+        state.forget(obj_id)
         updated = []
         if need_output:
             for frame_idx in frames:

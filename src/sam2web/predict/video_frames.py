@@ -70,6 +70,14 @@ def max_video_pixels() -> int:
     return int(os.environ.get("SAM2WEB_MAX_VIDEO_PIXELS", DEFAULT_MAX_VIDEO_PIXELS))
 
 
+def as_video(source):
+    """A frame source for tracking: anything with __len__, height, width and get(idx) (a
+    VideoFrames among them) is used as is; anything else goes through `open_video`."""
+    if all(hasattr(source, a) for a in ("__len__", "height", "width", "get")):
+        return source
+    return open_video(source)
+
+
 def open_video(
     source,
     *,
