@@ -63,6 +63,34 @@ def _float_stability_counts(decoder):
         del decoder._get_stability_scores  # back to the class's own method
 
 
+def decode_prompts(module, features, prompts, repeat_image: bool):
+    """The prompt encoder (official padding point appended) and the mask decoder of `module`
+    (one with prompt_encoder, mask_decoder and dense_pe) on image `features` (embedding, high-res
+    0, high-res 1) -> masks, iou, mask tokens, object score logits, and the single-mask output
+    with the official stability-based fallback to the best multimask output."""
+    point_coords, point_labels, mask_input, has_mask_input = prompts
+    image_embed, high_res_feats_0, high_res_feats_1 = features
+    sparse = module.prompt_encoder._embed_points(point_coords, point_labels, pad=True)
+    no_mask = module.prompt_encoder.no_mask_embed.weight.reshape(1, -1, 1, 1)
+    has_mask = has_mask_input.reshape(-1, 1, 1, 1)
+    dense = has_mask * module.prompt_encoder._embed_masks(mask_input) + (1 - has_mask) * no_mask
+    decoder = module.mask_decoder
+    masks, iou, tokens, object_score_logits = decoder.predict_masks(
+        image_embeddings=image_embed,
+        image_pe=module.dense_pe,
+        sparse_prompt_embeddings=sparse,
+        dense_prompt_embeddings=dense,
+        repeat_image=repeat_image,
+        high_res_features=[high_res_feats_0, high_res_feats_1],
+    )
+    if decoder.dynamic_multimask_via_stability:
+        with _float_stability_counts(decoder):
+            single_mask, single_iou = decoder._dynamic_multimask_via_stability(masks, iou)
+    else:
+        single_mask, single_iou = masks[:, 0:1], iou[:, 0:1]
+    return masks, iou, tokens, object_score_logits, single_mask, single_iou
+
+
 class PromptDecoder(nn.Module):
     """Prompt encoder + mask decoder.
 
@@ -87,22 +115,10 @@ class PromptDecoder(nn.Module):
         mask_input: torch.Tensor,
         has_mask_input: torch.Tensor,
     ):
-        sparse = self.prompt_encoder._embed_points(point_coords, point_labels, pad=True)
-        no_mask = self.prompt_encoder.no_mask_embed.weight.reshape(1, -1, 1, 1)
-        has_mask = has_mask_input.reshape(-1, 1, 1, 1)
-        dense = has_mask * self.prompt_encoder._embed_masks(mask_input) + (1 - has_mask) * no_mask
-        decoder = self.mask_decoder
-        masks, iou, _, _ = decoder.predict_masks(
-            image_embeddings=image_embed,
-            image_pe=self.dense_pe,
-            sparse_prompt_embeddings=sparse,
-            dense_prompt_embeddings=dense,
+        masks, iou, _, _, single_mask, single_iou = decode_prompts(
+            self,
+            (image_embed, high_res_feats_0, high_res_feats_1),
+            (point_coords, point_labels, mask_input, has_mask_input),
             repeat_image=True,
-            high_res_features=[high_res_feats_0, high_res_feats_1],
         )
-        if decoder.dynamic_multimask_via_stability:
-            with _float_stability_counts(decoder):
-                single_mask, single_iou = decoder._dynamic_multimask_via_stability(masks, iou)
-        else:
-            single_mask, single_iou = masks[:, 0:1], iou[:, 0:1]
         return masks[:, 1:], iou[:, 1:], single_mask, single_iou

@@ -26,7 +26,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from sam2web.export.onnx_modules import _float_stability_counts
+from sam2web.export.onnx_modules import decode_prompts
 
 MEMORY_ATTENTION_INPUTS = [
     "image_embed",
@@ -272,23 +272,11 @@ class VideoDecoder(nn.Module):
         mask_input,
         has_mask_input,
     ):
-        sparse = self.prompt_encoder._embed_points(point_coords, point_labels, pad=True)
-        no_mask = self.prompt_encoder.no_mask_embed.weight.reshape(1, -1, 1, 1)
-        has_mask = has_mask_input.reshape(-1, 1, 1, 1)
-        dense = has_mask * self.prompt_encoder._embed_masks(mask_input) + (1 - has_mask) * no_mask
-        decoder = self.mask_decoder
-        masks, iou, tokens, object_score_logits = decoder.predict_masks(
-            image_embeddings=image_embed,
-            image_pe=self.dense_pe,
-            sparse_prompt_embeddings=sparse,
-            dense_prompt_embeddings=dense,
+        masks, iou, tokens, object_score_logits, single_mask, single_iou = decode_prompts(
+            self,
+            (image_embed, high_res_feats_0, high_res_feats_1),
+            (point_coords, point_labels, mask_input, has_mask_input),
             repeat_image=False,
-            high_res_features=[high_res_feats_0, high_res_feats_1],
         )
-        if decoder.dynamic_multimask_via_stability:
-            with _float_stability_counts(decoder):
-                single_mask, single_iou = decoder._dynamic_multimask_via_stability(masks, iou)
-        else:
-            single_mask, single_iou = masks[:, 0:1], iou[:, 0:1]
         obj_ptr = self.model.obj_ptr_proj(tokens)
         return masks[:, 1:], iou[:, 1:], single_mask, single_iou, object_score_logits, obj_ptr
