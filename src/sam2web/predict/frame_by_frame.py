@@ -189,14 +189,7 @@ class FrameByFramePredictor:
             raise Sam2WebError("no object has prompts yet: add points or a box first")
         if start_frame_idx is None:
             start_frame_idx = min(t for obj in state.objects.values() for t in obj.prompted)
-        start_frame_idx = state.check_frame(start_frame_idx)
-        count = state.num_frames if max_frame_num_to_track is None else max_frame_num_to_track
-        if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 0:
-            raise Sam2WebError("max_frame_num_to_track must be a whole number >= 0")
-        if reverse:
-            order = range(start_frame_idx, max(start_frame_idx - count, 0) - 1, -1)
-        else:
-            order = range(start_frame_idx, min(start_frame_idx + count, state.num_frames - 1) + 1)
+        order = state.frame_order(start_frame_idx, max_frame_num_to_track, reverse)
         obj_ids = state.obj_ids
         h, w = state.video_height, state.video_width
         # per object: the previous frame's (low-res logits, box) in the tracking direction

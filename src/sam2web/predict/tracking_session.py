@@ -39,6 +39,18 @@ class TrackingSession:
             )
         return int(frame_idx)
 
+    def frame_order(self, start_frame_idx, max_frame_num_to_track, reverse: bool) -> range:
+        """The frames from `start_frame_idx`, at most `max_frame_num_to_track` more (None: to the
+        end), forwards or in reverse; official propagation yields nothing backwards from frame 0.
+        (web/src/engine/video/video.ts frameOrder.)"""
+        start = self.check_frame(start_frame_idx)
+        count = self.num_frames if max_frame_num_to_track is None else max_frame_num_to_track
+        if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 0:
+            raise Sam2WebError("max_frame_num_to_track must be a whole number >= 0")
+        if reverse:
+            return range(start, max(start - count, 0) - 1, -1) if start > 0 else range(0)
+        return range(start, min(start + count, self.num_frames - 1) + 1)
+
     def new_object(self):
         """A fresh per-object record of this tracker."""
         raise NotImplementedError

@@ -604,24 +604,9 @@ class VideoPredictor:
         (objects, 1, H, W) at the video's size), frame by frame. Starts at the earliest
         prompted frame unless start_frame_idx says otherwise; reverse=True goes backwards."""
         self._preflight(state)
-        num_frames = state.num_frames
         if start_frame_idx is None:
             start_frame_idx = min(t for obj in state.objects.values() for t in obj.cond)
-        start_frame_idx = state.check_frame(start_frame_idx)
-        if max_frame_num_to_track is None:
-            max_frame_num_to_track = num_frames
-        if isinstance(max_frame_num_to_track, bool) or not isinstance(
-            max_frame_num_to_track, (int, np.integer)
-        ):
-            raise Sam2WebError("max_frame_num_to_track must be a whole number")
-        if max_frame_num_to_track < 0:
-            raise Sam2WebError("max_frame_num_to_track must not be negative")
-        if reverse:
-            end = max(start_frame_idx - max_frame_num_to_track, 0)
-            order = range(start_frame_idx, end - 1, -1) if start_frame_idx > 0 else []
-        else:
-            end = min(start_frame_idx + max_frame_num_to_track, num_frames - 1)
-            order = range(start_frame_idx, end + 1)
+        order = state.frame_order(start_frame_idx, max_frame_num_to_track, reverse)
         obj_ids = state.obj_ids
         h, w = state.video_height, state.video_width
         for frame_idx in order:
