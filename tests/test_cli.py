@@ -3,34 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_runner import run
 from PIL import Image
 
 from sam2web.manifest import read_manifest, sha256_file
 from sam2web.predict.predictor import Predictor
-
-SAM2WEB = [sys.executable, "-m", "sam2web.cli"]
-
-
-def run(*args, env=None, ok=True):
-    # The built-in model is hidden unless a test asks for it (env={"SAM2WEB_BUILTIN": "1"}).
-    full_env = {**os.environ, "SAM2WEB_BUILTIN": "0", **(env or {})}
-    proc = subprocess.run(
-        [*SAM2WEB, *map(str, args)], capture_output=True, text=True, env=full_env, timeout=600
-    )
-    if ok:
-        assert proc.returncode == 0, proc.stderr
-    else:
-        assert proc.returncode != 0
-        assert "Traceback" not in proc.stderr, proc.stderr
-    return proc
 
 
 @pytest.fixture

