@@ -218,6 +218,7 @@ def _run(out_dir, command, items, manifest, config, params, workers, device, gpu
         params=params,
         workers=workers,
         gpus_per_worker=gpus,
+        needs_prompts=config["command"] == "track" or config.get("mode") == "prompts",
     )
     summary = jobs.run(batch, progress=None if as_json else RichProgress(command))
     if as_json:
@@ -294,6 +295,7 @@ def _print_summary(summary: dict) -> None:
         ("files", summary["total"]),
         ("done now", summary["done"]),
         ("skipped (done before)", summary["skipped"]),
+        ("without prompts (left out)", summary["without_prompts"]),
         ("failed", summary["failed"]),
         ("files/s (whole run)", "-" if rate is None else f"{rate:.2f}"),
         ("files/s (after the first)", "-" if steady is None else f"{steady:.2f}"),

@@ -39,7 +39,8 @@ FAILURES_FILE = "failures.json"
 @dataclass
 class Batch:
     """command: "segment" | "track"; config: the workers' settings (workers.Worker); params:
-    what the outputs depend on besides the bundle and each file's prompts (hashed per file)."""
+    what the outputs depend on besides the bundle and each file's prompts (hashed per file);
+    needs_prompts: files with no line in prompts.jsonl are left out (counted, not failed)."""
 
     command: str
     out_dir: Path
@@ -49,6 +50,7 @@ class Batch:
     params: dict
     workers: int = 1
     gpus_per_worker: float = 0.0
+    needs_prompts: bool = False
     failures: list[dict] = field(default_factory=list)
 
     def coco_of(self, item: Item) -> str:
@@ -121,8 +123,11 @@ def run(batch: Batch, progress=None) -> dict:
     bundle = bundle_sha256(batch.manifest)
     run_id = uuid.uuid4().hex[:12]
     staging_root = state / "staging" / run_id
-    params_of, todo, skipped = {}, [], 0
+    params_of, todo, skipped, unprompted = {}, [], 0, 0
     for item in batch.items:
+        if batch.needs_prompts and item.prompts is None:
+            unprompted += 1  # not in prompts.jsonl: not this batch's to do
+            continue
         params_of[item.key] = canonical_sha256({**batch.params, "prompts": item.prompts})
         stamp = input_stamp(item.path)
         if ledger.is_done(item.key, bundle, params_of[item.key], stamp):
@@ -188,7 +193,8 @@ def run(batch: Batch, progress=None) -> dict:
     finished = [
         (item.key, item.out_rel, batch.coco_of(item))
         for item in batch.items
-        if ledger.is_done(item.key, bundle, params_of[item.key], input_stamp(item.path))
+        if item.key in params_of
+        and ledger.is_done(item.key, bundle, params_of[item.key], input_stamp(item.path))
     ]
     with interrupts_deferred():
         batch.failures.sort(key=lambda f: f["file"])
@@ -209,6 +215,7 @@ def run(batch: Batch, progress=None) -> dict:
         "workers": batch.workers,
         "total": len(batch.items),
         "skipped": skipped,
+        "without_prompts": unprompted,
         "done": done,
         "failed": len(batch.failures),
         "finished": len(finished),
