@@ -328,3 +328,37 @@ def test_track_equals_the_cli_and_lists_corrupt_clips(
     assert len(merged["images"]) == 3 + 3
     assert sorted(t["obj_id"] for t in merged["tracks"]) == [1, 2, 3]
     assert len({t["id"] for t in merged["tracks"]}) == 3
+
+
+def test_inputs_from_a_folder_a_glob_and_manifests(tmp_path, photo_dir):
+    from sam2web.batch.inputs import make_items, resolve_inputs
+
+    out = photo_dir / "results"  # OUT inside INPUT: its files are never inputs
+    (out / "coffee" / "masks").mkdir(parents=True, exist_ok=True)
+    (out / "coffee" / "masks" / "mask_0001.png").write_bytes(b"")
+    try:
+        base, files = resolve_inputs(str(photo_dir), "image", exclude=out)
+        keys = [i.key for i in make_items(base, files)]
+        assert keys == ["chelsea.png", "coffee.png", "cut.jpg", "empty.jpg", "noise.png",
+                        "sub/rocket.jpg"]  # fmt: skip
+        base, files = resolve_inputs(f"{photo_dir}/**/*.jpg", "image", exclude=out)
+        items = make_items(base, files)
+        assert [(i.key, i.out_rel) for i in items] == [
+            ("cut.jpg", "cut"),
+            ("empty.jpg", "empty"),
+            ("sub/rocket.jpg", "sub/rocket"),
+        ]
+    finally:
+        shutil.rmtree(out)
+    (tmp_path / "list.csv").write_text(
+        f"file\n{photo_dir / 'coffee.png'}\n{photo_dir}/sub/rocket.jpg\n"
+    )
+    (tmp_path / "list.jsonl").write_text(
+        json.dumps({"file": str(photo_dir / "coffee.png")}) + "\n" + json.dumps({"file": "a/b.png"})
+    )
+    base, files = resolve_inputs(str(tmp_path / "list.csv"), "image")
+    assert [i.key for i in make_items(base, files)] == ["coffee.png", "sub/rocket.jpg"]
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "b.png").write_bytes(b"")
+    base, files = resolve_inputs(str(tmp_path / "list.jsonl"), "image")
+    assert files == [photo_dir / "coffee.png", tmp_path / "a" / "b.png"]

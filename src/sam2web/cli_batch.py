@@ -107,7 +107,7 @@ def batch_segment(
     if everything == (prompts is not None):
         raise Sam2WebError("give one of --all or --prompts prompts.jsonl")
     device = _check_device(device)
-    base, files = resolve_inputs(source, "image")
+    base, files = resolve_inputs(source, "image", exclude=out_dir)
     items = make_items(base, files)
     if prompts is not None:
         attach_prompts(items, prompts, "image")
@@ -186,7 +186,7 @@ def batch_track(
 
     formats = _check_track_formats([*formats, "coco"])
     device = _check_device(device)
-    base, files = resolve_inputs(source, "video")
+    base, files = resolve_inputs(source, "video", exclude=out_dir)
     items = attach_prompts(make_items(base, files), prompts, "video")
     manifest = _video_model(_store(models, builtin), model)
     announce_model(manifest, quiet=True)  # as the track command: random weights are announced
@@ -298,7 +298,7 @@ def _print_summary(summary: dict) -> None:
         ("without prompts (left out)", summary["without_prompts"]),
         ("failed", summary["failed"]),
         ("files/s (whole run)", "-" if rate is None else f"{rate:.2f}"),
-        ("files/s (after the first)", "-" if steady is None else f"{steady:.2f}"),
+        ("files/s (workers up)", "-" if steady is None else f"{steady:.2f}"),
         ("seconds", f"{summary['seconds']:.1f}"),
         ("workers", summary["workers"]),
         ("model", summary["model"]),

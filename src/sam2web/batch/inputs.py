@@ -48,13 +48,21 @@ class Item:
     prompts: dict | None = field(default=None)
 
 
-def resolve_inputs(source: str, kind: str) -> tuple[Path, list[Path]]:
-    """-> (base folder, the files in a stable order). kind: "image" or "video"."""
+def resolve_inputs(source: str, kind: str, exclude: Path | None = None) -> tuple[Path, list[Path]]:
+    """-> (base folder, the files in a stable order). kind: "image" or "video"; exclude: a
+    folder whose files are never inputs (OUT, when it lies inside INPUT)."""
     extensions = EXTENSIONS[kind]
     path = Path(source)
+    skip = exclude.resolve() if exclude is not None else None
+
+    def wanted(p: Path) -> bool:
+        return skip is None or not p.resolve().is_relative_to(skip)
+
     if path.is_dir():
         files = sorted(
-            p for p in path.rglob("*") if p.suffix.lower() in extensions and _visible(p, path)
+            p
+            for p in path.rglob("*")
+            if p.suffix.lower() in extensions and _visible(p, path) and wanted(p)
         )
         if not files:
             raise InputError(f"{source}: no {kind} files ({', '.join(extensions)}) in this folder")
@@ -62,7 +70,8 @@ def resolve_inputs(source: str, kind: str) -> tuple[Path, list[Path]]:
     if path.is_file() and path.suffix.lower() in (".csv", ".jsonl"):
         files = _manifest_files(path)
     elif glob.has_magic(source):
-        files = sorted(Path(p) for p in glob.glob(source, recursive=True) if Path(p).is_file())
+        matches = glob.glob(source, recursive=True)
+        files = sorted(Path(p) for p in matches if Path(p).is_file() and wanted(Path(p)))
         if not files:
             raise InputError(f"{source}: the pattern matches no files")
     elif path.is_file():

@@ -220,14 +220,10 @@ def run(batch: Batch, progress=None) -> dict:
         "failed": len(batch.failures),
         "finished": len(finished),
         "seconds": round(elapsed, 3),
-        # Over the whole run (Ray's start and the workers' model loading included), and from
-        # the first result to the last (the rate once the workers are up).
+        # Over the whole run (Ray's start and the workers' model loading included), and once
+        # every worker is up: from the N-th result to the last, N = workers.
         "files_per_s": round(len(stamps) / elapsed, 4) if stamps and elapsed > 0 else None,
-        "files_per_s_steady": (
-            round((len(stamps) - 1) / (stamps[-1] - stamps[0]), 4)
-            if len(stamps) > 1 and stamps[-1] > stamps[0]
-            else None
-        ),
+        "files_per_s_steady": _steady_rate(stamps, batch.workers),
         "first_result_s": round(stamps[0] - started, 3) if stamps else None,
         "interrupted": interrupted,
         "out": str(out),
@@ -235,6 +231,15 @@ def run(batch: Batch, progress=None) -> dict:
         "failures_file": str(failures_path),
         "failures": batch.failures,
     }
+
+
+def _steady_rate(stamps: list[float], workers: int) -> float | None:
+    """Results per second after the first `workers` results (each worker's first file carries
+    its start-up), None when too few files came back to tell."""
+    first = min(workers, len(stamps) - 1)
+    if first < 1 or stamps[-1] <= stamps[first - 1]:
+        return None
+    return round((len(stamps) - first) / (stamps[-1] - stamps[first - 1]), 4)
 
 
 class BatchStopped(Sam2WebError):
