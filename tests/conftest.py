@@ -131,37 +131,3 @@ def make_bundle():
         return directory
 
     return make
-
-
-@pytest.fixture(scope="session")
-def video_store(tmp_path_factory) -> Path:
-    """A store with the reduced SAM2.1 test model and its video graphs: random weights with the
-    object-score head biased (+5) and random CXBlock scales, so masks are neither all empty nor
-    all "occluded" (shared/docs/sam2-video.md §7). Shared by the track and batch tests."""
-    import torch
-
-    from sam2web.export.bundle import export_bundles
-    from sam2web.export.checkpoint import build_model
-    from sam2web.export.models import get_spec
-    from sam2web.store import ModelStore
-
-    torch.manual_seed(0)
-    state = build_model(get_spec(TEST_MODEL)).state_dict()
-    state["sam_mask_decoder.pred_obj_score_head.layers.2.bias"] += 5.0
-    for key in state:
-        if key.endswith(".gamma"):
-            state[key] = torch.rand_like(state[key])
-    work = tmp_path_factory.mktemp("track-model")
-    checkpoint = work / "biased.pt"
-    torch.save({"model": state}, checkpoint)
-    (result,) = export_bundles(
-        TEST_MODEL,
-        work / "bundles",
-        checkpoint=checkpoint,
-        precisions=("fp32",),
-        verify=False,
-        log=lambda m: None,
-    )
-    root = work / "store"
-    ModelStore(root, builtin=False).add(result.path, allow_random_weights=True)
-    return root

