@@ -69,6 +69,37 @@ def fp32_bundle(exported) -> Path:
 
 
 @pytest.fixture(scope="session")
+def seed0_bundles(tmp_path_factory) -> dict[str, Path]:
+    """What `sam2web export --model sam2.1-hiera-test --random-weights --precision fp32
+    --precision fp16 --precision int8 --no-verify` writes: seed-0 weights (`test_torch_model`'s),
+    image and video graphs. Exported once for every module that reads them and never writes."""
+    from sam2web.export.bundle import export_bundles
+
+    out = tmp_path_factory.mktemp("seed0")
+    results = export_bundles(
+        TEST_MODEL, out, precisions=("fp32", "fp16", "int8"), verify=False, log=lambda m: None
+    )
+    return {r.precision: r.path for r in results}
+
+
+@pytest.fixture(scope="session")
+def informative_video_bundle(tmp_path_factory, test_torch_model) -> Path:
+    """The test model with weights that make tracking informative (video_verify.informative:
+    neither every mask empty nor every frame occluded), fp32, image and video graphs."""
+    import torch
+
+    from sam2web.export.bundle import export_bundles
+    from sam2web.export.video_verify import informative
+
+    out = tmp_path_factory.mktemp("video-bundles")
+    ckpt = out / "informative.pt"
+    torch.save({"model": informative(test_torch_model.state_dict())}, ckpt)
+    return export_bundles(
+        TEST_MODEL, out, checkpoint=ckpt, precisions=("fp32",), verify=False, log=lambda m: None
+    )[0].path
+
+
+@pytest.fixture(scope="session")
 def finetuned_torch_model(checkpoint_file):
     from sam2web.export.checkpoint import build_model, load_checkpoint
     from sam2web.export.models import get_spec

@@ -74,27 +74,11 @@ SAM2_CASE = dict(
 
 
 @pytest.fixture(scope="module")
-def random_sam2(tmp_path_factory):
+def random_sam2(test_torch_model, seed0_bundles):
     """The reduced SAM2.1 architecture with seeded random weights: the official PyTorch model
-    and its fp32/fp16/int8 bundles (what `sam2web export --random-weights` writes)."""
-    import torch
-
-    from sam2web.export.bundle import export_bundles
-    from sam2web.export.checkpoint import build_model
-    from sam2web.export.models import TEST_MODEL_ID, get_spec
-
-    out = tmp_path_factory.mktemp("everything")
-    results = export_bundles(
-        TEST_MODEL_ID,
-        out,
-        precisions=("fp32", "fp16", "int8"),
-        verify=False,  # this module's tests are the parity check
-        video=False,
-        log=lambda m: None,
-    )
-    torch.manual_seed(0)  # what export_bundles seeds before building a random-weight model
-    model = build_model(get_spec(TEST_MODEL_ID))
-    return model, {r.precision: r.path for r in results}
+    and its fp32/fp16/int8 bundles (what `sam2web export --random-weights` writes; unverified:
+    this module's tests are the parity check)."""
+    return test_torch_model, seed0_bundles
 
 
 def assert_same_masks(ours: list[dict], official: list[dict], bar: float = 0.99) -> list[float]:

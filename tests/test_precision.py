@@ -17,7 +17,6 @@ import pytest
 from PIL import Image
 
 from sam2web.export.bundle import derive_precision, export_bundles
-from sam2web.export.models import TEST_MODEL_ID
 from sam2web.export.quantize import FP16_STORAGE_MIN_ELEMENTS, INT8_RECIPE
 from sam2web.export.verify import mask_iou
 from sam2web.manifest import read_manifest
@@ -91,14 +90,10 @@ def judged(rows: list[dict]) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def bundles(tmp_path_factory) -> dict[str, Path]:
+def bundles(seed0_bundles) -> dict[str, Path]:
     """What `sam2web export --model sam2.1-hiera-test --random-weights --precision fp32
     --precision int8 --no-verify` writes: the reduced SAM2.1 configuration, seed-0 weights."""
-    out = tmp_path_factory.mktemp("precision")
-    results = export_bundles(
-        TEST_MODEL_ID, out, precisions=("fp32", "int8"), verify=False, log=lambda m: None
-    )
-    return {r.precision: r.path for r in results}
+    return seed0_bundles
 
 
 # -- int8 ----------------------------------------------------------------------------------------

@@ -58,35 +58,11 @@ def clip() -> Path:
 
 
 @pytest.fixture(scope="module")
-def video_store(tmp_path_factory) -> Path:
-    """A store with the reduced SAM2.1 test model and its video graphs: random weights with the
-    object-score head biased (+5) and random CXBlock scales, so masks are neither all empty nor
-    all "occluded" (shared/docs/sam2-video.md §7)."""
-    import torch
-
-    from sam2web.export.bundle import export_bundles
-    from sam2web.export.checkpoint import build_model
-    from sam2web.export.models import get_spec
-
-    torch.manual_seed(0)
-    state = build_model(get_spec(TEST_MODEL_ID)).state_dict()
-    state["sam_mask_decoder.pred_obj_score_head.layers.2.bias"] += 5.0
-    for key in state:
-        if key.endswith(".gamma"):
-            state[key] = torch.rand_like(state[key])
-    work = tmp_path_factory.mktemp("track-model")
-    checkpoint = work / "biased.pt"
-    torch.save({"model": state}, checkpoint)
-    (result,) = export_bundles(
-        TEST_MODEL_ID,
-        work / "bundles",
-        checkpoint=checkpoint,
-        precisions=("fp32",),
-        verify=False,
-        log=lambda m: None,
-    )
-    root = work / "store"
-    ModelStore(root, builtin=False).add(result.path, allow_random_weights=True)
+def video_store(tmp_path_factory, informative_video_bundle) -> Path:
+    """A store with the reduced SAM2.1 test model and its video graphs: random weights made
+    informative: masks neither all empty nor all "occluded" (shared/docs/sam2-video.md §7)."""
+    root = tmp_path_factory.mktemp("track-model") / "store"
+    ModelStore(root, builtin=False).add(informative_video_bundle, allow_random_weights=True)
     return root
 
 

@@ -84,18 +84,8 @@ def video_weights(test_torch_model):
 
 
 @pytest.fixture(scope="module")
-def video_bundle(tmp_path_factory, video_weights):
-    import torch
-
-    from sam2web.export.bundle import export_bundles
-
-    out = tmp_path_factory.mktemp("video-bundles")
-    ckpt = out / "informative.pt"
-    torch.save({"model": video_weights}, ckpt)
-    result = export_bundles(
-        TEST_MODEL, out, checkpoint=ckpt, precisions=("fp32",), verify=False, log=lambda m: None
-    )
-    return result[0].path
+def video_bundle(informative_video_bundle, video_weights):
+    return informative_video_bundle  # exported from `video_weights`
 
 
 def _official(state_dict):

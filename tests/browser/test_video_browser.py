@@ -89,19 +89,8 @@ def _assert_same_masks(doc, state, num_frames, obj_ids, threshold=0.99):
 
 
 @pytest.fixture(scope="module")
-def sam2_video_bundle(tmp_path_factory, test_torch_model):
-    import torch
-
-    from sam2web.export.bundle import export_bundles
-    from sam2web.export.models import TEST_MODEL_ID
-    from sam2web.export.video_verify import informative
-
-    out = tmp_path_factory.mktemp("video-bundles")
-    ckpt = out / "informative.pt"
-    torch.save({"model": informative(test_torch_model.state_dict())}, ckpt)
-    return export_bundles(
-        TEST_MODEL_ID, out, checkpoint=ckpt, precisions=("fp32",), verify=False, log=lambda m: None
-    )[0].path
+def sam2_video_bundle(informative_video_bundle):
+    return informative_video_bundle
 
 
 @pytest.fixture(scope="module")
