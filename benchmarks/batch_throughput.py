@@ -114,6 +114,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None)
     opts = parser.parse_args()
     workers = opts.workers or [1, 2]
+    load_before = os.getloadavg()
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -153,6 +154,8 @@ def main() -> None:
             "cpus": os.cpu_count(),
             "platform": platform.platform(),
             "python": platform.python_version(),
+            # Other jobs on the machine: the 1-minute load average before and after the runs.
+            "load_average_1min": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
         },
         "points_per_side": opts.points_per_side,
         "rows": rows,

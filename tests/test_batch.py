@@ -33,6 +33,17 @@ STATE = ".sam2web-batch"
 
 
 @pytest.fixture(scope="module")
+def video_store(tmp_path_factory, informative_video_bundle) -> Path:
+    """A store with the SAM2 test model with video graphs (conftest.py: weights that make
+    tracking informative)."""
+    from sam2web.store import ModelStore
+
+    root = tmp_path_factory.mktemp("batch-model") / "store"
+    ModelStore(root, builtin=False).add(informative_video_bundle, allow_random_weights=True)
+    return root
+
+
+@pytest.fixture(scope="module")
 def ray_address():
     import ray
 

@@ -113,10 +113,31 @@ def _dataset(batch: Batch, tasks: list[dict]):
 
 def run(batch: Batch, progress=None) -> dict:
     """Process every file of `batch` not already done; -> the summary. `progress`: an object
-    with start(total, skipped), advance(ok: bool) and stop() (the CLI's rich bar), or None."""
+    with start(total, skipped), advance(ok: bool) and stop() (the CLI's rich bar), or None.
+    One batch at a time per OUT (a lock file; the system releases it if the process dies)."""
+    state = batch.out_dir / STATE_DIR
+    state.mkdir(parents=True, exist_ok=True)
+    with open(state / "lock", "w") as lock:
+        _lock(lock, batch.out_dir)
+        return _run(batch, progress)
+
+
+def _lock(file, out: Path) -> None:
+    try:
+        import fcntl
+    except ImportError:  # not on Windows: no lock
+        return
+    try:
+        fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        raise Sam2WebError(
+            f"another sam2web batch is writing to {out}; wait for it or use another --out"
+        ) from None
+
+
+def _run(batch: Batch, progress) -> dict:
     out = batch.out_dir
     state = out / STATE_DIR
-    out.mkdir(parents=True, exist_ok=True)
     for stale in ("staging", "trash"):
         shutil.rmtree(state / stale, ignore_errors=True)  # left by a killed run
     ledger = Ledger(out)
