@@ -125,7 +125,7 @@ def run(batch: Batch, progress=None) -> dict:
 def _lock(file, out: Path) -> None:
     try:
         import fcntl
-    except ImportError:  # not on Windows: no lock
+    except ImportError:  # Windows has no fcntl: no lock there
         return
     try:
         fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
