@@ -83,10 +83,12 @@ ALL_ARGS = ["--all", "--points-per-side", "2"]
 
 
 def batch(*args: str, capsys) -> dict:
-    """Run `sam2web batch ...` here (the module's Ray) -> its JSON summary."""
+    """Run `sam2web batch ...` here (the module's Ray) -> its JSON summary (with the stderr
+    under "stderr")."""
     capsys.readouterr()
     main(["batch", *map(str, args), "--json"])
-    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    captured = capsys.readouterr()
+    return {**json.loads(captured.out.strip().splitlines()[-1]), "stderr": captured.err}
 
 
 def out_of(stem: str) -> str:
@@ -130,6 +132,13 @@ def test_segment_all_equals_the_cli_and_lists_corrupt_files(
     assert len({a["id"] for a in merged["annotations"]}) == total
     assert merged["info"]["complete"] is True
     assert not any((out / STATE / "staging").glob("*/*"))
+    # Again with --strict: the photos are done (skipped), the corrupt files fail again: exit 2.
+    with pytest.raises(SystemExit) as exit_info:
+        batch("segment", photo_dir, *ALL_ARGS, "--out", out, "--workers", 2, "--strict",
+              capsys=capsys)  # fmt: skip
+    assert exit_info.value.code == 2
+    again = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert (again["skipped"], again["done"], again["failed"]) == (3, 0, 3)
 
 
 def test_prompts_equal_the_cli_and_a_changed_prompt_redoes_its_file(
