@@ -498,34 +498,10 @@ def _video_model(store, model: str | None):
 
 
 def _track_with_progress(results, writers, frames, total: int, quiet: bool, tracked) -> int:
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        ProgressColumn,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-    from rich.text import Text
-
     from sam2web.predict.track_outputs import write_tracks
+    from sam2web.progress_bar import rate_progress
 
-    class Rate(ProgressColumn):
-        def render(self, task):
-            speed = task.finished_speed or task.speed
-            return Text("" if speed is None else f"{speed:.2f} frames/s")
-
-    progress = Progress(
-        TextColumn("tracking"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        Rate(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=err,
-        disable=quiet,
-    )
+    progress = rate_progress("tracking", "frames", err, disable=quiet)
     with progress:
         task = progress.add_task("track", total=total)
 

@@ -235,34 +235,13 @@ class RichProgress:
     """The bar on stderr: done/total, files/s, failures, elapsed and remaining time."""
 
     def __init__(self, command: str):
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            ProgressColumn,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-        from rich.text import Text
+        from rich.progress import TextColumn
 
         from sam2web.cli import err
+        from sam2web.progress_bar import rate_progress
 
-        class Rate(ProgressColumn):
-            def render(self, task):
-                speed = task.finished_speed or task.speed
-                return Text("" if speed is None else f"{speed:.2f} files/s")
-
-        self.progress = Progress(
-            TextColumn(f"batch {command}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            Rate(),
-            TextColumn("{task.fields[failed]} failed"),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=err,
-        )
+        failed = TextColumn("{task.fields[failed]} failed")
+        self.progress = rate_progress(f"batch {command}", "files", err, failed)
         self.failed = 0
 
     def start(self, total: int, skipped: int) -> None:
