@@ -198,8 +198,9 @@ def test_bad_prompt_lines_are_named(tmp_path, photo_dir, capsys):
     assert f"{prompts}:1: labels are 1 (positive) or 0 (negative)" in capsys.readouterr().err
 
 
-def test_killed_run_resumes_without_redoing_finished_files(
-    tmp_path, photo_dir, ray_address, capsys
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["killed", "ctrl-c"])
+def test_stopped_run_resumes_without_redoing_finished_files(
+    tmp_path, photo_dir, ray_address, capsys, sig
 ):
     src = tmp_path / "in"
     src.mkdir()
@@ -214,6 +215,8 @@ def test_killed_run_resumes_without_redoing_finished_files(
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
+        # SIGINT at its default, as from a terminal (an ignored one would be inherited).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     ledger = out / STATE / "ledger"
     try:
@@ -223,10 +226,17 @@ def test_killed_run_resumes_without_redoing_finished_files(
                 break
             time.sleep(0.05)
         assert proc.poll() is None, proc.stderr.read().decode()
-        proc.send_signal(signal.SIGKILL)
+        proc.send_signal(sig)
+        proc.wait(timeout=120)
+        stderr = proc.stderr.read().decode()
     finally:
+        if proc.poll() is None:
+            proc.kill()
         proc.wait()
         proc.stderr.close()
+    if sig == signal.SIGINT:  # Ctrl-C: a clean stop, nothing half-written left behind
+        assert proc.returncode == 130 and "Traceback" not in stderr, stderr
+        assert not any((out / STATE / "staging").glob("*/*"))
     before = _done(ledger)
     assert 1 <= len(before) < 4
     # What is in OUT is complete: every output folder has a ledger entry (or is redone).
