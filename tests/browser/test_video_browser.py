@@ -245,6 +245,7 @@ def test_pause_resume_undo_redo_match_an_uninterrupted_python_run(
     assert correction["frameIdx"] == 3 and len(correction["points"]) == 1
     corrected = app.coco()
     assert app.data("redo") == "0"
+    app.seek(3)  # the re-propagation left the page on the last frame
     app.undo()
     assert app.data("redo") == "1" and not page.is_disabled("#redo")
     _assert_same_masks(app.coco(), state, n, [1])
@@ -258,7 +259,7 @@ def test_pause_resume_undo_redo_match_an_uninterrupted_python_run(
         [("prompt", first), ("run", (0, False)), ("prompt", correction), ("run", (3, False))],
     )
     _assert_same_masks(redone, fixed, n, [1])
-    # Ctrl+Y redoes too (the re-propagation left the page on the last frame).
+    # Ctrl+Y redoes too.
     app.seek(3)
     app.undo()
     assert app.redo("Control+y") == correction
@@ -334,6 +335,97 @@ def test_builtin_model_follows_a_known_path_in_an_h264_file(
         # the mask's tint is there: closer to the composite than to the bare frame
         bare = np.abs(decoded[f][inside].astype(int) - originals[f][inside].astype(int)).mean()
         assert diff[inside].mean() < bare / 2, (diff[inside].mean(), bare)
+    page.close()
+
+
+def _decode(path, codec: str | None = None):
+    """A video file's frames as RGB (or RGBA with codec='libvpx-vp9': its alpha side data
+    too); -> (frames, the stream's codec name)."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        name = stream.codec_context.name
+        if codec is None:
+            return [f.to_ndarray(format="rgb24") for f in container.decode(stream)], name
+        ctx = av.CodecContext.create(codec, "r")
+        frames = []
+        for packet in container.demux(stream):
+            for f in ctx.decode(packet):
+                frames.append((f.format.name, f.to_ndarray(format="rgba")))
+        return frames, name
+
+
+def test_mp4_and_cutout_exports_decode_to_the_tracked_frames(
+    plain_browser, builtin_server, photos, tmp_path
+):
+    """The overlay as MP4 (H.264 where the browser has an encoder, else another codec MP4 holds,
+    and the page says so), the cutout as WebM (transparent background) and as MP4 (black):
+    PyAV decodes one frame per tracked frame, each the page's composite of that frame."""
+    clip = tmp_path / "coin.mp4"
+    truths = _known_truth_clip(photos, clip, num_frames=4)
+    page = plain_browser.new_page(viewport={"width": 1300, "height": 900}, accept_downloads=True)
+    app = VideoPage(page, builtin_server.url).open()
+    assert app.open_video(clip) == ""
+    ys, xs = np.nonzero(truths[0])
+    h, w = truths[0].shape
+    app.click(xs.mean() / w, ys.mean() / h)
+    app.track("forward")
+    masks = coco_masks(app.coco())
+    originals, _ = _decode(clip)
+    n = len(truths)
+    app.wait_until(lambda: app.data("encoders"), "the encoder check")
+    encoders = app.data("encoders")
+    print("encoders:", encoders)
+    assert page.inner_text("#export-note") == encoders
+
+    # overlay.mp4
+    (tmp_path / "overlay.mp4").write_bytes(app.download("export-mp4"))
+    note = app.data("exportNote")
+    print(note)
+    decoded, codec = _decode(tmp_path / "overlay.mp4")
+    assert len(decoded) == n
+    if "no H.264 encoder" in encoders:
+        assert codec != "h264" and "this browser has no H.264 encoder" in note, (codec, note)
+        assert page.inner_text("#export-note") == note
+    else:
+        assert codec == "h264" and "H.264 in MP4" in note, (codec, note)
+    for f in (0, n - 1):
+        expected = _overlay(originals[f], masks[(f, 1)], _davis_color(1))
+        assert np.abs(decoded[f].astype(int) - expected.astype(int)).mean() < 6, f
+
+    # cutout.webm: the object's pixels, a transparent background (VP9/VP8 alpha side data)
+    (tmp_path / "cutout.webm").write_bytes(app.download("export-cutout-webm"))
+    note = app.data("exportNote")
+    print(note)
+    decoded, codec = _decode(tmp_path / "cutout.webm")
+    assert len(decoded) == n
+    assert "transparent background" in note, note
+    rgba, _ = _decode(tmp_path / "cutout.webm", codec="libvpx-vp9" if codec == "vp9" else "libvpx")
+    assert len(rgba) == n and all(fmt == "yuva420p" for fmt, _ in rgba), [f for f, _ in rgba]
+    for f in (0, n - 1):
+        inside = masks[(f, 1)]
+        assert inside.sum() > 100
+        colour = decoded[f].astype(int)
+        assert np.abs(colour[inside] - originals[f][inside].astype(int)).mean() < 8, f
+        alpha = rgba[f][1][..., 3]
+        assert (alpha[inside] > 200).mean() > 0.97 and (alpha[~inside] < 50).mean() > 0.97, f
+
+    # cutout.mp4: no alpha in MP4, so over black
+    (tmp_path / "cutout.mp4").write_bytes(app.download("export-cutout-mp4"))
+    note = app.data("exportNote")
+    print(note)
+    assert "black background" in note, note
+    decoded, _ = _decode(tmp_path / "cutout.mp4")
+    assert len(decoded) == n
+    for f in (0, n - 1):
+        inside = masks[(f, 1)]
+        colour = decoded[f].astype(int)
+        assert np.abs(colour[inside] - originals[f][inside].astype(int)).mean() < 8, f
+        # away from the edge (chroma subsampling blurs it), the background is black
+        far = ~np.pad(inside, 3)[:-6, 3:-3] & ~np.pad(inside, 3)[6:, 3:-3]
+        far &= ~np.pad(inside, 3)[3:-3, :-6] & ~np.pad(inside, 3)[3:-3, 6:] & ~inside
+        assert colour[far].mean() < 6, f
     page.close()
 
 

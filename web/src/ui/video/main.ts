@@ -60,6 +60,8 @@ function wire(app: VideoApp) {
     else return;
     e.preventDefault();
   });
+  $('camera-start').onclick = () => void app.startCamera();
+  $('camera-stop').onclick = () => void app.stopCamera();
   $('new-object').onclick = () => app.newObject();
   $('remove-object').onclick = () => void app.removeObject();
   $('undo').onclick = () => void app.undo();
@@ -72,7 +74,10 @@ function wire(app: VideoApp) {
   $('track-resume').onclick = () => void app.resume();
   $('export-coco').onclick = () => app.exportCoco();
   $('export-png').onclick = () => void app.exportPngs();
-  $('export-webm').onclick = () => void app.exportWebm();
+  $('export-webm').onclick = () => void app.exportVideo('overlay', 'webm');
+  $('export-mp4').onclick = () => void app.exportVideo('overlay', 'mp4');
+  $('export-cutout-webm').onclick = () => void app.exportVideo('cutout', 'webm');
+  $('export-cutout-mp4').onclick = () => void app.exportVideo('cutout', 'mp4');
 }
 
 async function start() {

@@ -7,7 +7,15 @@ import { EngineError, type ModelInfo, type ObjectMask, type Sam2Engine, type Vid
 import { zipStore } from '../../engine/zip';
 import { CanvasInput } from '../canvasInput';
 import { showProgress, status } from '../notices';
-import { drawMasks, overlayWebm } from './overlayVideo';
+import { Camera, CameraError } from './camera';
+import {
+  CONTAINER_CODECS,
+  drawMasks,
+  encodableCodec,
+  encodeTrackedVideo,
+  type TrackedVideoKind,
+  type VideoContainer,
+} from './overlayVideo';
 import { davisPalette, palettePng } from './pngZip';
 import { cocoDocument, decodeRle, Tracks } from './tracks';
 import { type OpenedVideo, openImageSequence, openVideoFile, VideoFileError } from './videoFile';
@@ -60,15 +68,23 @@ export class VideoApp {
   /** Why the engine cannot go on (its GPU device was lost), or ''. */
   deviceLost = '';
   private playing = false;
+  /** The live camera while it is the source (the file video is closed then). */
+  camera: Camera | null = null;
+  private readonly liveTracks = new Tracks();
   private shownFrame: ImageBitmap | null = null;
   private drawToken = 0;
 
   constructor() {
     new CanvasInput($('prompt-canvas'), {
-      imageSize: () => (this.video ? { width: this.video.width, height: this.video.height } : null),
+      imageSize: () =>
+        this.camera
+          ? { width: this.camera.width, height: this.camera.height }
+          : this.video
+            ? { width: this.video.width, height: this.video.height }
+            : null,
       press: () => {},
-      click: (x, y, negative) => void this.prompt({ point: [x, y, negative ? 0 : 1] }),
-      box: (box) => void this.prompt({ box }),
+      click: (x, y, negative) => void (this.camera ? this.cameraClick(x, y) : this.prompt({ point: [x, y, negative ? 0 : 1] })),
+      box: (box) => void (this.camera ? null : this.prompt({ box })),
       hover: () => {},
       leave: () => this.drawPrompts(null),
       dragging: (box) => this.drawPrompts(box),
@@ -132,6 +148,7 @@ export class VideoApp {
   async openFiles(files: File[]): Promise<void> {
     if (!files.length) return;
     await this.stopTracking('another video was opened');
+    await this.stopCamera();
     data('videoReady', 'false');
     delete document.body.dataset.error;
     const images = files.length > 1 || files[0].type.startsWith('image/');
@@ -166,6 +183,7 @@ export class VideoApp {
     data('size', `${video.width}x${video.height}`);
     data('fps', video.fps.toFixed(3));
     if (this.model) await this.startSession();
+    void this.describeEncoders(video.width, video.height);
     this.newObject();
     await this.seek(0);
     status(`${video.name}: ${video.numFrames} frames, ${video.width}x${video.height}, ${video.fps.toFixed(2)} frames/s.`);
@@ -525,6 +543,112 @@ export class VideoApp {
     this.stopReason = '';
   }
 
+  // -- camera ------------------------------------------------------------------------------------
+
+  /** The camera as the source: a live preview; a click starts tracking (cameraClick). */
+  async startCamera(): Promise<void> {
+    if (this.camera) return;
+    await this.stopTracking('the camera was started');
+    delete document.body.dataset.error;
+    data('camera', 'starting');
+    status('Starting the camera…');
+    let camera: Camera;
+    try {
+      camera = await Camera.open();
+    } catch (e) {
+      const text = e instanceof CameraError ? e.message : `The camera could not start: ${(e as Error).message}`;
+      status(text, true);
+      data('error', text);
+      data('camera', 'off');
+      return;
+    }
+    // The camera takes the engine's one open video: a file open before is closed.
+    this.video?.close();
+    this.video = null;
+    this.session = null;
+    this.tracks.clear();
+    this.objects = [];
+    this.current = null;
+    this.renderObjects();
+    this.dropResume();
+    this.camera = camera;
+    $('dropzone').hidden = true;
+    $('stage').hidden = false;
+    $('camera-panel').hidden = false;
+    for (const id of ['frame-canvas', 'overlay-canvas', 'prompt-canvas']) {
+      const c = $<HTMLCanvasElement>(id);
+      c.width = camera.width;
+      c.height = camera.height;
+      if (id !== 'frame-canvas') c.getContext('2d')!.clearRect(0, 0, c.width, c.height);
+    }
+    data('size', `${camera.width}x${camera.height}`);
+    data('cameraFrames', 0);
+    $('camera-info').textContent = 'Click an object in the picture to track it.';
+    const ctx = $<HTMLCanvasElement>('frame-canvas').getContext('2d')!;
+    let shown = 0;
+    const draw = () => {
+      if (this.camera !== camera) return;
+      ctx.drawImage(camera.video, 0, 0, camera.width, camera.height);
+      data('cameraShown', ++shown);
+      requestAnimationFrame(draw);
+    };
+    requestAnimationFrame(draw);
+    status(`Camera: ${camera.width}x${camera.height}. Click an object to track it (${this.method}).`);
+    data('camera', 'live');
+  }
+
+  /** Starts tracking the object under (x, y) in the live picture, in real time. */
+  async cameraClick(x: number, y: number): Promise<void> {
+    const camera = this.camera;
+    if (!camera || !this.model) return;
+    data('camera', 'prompting');
+    try {
+      await camera.track(this.engine, Math.round(x), Math.round(y), {
+        onMasks: (masks, frameIdx, fps) => {
+          if (this.camera !== camera) return;
+          this.liveTracks.clear();
+          this.liveTracks.set(0, masks);
+          const overlay = $<HTMLCanvasElement>('overlay-canvas').getContext('2d')!;
+          overlay.clearRect(0, 0, camera.width, camera.height);
+          drawMasks(overlay, this.liveTracks, 0, camera.width, camera.height, colorOf);
+          const area = masks.find((m) => m.objId === 1)?.area ?? 0;
+          $('camera-info').textContent = `frame ${frameIdx + 1} · ${fps.toFixed(1)} frames/s · ${area} pixels · ${this.method}`;
+          data('cameraFrames', frameIdx + 1);
+          data('cameraFps', fps.toFixed(2));
+          data('cameraArea', area);
+        },
+        onEnd: (error) => {
+          if (this.camera !== camera) return;
+          if (error) {
+            status(`Camera tracking stopped: ${error}`, true);
+            data('error', `Camera tracking stopped: ${error}`);
+          }
+          data('camera', 'live');
+        },
+      });
+      data('camera', 'tracking');
+      status(`Tracking the clicked object live (${this.method}); click elsewhere to start over.`);
+    } catch (e) {
+      data('camera', 'live');
+      this.fail(e, 'Tracking on the camera could not start');
+    }
+  }
+
+  /** Stops tracking and the camera; the page asks for a video again. */
+  async stopCamera(): Promise<void> {
+    const camera = this.camera;
+    if (!camera) return;
+    this.camera = null;
+    await camera.close();
+    this.liveTracks.clear();
+    $('camera-panel').hidden = true;
+    $('stage').hidden = true;
+    $('dropzone').hidden = false;
+    this.newObject();
+    status('Camera stopped.');
+    data('camera', 'off');
+  }
+
   // -- playback ----------------------------------------------------------------------------------
 
   async togglePlay(): Promise<void> {
@@ -572,18 +696,47 @@ export class VideoApp {
     this.save(new Blob([JSON.stringify(doc)], { type: 'application/json' }), 'tracks.json');
   }
 
-  async exportWebm(): Promise<void> {
+  /** The overlay or the cutout video as WebM or MP4 (overlayVideo.ts); the note says which codec
+   * and background the file got. */
+  async exportVideo(kind: TrackedVideoKind, container: VideoContainer): Promise<void> {
     const video = this.video;
     if (!video) return;
+    data('exporting', `${kind}.${container}`);
     try {
-      const blob = await overlayWebm(video, this.tracks, colorOf, (done, total) => {
-        $('track-info').textContent = `encoding the overlay video: ${done}/${total} frames`;
+      const made = await encodeTrackedVideo(video, this.tracks, colorOf, kind, container, (done, total) => {
+        $('track-info').textContent = `encoding ${kind}.${container}: ${done}/${total} frames`;
       });
-      this.save(blob, 'overlay.webm');
-      status(`overlay.webm: ${this.tracks.frames.size} frames.`);
+      this.save(made.blob, made.name);
+      $('export-note').textContent = made.note;
+      data('exportNote', made.note);
+      data('exportCodec', made.codec);
+      status(made.note);
     } catch (e) {
-      this.fail(e, 'The overlay video could not be made');
+      this.fail(e, `The ${kind} video could not be made`);
+    } finally {
+      data('exporting', '');
     }
+  }
+
+  /** Says up front what the MP4 export can hold in this browser (no H.264 encoder: which codec). */
+  private async describeEncoders(width: number, height: number): Promise<void> {
+    const w = Math.max(2, width & ~1),
+      h = Math.max(2, height & ~1);
+    const mp4 = await encodableCodec(CONTAINER_CODECS.mp4, w, h);
+    const webm = await encodableCodec(CONTAINER_CODECS.webm, w, h);
+    const names: Record<string, string> = { avc: 'H.264', hevc: 'HEVC', vp9: 'VP9', vp8: 'VP8', av1: 'AV1' };
+    const text = [
+      mp4 === 'avc'
+        ? 'MP4: H.264.'
+        : mp4
+          ? `MP4: this browser has no H.264 encoder; MP4 files will hold ${names[mp4]}.`
+          : 'MP4: this browser cannot encode any codec MP4 holds.',
+      webm
+        ? `WebM: ${names[webm]}${webm === 'av1' ? '' : '; cutouts with a transparent background'}.`
+        : 'WebM: this browser cannot encode VP9, VP8 or AV1.',
+    ].join(' ');
+    $('export-note').textContent = text;
+    data('encoders', text);
   }
 
   async exportPngs(): Promise<void> {
