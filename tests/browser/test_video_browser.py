@@ -429,6 +429,62 @@ def test_mp4_and_cutout_exports_decode_to_the_tracked_frames(
     page.close()
 
 
+def test_camera_tracks_a_clicked_object_live_and_a_denied_camera_says_so(
+    camera_browser, builtin_server
+):
+    """The Camera source on Chromium's fake camera (a moving pattern): live preview, a click
+    starts tracking, masks keep arriving with frames/s shown, Stop stops it all; a page not
+    allowed the camera gets a clear message."""
+    context = camera_browser.new_context(
+        permissions=["camera"], viewport={"width": 1300, "height": 900}
+    )
+    page = context.new_page()
+    app = VideoPage(page, builtin_server.url, timeout_s=90).open()
+    page.click("#camera-start")
+    app.wait_until(lambda: app.data("camera") == "live" or app.data("error"), "the camera")
+    assert app.data("camera") == "live", app.data("error")
+    w, h = map(int, app.data("size").split("x"))
+    assert w >= 320 and h >= 240
+    shown = int(app.data("cameraShown") or 0)
+    app.wait_until(lambda: int(app.data("cameraShown") or 0) > shown + 5, "the live preview")
+    box = page.locator("#prompt-canvas").bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
+    app.wait_until(lambda: int(app.data("cameraFrames") or 0) >= 4, "live tracking")
+    assert app.data("camera") == "tracking", app.data("error")
+    assert int(app.data("cameraPromptArea")) > 0  # the click gave a mask
+    fps = float(app.data("cameraFps"))
+    info = page.inner_text("#camera-info")
+    print("camera:", info)
+    assert fps > 0 and "frames/s" in info and "frame by frame" in info
+    # the overlay shows a mask: some pixel of the overlay canvas is drawn
+    drawn = page.evaluate(
+        """() => { const c = document.getElementById('overlay-canvas');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i]) n++; return n; }"""
+    )
+    area = int(app.data("cameraArea"))
+    assert (drawn > 0) == (area > 0), (drawn, area)
+    page.click("#camera-stop")
+    app.wait_until(lambda: app.data("camera") == "off", "the camera to stop")
+    frames = int(app.data("cameraFrames"))
+    page.wait_for_timeout(1500)
+    assert int(app.data("cameraFrames")) == frames  # nothing tracks any more
+    assert page.is_visible("#dropzone") and not page.is_visible("#camera-panel")
+    live = page.evaluate("() => window.sam2web.app.camera")
+    assert live is None
+    context.close()
+
+    denied = camera_browser.new_context(viewport={"width": 1300, "height": 900})
+    page = denied.new_page()
+    app = VideoPage(page, builtin_server.url, timeout_s=90).open()
+    page.click("#camera-start")
+    app.wait_until(lambda: app.data("error"), "the camera's refusal")
+    assert "Camera access was denied" in app.data("error"), app.data("error")
+    assert "Camera access was denied" in app.status()
+    assert app.data("camera") == "off" and page.is_visible("#dropzone")
+    denied.close()
+
+
 def _davis_color(obj_id: int):
     from sam2web.predict.track_outputs import DAVIS_PALETTE
 

@@ -616,6 +616,7 @@ export class VideoApp {
           data('cameraFrames', frameIdx + 1);
           data('cameraFps', fps.toFixed(2));
           data('cameraArea', area);
+          if (frameIdx === 0) data('cameraPromptArea', area);
         },
         onEnd: (error) => {
           if (this.camera !== camera) return;
