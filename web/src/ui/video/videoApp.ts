@@ -4,6 +4,8 @@
 // Telemetry for tests and benchmarks: data-* attributes on <body>.
 
 import { EngineError, type ModelInfo, type ObjectMask, type Sam2Engine, type VideoFrameResult, type VideoSession } from '../../engine';
+import { cvatVideoXml, dataYaml, yoloLabels } from '../../engine/datasetFormats';
+import { centreOutlines } from '../../engine/exporters';
 import { zipStore } from '../../engine/zip';
 import { CanvasInput } from '../canvasInput';
 import { showProgress, status } from '../notices';
@@ -738,6 +740,72 @@ export class VideoApp {
     ].join(' ');
     $('export-note').textContent = text;
     data('encoders', text);
+  }
+
+  /** Each object's polygons per tracked frame (centreOutlines: holes filled, largest first). */
+  private outlines(): Map<number, Map<number, number[][]>> {
+    const video = this.video!;
+    const out = new Map<number, Map<number, number[][]>>();
+    for (const frameIdx of this.tracks.frameIndices()) {
+      for (const m of this.tracks.get(frameIdx)!.values()) {
+        const polygons = m.area ? centreOutlines(decodeRle(m.counts, video.width, video.height), video.width, video.height) : [];
+        if (!out.has(m.objId)) out.set(m.objId, new Map());
+        out.get(m.objId)!.set(frameIdx, polygons);
+      }
+    }
+    return out;
+  }
+
+  /** CVAT for video 1.1 (tracks.xml, as `sam2web track --format cvat`). */
+  exportCvat(): void {
+    if (!this.video || !this.tracks.frames.size) {
+      status('Nothing is tracked yet: track an object first.', true);
+      return;
+    }
+    const shapes = new Map<number, Map<number, number[] | null>>();
+    for (const [objId, frames] of this.outlines()) {
+      shapes.set(objId, new Map([...frames].map(([f, polygons]) => [f, polygons[0] ?? null])));
+    }
+    this.save(new Blob([cvatVideoXml(shapes, this.tracks.frames.size)], { type: 'application/xml' }), 'tracks.xml');
+    status(`tracks.xml: CVAT for video 1.1, ${shapes.size} track${shapes.size === 1 ? '' : 's'}, ${this.tracks.frames.size} frames.`);
+  }
+
+  /** YOLO segmentation: images/<frame>.jpg, labels/<frame>.txt (one line per part of each
+   * object; class = the object, "object N"), data.yaml. */
+  async exportYolo(): Promise<void> {
+    const video = this.video;
+    if (!video || !this.tracks.frames.size) {
+      status('Nothing is tracked yet: track an object first.', true);
+      return;
+    }
+    try {
+      const outlines = this.outlines();
+      const ids = [...outlines.keys()].sort((a, b) => a - b);
+      const classes = ids.map((id) => `object ${id}`);
+      const files: { name: string; data: Uint8Array }[] = [];
+      const canvas = new OffscreenCanvas(video.width, video.height);
+      const ctx = canvas.getContext('2d')!;
+      const frames = this.tracks.frameIndices();
+      for (let i = 0; i < frames.length; i++) {
+        const frameIdx = frames[i];
+        const stem = String(frameIdx).padStart(5, '0');
+        const objects = ids
+          .filter((id) => outlines.get(id)!.get(frameIdx)?.length)
+          .map((id) => ({ label: `object ${id}`, polygons: outlines.get(id)!.get(frameIdx)! }));
+        files.push({ name: `labels/${stem}.txt`, data: new TextEncoder().encode(yoloLabels(objects, video.width, video.height, classes)) });
+        const bitmap = await video.frame(frameIdx);
+        ctx.drawImage(bitmap, 0, 0);
+        bitmap.close();
+        const jpeg = await canvas.convertToBlob({ type: 'image/jpeg', quality: 0.95 });
+        files.push({ name: `images/${stem}.jpg`, data: new Uint8Array(await jpeg.arrayBuffer()) });
+        $('track-info').textContent = `writing the YOLO dataset: ${i + 1}/${frames.length} frames`;
+      }
+      files.push({ name: 'data.yaml', data: new TextEncoder().encode(dataYaml(classes)) });
+      this.save(zipStore(files), 'yolo.zip');
+      status(`yolo.zip: ${frames.length} frames, ${classes.length} class${classes.length === 1 ? '' : 'es'} (one per object).`);
+    } catch (e) {
+      this.fail(e, 'The YOLO dataset could not be made');
+    }
   }
 
   async exportPngs(): Promise<void> {
