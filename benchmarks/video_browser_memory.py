@@ -74,7 +74,13 @@ def run_once(playwright, url: str, clip: Path, backend: str, timeout_s: float) -
 
         def wait(predicate, what):
             deadline = time.time() + timeout_s
+            shown = time.time()
             while not predicate():
+                if time.time() - shown > 30:  # the progress line, now and then
+                    print(
+                        f"  {what}: {page.inner_text('#track-info')}", file=sys.stderr, flush=True
+                    )
+                    shown = time.time()
                 if data("error"):
                     raise RuntimeError(f"{what}: {data('error')}")
                 if time.time() > deadline:

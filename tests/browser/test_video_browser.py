@@ -433,7 +433,9 @@ def test_mp4_and_cutout_exports_decode_to_the_tracked_frames(
             )
             assert z.read(f"labels/{f:05d}.txt").decode() == yolo_lines(image, ["object 1"]), f
             jpeg = np.asarray(Image.open(io.BytesIO(z.read(f"images/{f:05d}.jpg"))).convert("RGB"))
-            assert np.abs(jpeg.astype(int) - originals[f].astype(int)).mean() < 4, f
+            # the browser's own H.264 decode (and colour conversion), then JPEG at 0.95
+            diff = np.abs(jpeg.astype(int) - originals[f].astype(int)).mean()
+            assert diff < 8, (f, diff)
 
     # cutout.mp4: no alpha in MP4, so over black
     (tmp_path / "cutout.mp4").write_bytes(app.download("export-cutout-mp4"))
