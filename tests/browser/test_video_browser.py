@@ -15,6 +15,10 @@ the page sent:
   decoded by WebCodecs through mediabunny): IoU >= 0.8 with the truth on every frame.
 - bad input: a corrupt file, a video with no frames, a codec the browser cannot decode: a clear
   message, and the video already open keeps its masks.
+- pause/resume equals an uninterrupted Python run; undo/redo of a correction re-propagates.
+- exports: overlay MP4, cutout WebM (alpha) and MP4 (black) decoded by PyAV against the frames;
+  CVAT for video and YOLO byte for byte as sam2web.formats writes them.
+- the camera (Chromium's fake camera): click -> live masks with frames/s, stop; a denied camera.
 """
 
 from __future__ import annotations
