@@ -213,7 +213,7 @@ def test_builtin_model_tracks_a_real_clip_frame_by_frame_like_python(
     page.close()
 
 
-@pytest.mark.slow  # 4.7 min here (2 shared cores at ~0.1 frames/s): 5 runs, 2 Python replays
+@pytest.mark.slow  # 55 s here (4.7 min with the 2 cores busy): 5 runs, 2 Python replays
 def test_pause_resume_undo_redo_match_an_uninterrupted_python_run(
     plain_browser, builtin_server, builtin_predictor, tmp_path
 ):
