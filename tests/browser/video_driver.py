@@ -133,17 +133,34 @@ class VideoPage:
         self.page.locator("#stage").hover()
         return self._prompt(lambda: self.page.keyboard.press("Control+z"))
 
+    def redo(self, key: str = "Control+Shift+z") -> dict:
+        """Ctrl+Shift+Z (or Ctrl+Y): the last undone prompt put back; -> the prompt sent."""
+        self.page.locator("#stage").hover()
+        return self._prompt(lambda: self.page.keyboard.press(key))
+
+    def pause_after(self, frames_done: int):
+        """Waits for a propagation to have masks on `frames_done` frames, then presses Pause and
+        waits for the run to end at a frame boundary."""
+        self.wait_until(lambda: int(self.data("tracked") or 0) >= frames_done, "frames to track")
+        runs = int(self.data("runs") or 0)
+        self.page.click("#track-pause")
+        self.wait_until(lambda: int(self.data("runs") or 0) > runs, "the pause")
+
     def new_object(self):
         n = int(self.data("objects"))
         self.page.click("#new-object")
         self.wait_until(lambda: int(self.data("objects")) == n + 1, "a new object")
 
-    def track(self, direction: str) -> float:
-        """Presses Forward/Backward/Both and waits for the run to end; -> seconds it took."""
+    def track(self, direction: str, wait: bool = True) -> float:
+        """Presses Forward/Backward/Both/Resume and waits for the run to end (wait=False: until
+        it started); -> seconds it took."""
         runs = int(self.data("runs") or 0)
         t0 = time.perf_counter()
         self.page.click(f"#track-{direction}")
-        self.wait_until(lambda: int(self.data("runs") or 0) > runs, f"tracking {direction}")
+        if wait:
+            self.wait_until(lambda: int(self.data("runs") or 0) > runs, f"tracking {direction}")
+        else:
+            self.wait_until(lambda: self.data("tracking") == "true", f"tracking {direction}")
         return time.perf_counter() - t0
 
     def download(self, button_id: str) -> bytes:

@@ -14,7 +14,9 @@ Python can be compared):
   previous mask at the video's resolution (x0, y0, x1 + 1, y1 + 1 of its pixels) plus the
   previous low-res logits as mask input;
 - an object whose previous mask is empty is lost: it stays empty until its next prompted frame;
-  frames before an object's first prompted frame (in the tracking direction) are empty for it.
+  frames before an object's first prompted frame (in the tracking direction) are empty for it;
+- a propagation that starts on the frame right after the last one tracked, in the same direction
+  and with no prompt changed since, goes on from that frame's masks (pause and resume).
 
 Memory does not grow with the video: per object only the prompted frames' low-res logits and the
 one previous frame's are kept; per-frame results are RLE (`state.mask(frame_idx, obj_id)`).
@@ -60,6 +62,15 @@ class FrameObject:
 class FrameState(TrackingSession):
     """A tracking session on one video for a SAM1-family model."""
 
+    def __init__(self, video):
+        super().__init__(video)
+        # per object: the last tracked frame's (low-res logits, box); the frame it comes from and
+        # its direction (None once a prompt changed since). A propagation that starts on the next
+        # frame in that direction goes on from it: a stopped run resumes as if it had not stopped.
+        self.carry: dict[int, tuple[np.ndarray, np.ndarray | None] | None] = {}
+        self.carry_frame: int | None = None
+        self.carry_reverse = False
+
     def new_object(self) -> FrameObject:
         return FrameObject()
 
@@ -92,6 +103,7 @@ class FrameByFramePredictor:
     def reset_state(self, state: FrameState) -> None:
         state.objects.clear()
         state.results.clear()
+        state.carry_frame = None
 
     def _features(self, state: FrameState, frame_idx: int) -> dict[str, np.ndarray]:
         feats = state.features.get(frame_idx)
@@ -159,6 +171,7 @@ class FrameByFramePredictor:
             old_c, old_l = obj.prompts[frame_idx]
             coords = np.concatenate([old_c, coords], axis=1)
             labs = np.concatenate([old_l, labs], axis=1)
+        state.carry_frame = None
         obj.prompts[frame_idx] = (coords, labs)
         obj.prompted[frame_idx] = self._decode(state, frame_idx, coords, labs, None)
         return frame_idx, state.obj_ids, self._frame_output(state, frame_idx)
@@ -192,9 +205,18 @@ class FrameByFramePredictor:
         order = state.frame_order(start_frame_idx, max_frame_num_to_track, reverse)
         obj_ids = state.obj_ids
         h, w = state.video_height, state.video_width
-        # per object: the previous frame's (low-res logits, box) in the tracking direction
-        carry: dict[int, tuple[np.ndarray, np.ndarray | None] | None] = dict.fromkeys(obj_ids)
+        # per object: the previous frame's (low-res logits, box) in the tracking direction; kept
+        # from the last run when this one starts on the frame after its last one (same direction)
+        goes_on = (
+            state.carry_frame is not None
+            and state.carry_reverse == reverse
+            and start_frame_idx == state.carry_frame + (-1 if reverse else 1)
+        )
+        kept = state.carry if goes_on else {}
+        carry = state.carry = {obj_id: kept.get(obj_id) for obj_id in obj_ids}
+        state.carry_frame = None
         for frame_idx in order:
+            state.carry_frame = None  # until this frame is done
             out = np.full((len(obj_ids), 1, h, w), NO_OBJ_SCORE, np.float32)
             for i, obj_id in enumerate(obj_ids):
                 obj = state.objects[obj_id]
@@ -213,6 +235,7 @@ class FrameByFramePredictor:
                 mask = out[i, 0] > self.mask_threshold
                 carry[obj_id] = (low, mask_box(mask))
                 state.remember(frame_idx, obj_id, out[i, 0] > self.mask_threshold)
+            state.carry_frame, state.carry_reverse = frame_idx, reverse
             yield frame_idx, obj_ids, out
 
     # -- objects ---------------------------------------------------------------------------
@@ -222,6 +245,7 @@ class FrameByFramePredictor:
     ):
         frame_idx = state.check_frame(frame_idx)
         obj = state.object(obj_id)
+        state.carry_frame = None
         obj.prompts.pop(frame_idx, None)
         obj.prompted.pop(frame_idx, None)
         state.results.get(frame_idx, {}).pop(int(obj_id), None)

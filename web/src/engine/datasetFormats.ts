@@ -14,8 +14,8 @@ export interface LabelledOutlines {
 /** Class names in first-seen order: YOLO's class ids and CVAT's label list. */
 export const classesOf = (objects: LabelledOutlines[]) => [...new Set(objects.map((o) => o.label))];
 
-export function yoloLabels(objects: LabelledOutlines[], width: number, height: number): string {
-  const classes = classesOf(objects);
+/** `classes`: the class names by id (default: the objects' labels in first-seen order). */
+export function yoloLabels(objects: LabelledOutlines[], width: number, height: number, classes: string[] = classesOf(objects)): string {
   const clamp = (v: number, max: number) => Math.min(Math.max(v, 0), max);
   let text = '';
   for (const o of objects) {
@@ -69,5 +69,44 @@ export function cvatImagesXml(objects: LabelledOutlines[], fileName: string, wid
     '<?xml version="1.0" encoding="utf-8"?>\n<annotations>\n  <version>1.1</version>\n  <meta>\n    <task>\n' +
     `      <name>sam2web</name>\n      <size>1</size>\n      <mode>annotation</mode>\n      <labels>\n${labels}      </labels>\n` +
     `    </task>\n  </meta>\n  <image id="0" name="${xmlEscape(fileName)}" width="${width}" height="${height}">\n${polygons}  </image>\n</annotations>\n`
+  );
+}
+
+/**
+ * CVAT for video 1.1 (sam2web.formats.cvat.CvatVideoTracks, byte for byte): one <track> per
+ * object (ids in order), on each tracked frame the polygon of its largest part (flat pixel-centre
+ * [x0, y0, ...]), `outside="1"` (with the last polygon seen) where it is absent; a track starts
+ * on its first shape. `frames`: how many frames were tracked (the task's size).
+ */
+export function cvatVideoXml(
+  shapes: Map<number, Map<number, number[] | null>>,
+  frames: number,
+  labelOf: (objId: number) => string = (id) => `object ${id}`,
+): string {
+  const ids = [...shapes.keys()].sort((a, b) => a - b);
+  const labels = [...new Set(ids.map(labelOf))]
+    .map((l) => `        <label>\n          <name>${xmlEscape(l)}</name>\n          <type>polygon</type>\n        </label>\n`)
+    .join('');
+  const points = (p: number[]) =>
+    Array.from({ length: p.length / 2 }, (_, k) => `${p[2 * k].toFixed(2)},${p[2 * k + 1].toFixed(2)}`).join(';');
+  let tracks = '';
+  ids.forEach((objId, trackId) => {
+    let body = '';
+    let last: number[] | null = null;
+    for (const frameIdx of [...shapes.get(objId)!.keys()].sort((a, b) => a - b)) {
+      const polygon = shapes.get(objId)!.get(frameIdx) ?? null;
+      if (polygon === null && last === null) continue; // not yet seen
+      const shown: number[] = polygon ?? (last as number[]);
+      body += `    <polygon frame="${frameIdx}" keyframe="1" occluded="0" z_order="0" outside="${polygon === null ? 1 : 0}" points="${points(shown)}" />\n`;
+      last = shown;
+    }
+    const open = `  <track id="${trackId}" label="${xmlEscape(labelOf(objId))}" source="semi-auto"`;
+    tracks += body ? `${open}>\n${body}  </track>\n` : `${open} />\n`;
+  });
+  return (
+    '<?xml version="1.0" encoding="utf-8"?>\n<annotations>\n  <version>1.1</version>\n  <meta>\n    <task>\n' +
+    `      <name>sam2web</name>\n      <size>${frames}</size>\n      <mode>interpolation</mode>\n` +
+    (labels ? `      <labels>\n${labels}      </labels>\n` : '      <labels />\n') +
+    `    </task>\n  </meta>\n${tracks}</annotations>\n`
   );
 }

@@ -26,6 +26,10 @@ export interface PropagateOptions {
   /** At most this many frames after the first. */
   maxFrames?: number | null;
   signal?: AbortSignal;
+  /** Pause: once it fires, the propagation ends (normally, no error) after the frame in flight,
+   * at a frame boundary. The tracking state keeps every frame done, so a propagation started on
+   * the next frame in the same direction goes on as if it had never stopped. */
+  pause?: AbortSignal;
 }
 
 /** The promise, or a 'cancelled' rejection as soon as the signal fires (a frame the worker cannot
@@ -70,6 +74,7 @@ export class VideoSession {
       { signal },
     );
     for (const frameIdx of order) {
+      if (options.pause?.aborted) return;
       if (signal?.aborted) throw new EngineError('tracking was cancelled', 'cancelled');
       this.check();
       yield await untilAborted(this.call({ type: 'videoStep', frameIdx, reverse }, { signal }), signal);

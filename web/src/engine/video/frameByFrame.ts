@@ -8,7 +8,9 @@
 //   at the video's resolution (x0, y0, x1 + 1, y1 + 1 of its pixels) plus the previous low-res
 //   logits as mask input;
 // - an object whose previous mask is empty is lost until its next prompted frame; frames before
-//   its first prompted frame (in the tracking direction) are empty for it.
+//   its first prompted frame (in the tracking direction) are empty for it;
+// - a propagation that starts on the frame right after the last one tracked, in the same
+//   direction and with no prompt changed since, goes on from that frame's masks (pause, resume).
 
 import type { Family } from '../families';
 import type { Tensor } from '../runtime';
@@ -51,6 +53,11 @@ export class FrameState {
   readonly height: number;
   /** Per object, the previous frame's low-res logits and box during a propagation. */
   carry = new Map<number, { low: Float32Array; box: [number, number, number, number] | null } | null>();
+  /** The frame `carry` comes from and the direction it was tracked in; null once a prompt changed
+   * since. A propagation that starts on the next frame in that direction goes on from it (a
+   * paused run resumes exactly as if it had not stopped). */
+  carryFrame: number | null = null;
+  carryReverse = false;
 
   constructor(readonly video: FrameSource) {
     if (!(video.numFrames > 0)) throw new PromptError('the video has no frames');
@@ -98,6 +105,7 @@ export class FrameByFramePredictor {
 
   resetState(state: FrameState): void {
     state.objects.clear();
+    state.carryFrame = null;
   }
 
   private async features(state: FrameState, frameIdx: number): Promise<Record<string, Tensor>> {
@@ -151,6 +159,7 @@ export class FrameByFramePredictor {
       if (p.box) throw new PromptError('a box cannot be added to earlier points (it must come first)');
       p = { points: [...(old.points ?? []), ...(p.points ?? [])], box: old.box ?? null };
     }
+    state.carryFrame = null;
     obj.prompts.set(frameIdx, p);
     obj.prompted.set(frameIdx, await this.decode(state, frameIdx, p, null));
     return this.frameOutput(state, frameIdx);
@@ -161,7 +170,9 @@ export class FrameByFramePredictor {
     return { frameIdx, objIds, lowRes: objIds.map((id) => state.objects.get(id)!.prompted.get(frameIdx) ?? null) };
   }
 
-  /** The frames a propagation visits, in order; it starts with no previous frame for any object. */
+  /** The frames a propagation visits, in order; it starts with no previous frame for any object,
+   * unless it starts right after the last frame tracked in the same direction with no prompt
+   * changed since: then it goes on from that frame's masks. */
   async propagationOrder(
     state: FrameState,
     startFrameIdx: number | null,
@@ -170,12 +181,20 @@ export class FrameByFramePredictor {
   ): Promise<number[]> {
     const prompted = [...state.objects.values()].flatMap((o) => [...o.prompted.keys()]);
     if (!prompted.length) throw new PromptError('no object has prompts yet: add points or a box first');
-    state.carry = new Map(state.objIds.map((id) => [id, null]));
+    const goesOn =
+      startFrameIdx !== null &&
+      state.carryFrame !== null &&
+      state.carryReverse === reverse &&
+      startFrameIdx === state.carryFrame + (reverse ? -1 : 1);
+    const kept = goesOn ? state.carry : new Map();
+    state.carry = new Map(state.objIds.map((id) => [id, kept.get(id) ?? null]));
+    state.carryFrame = null;
     return frameOrder(state, startFrameIdx ?? Math.min(...prompted), maxFrameNumToTrack, reverse);
   }
 
   /** One step of the propagation: every object on `frameIdx`. */
-  async propagateFrame(state: FrameState, frameIdx: number, _reverse: boolean): Promise<FrameOutput> {
+  async propagateFrame(state: FrameState, frameIdx: number, reverse: boolean): Promise<FrameOutput> {
+    state.carryFrame = null; // until this frame is done
     const objIds = [...state.carry.keys()].filter((id) => state.objects.has(id));
     const lowRes: (Float32Array | null)[] = [];
     for (const objId of objIds) {
@@ -194,6 +213,8 @@ export class FrameByFramePredictor {
       state.carry.set(objId, { low, box: maskBox(logits, state.width, state.height, this.maskThreshold) });
       lowRes.push(low);
     }
+    state.carryFrame = frameIdx;
+    state.carryReverse = reverse;
     return { frameIdx, objIds, lowRes };
   }
 
@@ -201,6 +222,7 @@ export class FrameByFramePredictor {
     state.checkFrame(frameIdx);
     const obj = state.objects.get(objId);
     if (!obj) throw new PromptError(`no object with id ${objId}`);
+    state.carryFrame = null;
     obj.prompts.delete(frameIdx);
     obj.prompted.delete(frameIdx);
     return this.frameOutput(state, frameIdx);

@@ -51,23 +51,35 @@ function wire(app: VideoApp) {
   $('step-forward').onclick = () => void app.seek(app.frameIdx + 1);
   window.addEventListener('keydown', (e) => {
     if (e.target instanceof HTMLInputElement && e.target.type !== 'range') return;
-    if ((e.ctrlKey || e.metaKey) && e.key.toLowerCase() === 'z') void app.undo();
+    const mod = e.ctrlKey || e.metaKey;
+    if (mod && (e.key.toLowerCase() === 'y' || (e.shiftKey && e.key.toLowerCase() === 'z'))) void app.redo();
+    else if (mod && e.key.toLowerCase() === 'z') void app.undo();
     else if (e.key === 'ArrowLeft') void app.seek(app.frameIdx - 1);
     else if (e.key === 'ArrowRight') void app.seek(app.frameIdx + 1);
     else if (e.key === ' ') void app.togglePlay();
     else return;
     e.preventDefault();
   });
+  $('camera-start').onclick = () => void app.startCamera();
+  $('camera-stop').onclick = () => void app.stopCamera();
   $('new-object').onclick = () => app.newObject();
   $('remove-object').onclick = () => void app.removeObject();
   $('undo').onclick = () => void app.undo();
+  $('redo').onclick = () => void app.redo();
   $('track-forward').onclick = () => void app.propagate('forward');
   $('track-backward').onclick = () => void app.propagate('backward');
   $('track-both').onclick = () => void app.propagate('both');
   $('track-cancel').onclick = () => app.cancelTracking();
+  $('track-pause').onclick = () => app.pause();
+  $('track-resume').onclick = () => void app.resume();
   $('export-coco').onclick = () => app.exportCoco();
   $('export-png').onclick = () => void app.exportPngs();
-  $('export-webm').onclick = () => void app.exportWebm();
+  $('export-cvat').onclick = () => app.exportCvat();
+  $('export-yolo').onclick = () => void app.exportYolo();
+  $('export-webm').onclick = () => void app.exportVideo('overlay', 'webm');
+  $('export-mp4').onclick = () => void app.exportVideo('overlay', 'mp4');
+  $('export-cutout-webm').onclick = () => void app.exportVideo('cutout', 'webm');
+  $('export-cutout-mp4').onclick = () => void app.exportVideo('cutout', 'mp4');
 }
 
 async function start() {
