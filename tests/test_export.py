@@ -154,7 +154,8 @@ def test_verification_fails_loudly_and_keeps_the_bundle_aside(tmp_path, photos):
 
     torch.manual_seed(123)
     other = build_model(get_spec(TEST_MODEL))
-    good = export_bundles(TEST_MODEL, tmp_path, verify=False, log=lambda m: None)[0].path
+    good = export_bundles(TEST_MODEL, tmp_path, verify=False, video=False, log=lambda m: None)
+    good = good[0].path
     parity, ok = bundle_mod._verify(
         official_predictor(other), good, dict(list(photos.items())[:2]), "fp32", lambda m: None
     )
@@ -164,10 +165,11 @@ def test_verification_fails_loudly_and_keeps_the_bundle_aside(tmp_path, photos):
 
 
 def test_existing_bundle_is_not_overwritten(tmp_path):
-    first = export_bundles(TEST_MODEL, tmp_path, verify=False, log=lambda m: None)[0].path
+    first = export_bundles(TEST_MODEL, tmp_path, verify=False, video=False, log=lambda m: None)
+    first = first[0].path
     before = sha256_file(first / "encoder.onnx")
     with pytest.raises(Sam2WebError, match="already exists"):
-        export_bundles(TEST_MODEL, tmp_path, verify=False, log=lambda m: None)
+        export_bundles(TEST_MODEL, tmp_path, verify=False, video=False, log=lambda m: None)
     assert sha256_file(first / "encoder.onnx") == before
     assert [p.name for p in tmp_path.iterdir()] == [first.name]  # no temp dirs left behind
 

@@ -16,6 +16,9 @@ def predictor(fp32_bundle):
     return Predictor.from_bundle(fp32_bundle)
 
 
+# 214 s in a quiet local run (SwiftShader compiles and runs the SAM2 graphs on 2 CPU cores): the
+# default suite checks WebGPU with the built-in model (test_builtin_model.py); `-m slow` runs this.
+@pytest.mark.slow
 def test_webgpu_click_matches_python(webgpu_browser, server, photo_files, predictor, shot):
     """A click on WebGPU: SwiftShader's Vulkan adapter computes in exact fp32, like a real GPU.
 
