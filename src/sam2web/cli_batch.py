@@ -114,22 +114,7 @@ def batch_segment(
     manifest = _store(models, builtin).get(model)
     settings = {}
     if everything:
-        settings = dict(
-            points_per_side=points_per_side,
-            points_per_batch=points_per_batch,
-            pred_iou_thresh=pred_iou_thresh,
-            stability_score_thresh=stability_score_thresh,
-            stability_score_offset=stability_score_offset,
-            box_nms_thresh=box_nms_thresh,
-            crop_n_layers=crop_n_layers,
-            crop_nms_thresh=crop_nms_thresh,
-            crop_overlap_ratio=crop_overlap_ratio,
-            crop_n_points_downscale_factor=crop_n_points_downscale_factor,
-            min_mask_region_area=min_mask_region_area,
-            mask_threshold=mask_threshold,
-            multimask_output=multimask,
-            use_m2m=use_m2m,
-        )
+        settings = E.generator_settings(locals())
         # The generator's own checks (grid, thresholds) and the bundle loading, before any
         # worker starts.
         from sam2web.predict.automatic import AutomaticMaskGenerator

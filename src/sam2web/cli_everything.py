@@ -78,6 +78,30 @@ M2mOption = typer.Option(
 )
 
 
+# The generator's settings, by the name of the command's parameter that carries each.
+_SETTING_OF_OPTION = {
+    "points_per_side": "points_per_side",
+    "points_per_batch": "points_per_batch",
+    "pred_iou_thresh": "pred_iou_thresh",
+    "stability_score_thresh": "stability_score_thresh",
+    "stability_score_offset": "stability_score_offset",
+    "box_nms_thresh": "box_nms_thresh",
+    "crop_n_layers": "crop_n_layers",
+    "crop_nms_thresh": "crop_nms_thresh",
+    "crop_overlap_ratio": "crop_overlap_ratio",
+    "crop_n_points_downscale_factor": "crop_n_points_downscale_factor",
+    "min_mask_region_area": "min_mask_region_area",
+    "mask_threshold": "mask_threshold",
+    "multimask": "multimask_output",
+    "use_m2m": "use_m2m",
+}
+
+
+def generator_settings(options: dict) -> dict:
+    """AutomaticMaskGenerator keyword arguments from a command's parameters (its locals())."""
+    return {setting: options[option] for option, setting in _SETTING_OF_OPTION.items()}
+
+
 def coco_document(records: list[dict], image: str, hw: tuple[int, int], model: str) -> dict:
     """COCO-style JSON for the generator's uncompressed_rle records (see the module docstring)."""
     from sam2web.predict.amg import coco_encode_rle
