@@ -602,6 +602,33 @@ def test_builtin_model_on_webgpu_matches_python_then_survives_a_lost_device(
     page.close()
 
 
+def test_sam2_frames_are_preprocessed_on_the_gpu_bit_for_bit_like_the_cpu(
+    webgpu_browser, sam2_server, clip_frames, tmp_path
+):
+    """On WebGPU a SAM2 video frame is resized (Pillow's bicubic, fixed point) and normalised by
+    compute shaders: every input float equals the CPU reference's, for a real clip's frames and
+    for odd, tall and upscaled sizes (tap counts and edges differ)."""
+    from skimage import data as skdata
+
+    page = webgpu_browser.new_page(viewport={"width": 1300, "height": 900})
+    app = VideoPage(page, sam2_server.url).open()
+    assert app.data("backend") == "webgpu"
+    photo = skdata.astronaut()
+    cases = {
+        "clip": clip_frames[:2],
+        "odd": [photo[7:104, 3:336]] * 2,  # 333x97: downscaled across, upscaled down
+        "tall": [photo[:500, 100:160]],  # 60x500
+        "big": [np.tile(photo, (2, 3, 1))[:1100, :1500]],  # 1500x1100: 4+ taps per output
+    }
+    check = "(i) => window.sam2web.app.session.checkPreprocessing(i)"
+    for name, frames in cases.items():
+        assert app.open_frames(_write_frames(frames, tmp_path / name)) == ""
+        for i in range(len(frames)):
+            got = page.evaluate(check, i)
+            assert got == {"onGpu": True, "differing": 0, "maxAbsDiff": 0}, (name, i, got)
+    page.close()
+
+
 # SAM2 at 1024 px on SwiftShader's Vulkan adapter (exact fp32, as test_app_webgpu): minutes. On
 # ANGLE's compatibility adapter the random-weight model's prompted frame drifted to IoU 0.965.
 @pytest.mark.slow

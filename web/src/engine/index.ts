@@ -49,6 +49,7 @@ export type { BundleManifest } from './manifest';
 export { capabilityBytes, parseManifest, requireCapability } from './manifest';
 export type { Box, Point } from './protocol';
 export type { PageFrameSource, PropagateOptions, VideoSession } from './video/client';
+export { medianStages, type Stage, type StageTimes } from './video/stageClock';
 export type { ObjectMask, TrackerStats, VideoFrameResult } from './video/tracker';
 export type { PromptInput } from './video/types';
 export { SECURE_CONTEXT_HELP, webGpuHelp } from './webgpuHelp';

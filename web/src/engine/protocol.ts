@@ -7,7 +7,7 @@ import type { EngineErrorCode } from './errors';
 import type { AdoptResult, EverythingOptions, EverythingProgress, EverythingResult } from './everything';
 import type { AdapterChoice } from './gpuDevice';
 import type { BundleManifest } from './manifest';
-import type { TrackerStats, VideoFrameResult } from './video/tracker';
+import type { PreprocessingCheck, TrackerStats, VideoFrameResult } from './video/tracker';
 import type { PromptInput } from './video/types';
 
 export type Backend = 'webgpu' | 'wasm';
@@ -239,6 +239,8 @@ export interface Api {
   videoReset: { request: NoFields; result: null; progress: never };
   videoClose: { request: NoFields; result: null; progress: never };
   videoStats: { request: NoFields; result: TrackerStats; progress: never };
+  /** Checking: a frame preprocessed on the GPU (WebGPU) against the CPU reference. */
+  videoCheckPreprocessing: { request: { frameIdx: number }; result: PreprocessingCheck; progress: never };
   /** Testing: destroy the GPU device, as a driver reset would. */
   loseDevice: { request: NoFields; result: null; progress: never };
   /** Testing: hold decodes (they wait, as behind a slow GPU) until released. Answered at once. */

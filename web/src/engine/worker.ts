@@ -257,6 +257,9 @@ const handlers: Handlers = {
   videoStats() {
     return (tracker ?? noTracker()).stats();
   },
+  videoCheckPreprocessing(req) {
+    return (tracker ?? noTracker()).checkPreprocessing(req.frameIdx);
+  },
   cacheInfo: () => cacheInfo(),
   async clearCache() {
     await clearCache();

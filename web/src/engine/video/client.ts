@@ -8,7 +8,7 @@
 
 import { EngineError } from '../errors';
 import type { Api, Request, RequestType, Result } from '../protocol';
-import type { TrackerStats, VideoFrameResult } from './tracker';
+import type { PreprocessingCheck, TrackerStats, VideoFrameResult } from './tracker';
 import type { PromptInput } from './types';
 
 /** Frames as the page decodes them: frame(i) gives a new ImageBitmap (the engine closes it). */
@@ -99,6 +99,12 @@ export class VideoSession {
 
   stats(): Promise<TrackerStats> {
     return this.call({ type: 'videoStats' });
+  }
+
+  /** Frame `frameIdx` preprocessed on the GPU against the CPU reference (checks, bug reports). */
+  checkPreprocessing(frameIdx: number): Promise<PreprocessingCheck> {
+    this.check();
+    return this.call({ type: 'videoCheckPreprocessing', frameIdx });
   }
 
   async close(): Promise<void> {

@@ -115,8 +115,12 @@ export class FrameByFramePredictor {
       state.features.set(frameIdx, cached);
       return cached;
     }
-    const rgba = await state.video.get(frameIdx);
-    const feats = this.family.features(await this.sessions.run('encoder', this.family.encoderFeeds(rgba, state.width, state.height)));
+    const clock = this.sessions.clock;
+    const rgba = await clock.time('frame', () => state.video.get(frameIdx));
+    const t0 = performance.now();
+    const feeds = this.family.encoderFeeds(rgba, state.width, state.height);
+    clock.add('preprocess', performance.now() - t0);
+    const feats = this.family.features(await this.sessions.run('encoder', feeds));
     state.features.set(frameIdx, feats);
     while (state.features.size > FEATURE_CACHE_FRAMES) {
       const [oldest, old] = state.features.entries().next().value as [number, Record<string, Tensor>];

@@ -4,6 +4,8 @@
 import { EngineError } from '../errors';
 import type { FrameSource } from './types';
 
+const PREFETCH_FRAMES = 2;
+
 export class FrameRequests {
   private next = 1;
   private readonly waiting = new Map<number, { resolve: (b: ImageBitmap) => void; reject: (e: Error) => void }>();
@@ -29,7 +31,7 @@ export class FrameRequests {
   }
 
   source(numFrames: number, width: number, height: number): FrameSource {
-    const get = async (index: number): Promise<Uint8ClampedArray> => {
+    const read = async (index: number): Promise<Uint8ClampedArray> => {
       const ticket = this.next++;
       const bitmap = await new Promise<ImageBitmap>((resolve, reject) => {
         this.waiting.set(ticket, { resolve, reject });
@@ -48,6 +50,20 @@ export class FrameRequests {
         bitmap.close();
       }
     };
-    return { numFrames, width, height, get };
+    // Frames asked for ahead of time (at most PREFETCH_FRAMES), each taken by the next `get`.
+    const ahead = new Map<number, Promise<Uint8ClampedArray>>();
+    const prefetch = (index: number) => {
+      if (ahead.has(index)) return;
+      const pending = read(index);
+      pending.catch(() => {}); // a frame nobody takes may fail unseen; `get` sees its error
+      ahead.set(index, pending);
+      while (ahead.size > PREFETCH_FRAMES) ahead.delete(ahead.keys().next().value as number);
+    };
+    const get = (index: number): Promise<Uint8ClampedArray> => {
+      const pending = ahead.get(index);
+      ahead.delete(index);
+      return pending ?? read(index);
+    };
+    return { numFrames, width, height, get, prefetch };
   }
 }

@@ -15,7 +15,7 @@ function bicubic(x: number): number {
 }
 
 /** Pillow's 8-bit taps for the bicubic filter (support 2). */
-const bicubicTaps = (inSize: number, outSize: number) => fixedPointTaps(inSize, outSize, bicubic, 2);
+export const bicubicTaps = (inSize: number, outSize: number) => fixedPointTaps(inSize, outSize, bicubic, 2);
 
 /** Pillow's Image.resize((outW, outH)) (bicubic) of RGBA pixels' RGB: RGB bytes, 3 per pixel. */
 export function resizeBicubicRgb8(rgba: Uint8ClampedArray, width: number, height: number, outW: number, outH: number): Uint8Array {

@@ -5,6 +5,7 @@
 import { EngineError } from '../errors';
 import { maskStats, rleCounts } from '../exporters';
 import { threshold } from '../imageOps';
+import type { StageTimes } from './stageClock';
 import type { FrameOutput, FrameSource, PromptInput, TrackingState } from './types';
 import type { VideoModel } from './videoModel';
 
@@ -22,6 +23,16 @@ export interface VideoFrameResult {
   masks: ObjectMask[];
   /** Time the worker spent on this frame. */
   ms: number;
+  /** Where that time went, ms per stage (stageClock.ts). */
+  stages: StageTimes;
+}
+
+/** A frame preprocessed on the GPU against the CPU reference (onGpu false: CPU only). */
+export interface PreprocessingCheck {
+  onGpu: boolean;
+  /** Input floats that differ, and the largest difference (both 0 when bit-exact). */
+  differing: number;
+  maxAbsDiff: number;
 }
 
 export interface TrackerStats {
@@ -42,6 +53,8 @@ function objectMask(objId: number, logits: Float32Array | null, width: number, h
 
 export class Tracker {
   readonly state: TrackingState;
+  /** The running propagation's frames, in order. */
+  private order: number[] = [];
 
   constructor(
     readonly model: VideoModel,
@@ -53,31 +66,39 @@ export class Tracker {
   private result(out: FrameOutput, t0: number): VideoFrameResult {
     const { width, height } = this.state;
     const t = this.model.predictor.maskThreshold;
+    const t1 = performance.now();
     const masks = out.objIds.map((id, i) => {
       const low = out.lowRes[i];
       return objectMask(id, low ? this.model.upsample(low, width, height) : null, width, height, t);
     });
-    return { frameIdx: out.frameIdx, masks, ms: performance.now() - t0 };
+    const clock = this.model.clock;
+    clock.add('postprocess', performance.now() - t1);
+    return { frameIdx: out.frameIdx, masks, ms: performance.now() - t0, stages: clock.take() };
   }
 
   async addPrompt(frameIdx: number, objId: number, prompt: PromptInput): Promise<VideoFrameResult> {
-    const t0 = performance.now();
+    const t0 = this.startClock();
     return this.result(await this.model.predictor.addNewPointsOrBox(this.state, frameIdx, objId, prompt), t0);
   }
 
   /** Starts a propagation -> the frames it will visit, in order. */
-  start(startFrame: number | null, maxFrames: number | null, reverse: boolean): Promise<number[]> {
-    return this.model.predictor.propagationOrder(this.state, startFrame, maxFrames, reverse);
+  async start(startFrame: number | null, maxFrames: number | null, reverse: boolean): Promise<number[]> {
+    this.model.clock.take();
+    this.order = await this.model.predictor.propagationOrder(this.state, startFrame, maxFrames, reverse);
+    return this.order;
   }
 
   async step(frameIdx: number, reverse: boolean): Promise<VideoFrameResult> {
-    const t0 = performance.now();
+    const t0 = this.startClock();
     this.state.checkFrame(frameIdx);
+    // The page decodes the next frame while this one runs.
+    const at = this.order.indexOf(frameIdx);
+    if (at >= 0 && at + 1 < this.order.length) this.source.prefetch?.(this.order[at + 1]);
     return this.result(await this.model.predictor.propagateFrame(this.state, frameIdx, reverse), t0);
   }
 
   clearPrompts(frameIdx: number, objId: number): VideoFrameResult {
-    const t0 = performance.now();
+    const t0 = this.startClock();
     return this.result(this.model.predictor.clearAllPromptsInFrame(this.state, frameIdx, objId), t0);
   }
 
@@ -87,6 +108,18 @@ export class Tracker {
 
   reset(): void {
     this.model.predictor.resetState(this.state);
+  }
+
+  checkPreprocessing(frameIdx: number): Promise<PreprocessingCheck> {
+    const check = this.model.predictor.checkPreprocessing;
+    if (!check) return Promise.resolve({ onGpu: false, differing: 0, maxAbsDiff: 0 });
+    return check.call(this.model.predictor, this.state, frameIdx);
+  }
+
+  /** -> now; what the clock held before (another call's leftovers) is dropped. */
+  private startClock(): number {
+    this.model.clock.take();
+    return performance.now();
   }
 
   stats(): TrackerStats {

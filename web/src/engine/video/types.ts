@@ -3,6 +3,7 @@
 
 import { EngineError } from '../errors';
 import type { Tensor } from '../runtime';
+import type { StageClock } from './stageClock';
 
 /** A video's frames, decoded when asked for (by the page: WebCodecs, image files...). */
 export interface FrameSource {
@@ -11,6 +12,8 @@ export interface FrameSource {
   height: number;
   /** RGBA pixels of frame `idx` (width x height). */
   get(idx: number): Promise<Uint8ClampedArray>;
+  /** Starts getting frame `idx` now, for a `get` soon after (the page decodes it meanwhile). */
+  prefetch?(idx: number): void;
 }
 
 /** Points [x, y, label] (1 positive, 0 negative) and/or a box x0, y0, x1, y1, in frame pixels. */
@@ -37,6 +40,8 @@ export class PromptError extends EngineError {
 
 /** The model's graphs by role (video/videoModel.ts). */
 export interface VideoSessions {
+  /** Times each run, and what the predictor times itself (frames, preprocessing). */
+  readonly clock: StageClock;
   run(role: string, feeds: Record<string, Tensor>, outputs?: string[]): Promise<Record<string, Tensor>>;
 }
 
@@ -67,4 +72,6 @@ export interface Tracking<S extends TrackingState = TrackingState> {
    * object's output on that frame. */
   clearAllPromptsInFrame(state: S, frameIdx: number, objId: number): FrameOutput;
   removeObject(state: S, objId: number): void;
+  /** Where frames are preprocessed on the GPU: that against the CPU reference. */
+  checkPreprocessing?(state: S, frameIdx: number): Promise<{ onGpu: boolean; differing: number; maxAbsDiff: number }>;
 }

@@ -13,8 +13,11 @@ import type { LoadProgress, ModelInfo } from '../protocol';
 import { createSession, type InferenceSession, type Tensor } from '../runtime';
 import { FrameByFramePredictor } from './frameByFrame';
 import { GpuMemories } from './gpuMemories';
+import { GpuPreprocess, squashBicubic } from './gpuPreprocess';
+import { bicubicTaps } from './preprocessFrame';
+import { StageClock } from './stageClock';
 import type { Tracking, VideoSessions } from './types';
-import { VideoPredictor } from './video';
+import { DEFAULT_FILL_HOLE_AREA, VideoPredictor } from './video';
 
 export const SAM2_VIDEO_ROLES = ['encoder', 'memory_attention', 'memory_encoder', 'video_decoder'] as const;
 const CONSTANTS_ROLE = 'video_constants';
@@ -25,17 +28,22 @@ export interface VideoModel {
   predictor: Tracking;
   /** WebGPU: where the memory bank's memories live (null: in worker memory). */
   gpuMemories: GpuMemories | null;
+  /** Where each frame's time goes (the predictor's graphs, frames, preprocessing). */
+  clock: StageClock;
   /** Low-res logits -> logits at the video's resolution (the family's own upsampling). */
   upsample(low: Float32Array, width: number, height: number): Float32Array;
   release(): void;
 }
 
 class Sessions implements VideoSessions {
-  constructor(private readonly sessions: Record<string, InferenceSession>) {}
+  constructor(
+    private readonly sessions: Record<string, InferenceSession>,
+    readonly clock: StageClock,
+  ) {}
 
-  async run(role: string, feeds: Record<string, Tensor>, outputs?: string[]): Promise<Record<string, Tensor>> {
+  run(role: string, feeds: Record<string, Tensor>, outputs?: string[]): Promise<Record<string, Tensor>> {
     const session = this.sessions[role];
-    return (await (outputs ? session.run(feeds, outputs) : session.run(feeds))) as Record<string, Tensor>;
+    return this.clock.run(role, async () => (await (outputs ? session.run(feeds, outputs) : session.run(feeds))) as Record<string, Tensor>);
   }
 
   release(): void {
@@ -71,7 +79,8 @@ export async function loadVideoModel(
   throwIfCancelled(signal, `loading ${model.id}`);
   onProgress({ phase: 'compile', file: model.id, loaded: 0, total: 1, bytesPerSecond: 0, fromCache: true });
   const made: Record<string, InferenceSession> = {};
-  const sessions = new Sessions(made);
+  const clock = new StageClock();
+  const sessions = new Sessions(made, clock);
   try {
     // One session at a time: onnxruntime-web's WebGPU EP refuses to create two at once. On
     // WebGPU the encoder's features, the memories and the memory-conditioned features stay on the
@@ -88,7 +97,11 @@ export async function loadVideoModel(
     throw e;
   }
   const threshold = manifest.mask_threshold ?? 0;
-  const gpuMemories = sam2 && backend.kind === 'webgpu' && backend.device ? new GpuMemories(backend.device) : null;
+  const device = sam2 && backend.kind === 'webgpu' ? backend.device : null;
+  const gpuMemories = device ? new GpuMemories(device) : null;
+  const gpuPreprocess = device
+    ? new GpuPreprocess(device, squashBicubic(manifest.input_size, manifest.mean, manifest.std, bicubicTaps))
+    : null;
   const predictor: Tracking = sam2
     ? new VideoPredictor(
         sessions,
@@ -98,7 +111,19 @@ export async function loadVideoModel(
         manifest.std,
         threshold,
         gpuMemories,
+        DEFAULT_FILL_HOLE_AREA,
+        gpuPreprocess,
       )
     : new FrameByFramePredictor(sessions, family, threshold);
-  return { model, predictor, gpuMemories, upsample: (low, w, h) => family.upsample(low, w, h), release: () => sessions.release() };
+  return {
+    model,
+    predictor,
+    gpuMemories,
+    clock,
+    upsample: (low, w, h) => family.upsample(low, w, h),
+    release: () => {
+      sessions.release();
+      gpuPreprocess?.dispose();
+    },
+  };
 }

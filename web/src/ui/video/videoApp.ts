@@ -3,7 +3,15 @@
 // the tracking (engine/video/); this page decodes the frames and keeps the results (tracks.ts).
 // Telemetry for tests and benchmarks: data-* attributes on <body>.
 
-import { EngineError, type ModelInfo, type ObjectMask, type Sam2Engine, type VideoFrameResult, type VideoSession } from '../../engine';
+import {
+  EngineError,
+  type ModelInfo,
+  medianStages,
+  type ObjectMask,
+  type Sam2Engine,
+  type VideoFrameResult,
+  type VideoSession,
+} from '../../engine';
 import { cvatVideoXml, dataYaml, yoloLabels } from '../../engine/datasetFormats';
 import { centreOutlines } from '../../engine/exporters';
 import { zipStore } from '../../engine/zip';
@@ -334,6 +342,7 @@ export class VideoApp {
     const trackedAs = o.tracked.get(frameIdx);
     this.dropResume();
     data('prompting', 'true');
+    const t0 = performance.now();
     try {
       const left = next.points.length > 0 || next.box !== null;
       const result = left
@@ -347,6 +356,9 @@ export class VideoApp {
       this.show(result);
       this.renderObjects();
       this.drawPrompts(null);
+      // From the prompt to its masks drawn (the worker's part: result.ms, result.stages).
+      data('promptMs', (performance.now() - t0).toFixed(1));
+      data('promptStages', JSON.stringify({ ms: result.ms, ...result.stages }));
       const area = result.masks.find((m) => m.objId === o.id)?.area ?? 0;
       const verb = what === 'prompt' ? '' : what === 'undo' ? 'Undone: ' : 'Redone: ';
       status(`${verb}object ${o.id} on frame ${frameIdx + 1}: ${area} pixels (${result.ms.toFixed(0)} ms).`);
@@ -480,6 +492,7 @@ export class VideoApp {
     const total = plan.reduce((n, p) => n + (p.direction === 'forward' ? video.numFrames - p.startFrame : p.startFrame + 1), 0);
     let done = 0;
     const t0 = performance.now();
+    const frameTimes: Pick<VideoFrameResult, 'ms' | 'stages'>[] = [];
     const progress = $<HTMLProgressElement>('track-progress');
     try {
       for (let k = 0; k < plan.length; k++) {
@@ -487,6 +500,7 @@ export class VideoApp {
         let last = -1;
         for await (const r of session.propagate({ direction: d, startFrame, signal: abort.signal, pause: pausing.signal })) {
           this.show(r);
+          frameTimes.push({ ms: r.ms, stages: r.stages });
           for (const m of r.masks) this.objects.find((o) => o.id === m.objId)?.tracked.set(r.frameIdx, d);
           last = r.frameIdx;
           done++;
@@ -527,6 +541,8 @@ export class VideoApp {
       $('track-pause').hidden = true;
       data('tracking', 'false');
       data('trackedDone', done);
+      // The worker's time per frame, stage by stage (medians; benchmarks read it).
+      data('trackTimings', JSON.stringify({ frames: done, fps: (done * 1000) / (performance.now() - t0), p50: medianStages(frameTimes) }));
       data('runs', Number(document.body.dataset.runs ?? 0) + 1);
       finished();
     }

@@ -4,6 +4,7 @@
 
 import { ALL_FORMATS, BlobSource, EncodedPacketSink, Input, type InputVideoTrack, VideoSampleSink } from 'mediabunny';
 import type { PageFrameSource } from '../../engine';
+import { FrameReader } from './frameReader';
 
 /** The same limit as the Python tracker (SAM2WEB_MAX_VIDEO_PIXELS default): 8K UHD. */
 export const MAX_VIDEO_PIXELS = 7680 * 4320;
@@ -102,27 +103,28 @@ export async function openVideoFile(file: Blob, name: string): Promise<OpenedVid
     times.sort((a, b) => a - b);
     const span = times.length > 1 ? times[times.length - 1] - times[0] : 0;
     const fps = span > 0 ? (times.length - 1) / span : 30;
-    const sink = new VideoSampleSink(track);
-    const frame = async (i: number): Promise<ImageBitmap> => {
-      let sample: Awaited<ReturnType<VideoSampleSink['getSample']>>;
-      try {
-        sample = await sink.getSample(times[i]);
-      } catch (e) {
-        throw new VideoFileError(`frame ${i} of ${name} cannot be decoded (the file may be corrupt): ${(e as Error).message}`);
-      }
-      if (!sample) throw new VideoFileError(`frame ${i} of ${name} cannot be decoded (the file may be corrupt)`);
-      try {
-        // Drawn as displayed: the pixel aspect ratio and the rotation of the file applied.
-        const canvas = new OffscreenCanvas(width, height);
-        sample.drawWithFit(canvas.getContext('2d')!, { fit: 'fill' });
-        return canvas.transferToImageBitmap();
-      } finally {
-        sample.close();
-      }
-    };
-    // Decode frame 0 now: a file whose frames cannot be decoded is refused at once.
+    const reader = new FrameReader(
+      new VideoSampleSink(track),
+      times,
+      width,
+      height,
+      (i, cause) => new VideoFileError(`frame ${i} of ${name} cannot be decoded (the file may be corrupt): ${cause}`),
+    );
+    const frame = (i: number) => reader.frame(i);
     (await frame(0)).close();
-    return { name, numFrames: times.length, width, height, fps, times, frame, close: () => input.dispose() };
+    return {
+      name,
+      numFrames: times.length,
+      width,
+      height,
+      fps,
+      times,
+      frame,
+      close: () => {
+        reader.close();
+        input.dispose();
+      },
+    };
   } catch (e) {
     input.dispose();
     if (e instanceof VideoFileError) throw e;
