@@ -602,16 +602,19 @@ def test_builtin_model_on_webgpu_matches_python_then_survives_a_lost_device(
     page.close()
 
 
-def test_sam2_frames_are_preprocessed_on_the_gpu_bit_for_bit_like_the_cpu(
-    webgpu_browser, sam2_server, clip_frames, tmp_path
+@pytest.mark.parametrize("model", ["sam2", "builtin"])
+def test_frames_are_preprocessed_on_the_gpu_bit_for_bit_like_the_cpu(
+    model, webgpu_browser, request, clip_frames, tmp_path
 ):
-    """On WebGPU a SAM2 video frame is resized (Pillow's bicubic, fixed point) and normalised by
-    compute shaders: every input float equals the CPU reference's, for a real clip's frames and
-    for odd, tall and upscaled sizes (tap counts and edges differ)."""
+    """On WebGPU a video frame is resized and normalised by compute shaders (SAM2: squashed,
+    Pillow's bicubic; the built-in SAM1-family model: longest side, Pillow's bilinear, zero
+    padding), both in Pillow's fixed point: every input float equals the CPU reference's, for a
+    real clip's frames and for odd, tall and upscaled sizes (tap counts and edges differ)."""
     from skimage import data as skdata
 
+    server = request.getfixturevalue(f"{model}_server")
     page = webgpu_browser.new_page(viewport={"width": 1300, "height": 900})
-    app = VideoPage(page, sam2_server.url).open()
+    app = VideoPage(page, server.url).open()
     assert app.data("backend") == "webgpu"
     photo = skdata.astronaut()
     cases = {

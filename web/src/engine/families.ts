@@ -5,16 +5,29 @@
 //   sam1: longest side to 1024 and pad; SAM1's ONNX decoder with orig_im_size, one mask, and the
 //         padding point appended here when there is no box.
 
-import { longestSideShape, preprocessLongestSide, preprocessSquash, upsampleLogits, upsampleLogitsLongestSide } from './imageOps';
+import {
+  fixedPointTaps,
+  longestSideShape,
+  preprocessLongestSide,
+  preprocessSquash,
+  upsampleLogits,
+  upsampleLogitsLongestSide,
+} from './imageOps';
 import type { Mapping } from './maskRenderer';
 import type { ModelInfo, Prompt } from './protocol';
 import { f32, type Tensor } from './runtime';
+import type { FramePreprocessing } from './video/gpuPreprocess';
 
 export const LOW = 256;
 
 export interface Family {
   /** The encoder's input feed for an RGBA image. */
   encoderFeeds(rgba: Uint8ClampedArray, width: number, height: number): Record<string, Tensor>;
+  /** The encoder's input's name. */
+  encoderInput: string;
+  /** The same preprocessing as integer resampling + a value table, which the GPU reproduces bit
+   * for bit (video/gpuPreprocess.ts); null where the resize is in floats (SAM2's image squash). */
+  framePreprocessing: FramePreprocessing | null;
   /** The encoder's outputs under the names the decoder reads them by. */
   features(outputs: Record<string, Tensor>): Record<string, Tensor>;
   /** Prompt tensors (coordinates in the model's input space) for the decoder. */
@@ -66,6 +79,8 @@ function sam2(m: ModelInfo['manifest']): Family {
     encoderFeeds: (rgba, w, h) => ({
       image: f32(preprocessSquash(rgba, w, h, size, m.mean, m.std), [1, 3, size, size]),
     }),
+    encoderInput: 'image',
+    framePreprocessing: null,
     features: (o) => ({ image_embed: o.image_embed, high_res_feats_0: o.high_res_feats_0, high_res_feats_1: o.high_res_feats_1 }),
     promptFeeds: (p, w, h) => promptTensors(p, size / w, size / h, false),
     outputs: (multimask) => (multimask ? ['masks', 'iou_predictions'] : ['single_mask', 'single_iou']),
@@ -91,6 +106,16 @@ function sam1(m: ModelInfo['manifest']): Family {
     encoderFeeds: (rgba, w, h) => ({
       [input]: f32(preprocessLongestSide(rgba, w, h, size, m.mean, m.std), [1, 3, size, size]),
     }),
+    encoderInput: input,
+    framePreprocessing: {
+      size,
+      resized: (w, h) => {
+        const [newH, newW] = longestSideShape(w, h, size);
+        return [newW, newH];
+      },
+      taps: (inSize, outSize) => fixedPointTaps(inSize, outSize),
+      normalise: (v, c) => Math.fround(Math.fround(v - Math.fround(m.mean[c])) / Math.fround(m.std[c])),
+    },
     features: (o) => ({ image_embeddings: o[output] }),
     promptFeeds: (p, w, h) => {
       // Per axis, to the resized (unpadded) image, like ResizeLongestSide.apply_coords.

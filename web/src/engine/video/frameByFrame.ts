@@ -13,12 +13,12 @@
 //   direction and with no prompt changed since, goes on from that frame's masks (pause, resume).
 
 import type { Family } from '../families';
-import type { Tensor } from '../runtime';
+import { type Features, FrameEncoder, type PreprocessingCheck } from './frameEncoder';
+import type { GpuPreprocess } from './gpuPreprocess';
 import { type FrameOutput, type FrameSource, PromptError, type PromptInput, type VideoSessions } from './types';
 import { frameOrder, promptArrays } from './video';
 
 export const METHOD = 'frame by frame, no SAM2 memory';
-const FEATURE_CACHE_FRAMES = 2;
 
 /** A mask's box x0, y0, x1, y1 around its pixels (x1, y1 one past the last), or null if empty. */
 export function maskBox(logits: Float32Array, width: number, height: number, threshold: number): [number, number, number, number] | null {
@@ -47,7 +47,7 @@ class FrameObject {
 
 export class FrameState {
   readonly objects = new Map<number, FrameObject>();
-  readonly features = new Map<number, Record<string, Tensor>>();
+  readonly features = new Map<number, Features>();
   readonly numFrames: number;
   readonly width: number;
   readonly height: number;
@@ -93,11 +93,22 @@ export class FrameByFramePredictor {
   readonly method = METHOD;
   readonly hasMemory = false;
 
+  private readonly frames: FrameEncoder;
+
   constructor(
     private readonly sessions: VideoSessions,
     private readonly family: Family,
     readonly maskThreshold = 0,
-  ) {}
+    /** WebGPU: frames are resized and normalised on the GPU (null: in JavaScript). */
+    gpuPreprocess: GpuPreprocess | null = null,
+  ) {
+    this.frames = new FrameEncoder(
+      sessions,
+      family.encoderFeeds,
+      family.features,
+      gpuPreprocess ? { preprocess: gpuPreprocess, input: family.encoderInput } : null,
+    );
+  }
 
   initState(video: FrameSource): FrameState {
     return new FrameState(video);
@@ -108,26 +119,13 @@ export class FrameByFramePredictor {
     state.carryFrame = null;
   }
 
-  private async features(state: FrameState, frameIdx: number): Promise<Record<string, Tensor>> {
-    const cached = state.features.get(frameIdx);
-    if (cached) {
-      state.features.delete(frameIdx);
-      state.features.set(frameIdx, cached);
-      return cached;
-    }
-    const clock = this.sessions.clock;
-    const rgba = await clock.time('frame', () => state.video.get(frameIdx));
-    const t0 = performance.now();
-    const feeds = this.family.encoderFeeds(rgba, state.width, state.height);
-    clock.add('preprocess', performance.now() - t0);
-    const feats = this.family.features(await this.sessions.run('encoder', feeds));
-    state.features.set(frameIdx, feats);
-    while (state.features.size > FEATURE_CACHE_FRAMES) {
-      const [oldest, old] = state.features.entries().next().value as [number, Record<string, Tensor>];
-      state.features.delete(oldest);
-      for (const t of Object.values(old)) t.dispose();
-    }
-    return feats;
+  private features(state: FrameState, frameIdx: number): Promise<Features> {
+    return this.frames.features(state.features, state.video, frameIdx);
+  }
+
+  /** The GPU preprocessing of a frame against the CPU one (tests, bug reports). */
+  checkPreprocessing(state: FrameState, frameIdx: number): Promise<PreprocessingCheck> {
+    return this.frames.checkPreprocessing(state.video, state.checkFrame(frameIdx));
   }
 
   /** One decoder run on a frame -> low-res logits (256 x 256). */

@@ -5,7 +5,11 @@
 import { EngineError } from '../errors';
 import { maskStats, rleCounts } from '../exporters';
 import { threshold } from '../imageOps';
+import type { PreprocessingCheck } from './frameEncoder';
 import type { StageTimes } from './stageClock';
+
+export type { PreprocessingCheck } from './frameEncoder';
+
 import type { FrameOutput, FrameSource, PromptInput, TrackingState } from './types';
 import type { VideoModel } from './videoModel';
 
@@ -25,14 +29,6 @@ export interface VideoFrameResult {
   ms: number;
   /** Where that time went, ms per stage (stageClock.ts). */
   stages: StageTimes;
-}
-
-/** A frame preprocessed on the GPU against the CPU reference (onGpu false: CPU only). */
-export interface PreprocessingCheck {
-  onGpu: boolean;
-  /** Input floats that differ, and the largest difference (both 0 when bit-exact). */
-  differing: number;
-  maxAbsDiff: number;
 }
 
 export interface TrackerStats {
@@ -111,9 +107,7 @@ export class Tracker {
   }
 
   checkPreprocessing(frameIdx: number): Promise<PreprocessingCheck> {
-    const check = this.model.predictor.checkPreprocessing;
-    if (!check) return Promise.resolve({ onGpu: false, differing: 0, maxAbsDiff: 0 });
-    return check.call(this.model.predictor, this.state, frameIdx);
+    return this.model.predictor.checkPreprocessing(this.state, frameIdx);
   }
 
   /** -> now; what the clock held before (another call's leftovers) is dropped. */

@@ -3,6 +3,7 @@
 
 import { EngineError } from '../errors';
 import type { Tensor } from '../runtime';
+import type { PreprocessingCheck } from './frameEncoder';
 import type { StageClock } from './stageClock';
 
 /** A video's frames, decoded when asked for (by the page: WebCodecs, image files...). */
@@ -73,5 +74,5 @@ export interface Tracking<S extends TrackingState = TrackingState> {
   clearAllPromptsInFrame(state: S, frameIdx: number, objId: number): FrameOutput;
   removeObject(state: S, objId: number): void;
   /** Where frames are preprocessed on the GPU: that against the CPU reference. */
-  checkPreprocessing?(state: S, frameIdx: number): Promise<{ onGpu: boolean; differing: number; maxAbsDiff: number }>;
+  checkPreprocessing(state: S, frameIdx: number): Promise<PreprocessingCheck>;
 }

@@ -12,6 +12,7 @@
 
 import type { Tensor } from '../runtime';
 import { f32, runtime } from '../runtime';
+import { type Features, FrameEncoder, type PreprocessingCheck } from './frameEncoder';
 import { type GpuMemories, type GpuMemory, isGpuMemory } from './gpuMemories';
 import type { GpuPreprocess } from './gpuPreprocess';
 import { fillHolesInMaskScores } from './maskHoles';
@@ -31,13 +32,8 @@ import {
 import { preprocessFrame } from './preprocessFrame';
 import { type FrameOutput, type FrameSource, PromptError, type PromptInput, type VideoSessions } from './types';
 
-export const FEATURE_CACHE_FRAMES = 2;
-/** Where a frame's GPU-preprocessed input is kept with its features (not a graph output). */
-const FRAME_INPUT = 'frame_input';
 export const DEFAULT_FILL_HOLE_AREA = 8;
 const LOW = 256;
-
-type Features = Record<string, Tensor>;
 
 /** One object's prompts, outputs and memory bank (official `*_per_obj[obj_idx]`). */
 class ObjectTrack {
@@ -166,23 +162,31 @@ export class VideoPredictor {
   readonly cfg: TrackingConfig;
   private readonly noObjPtr: Float32Array | null;
   private readonly keepFrames: number;
+  private readonly frames: FrameEncoder;
 
   constructor(
     private readonly sessions: VideoSessions,
     constants: { config: Record<string, unknown>; no_obj_ptr?: number[] | null },
     private readonly imageSize: number,
-    private readonly mean: number[],
-    private readonly std: number[],
+    mean: number[],
+    std: number[],
     readonly maskThreshold = 0,
     /** WebGPU: the bank's memories stay in GPU buffers (null: in worker memory). */
     private readonly gpu: GpuMemories | null = null,
     readonly fillHoleArea = DEFAULT_FILL_HOLE_AREA,
     /** WebGPU: frames are resized and normalised on the GPU (null: in JavaScript). */
-    private readonly gpuPreprocess: GpuPreprocess | null = null,
+    gpuPreprocess: GpuPreprocess | null = null,
   ) {
     this.cfg = trackingConfig(constants.config);
     this.noObjPtr = constants.no_obj_ptr ? Float32Array.from(constants.no_obj_ptr.flat(4) as number[]) : null;
     this.keepFrames = reach(this.cfg);
+    const size = imageSize;
+    this.frames = new FrameEncoder(
+      sessions,
+      (rgba, w, h) => ({ image: f32(preprocessFrame(rgba, w, h, size, mean, std), [1, 3, size, size]) }),
+      (outputs) => outputs,
+      gpuPreprocess ? { preprocess: gpuPreprocess, input: 'image' } : null,
+    );
   }
 
   initState(video: FrameSource): VideoState {
@@ -199,57 +203,13 @@ export class VideoPredictor {
 
   // -- features ------------------------------------------------------------------------------
 
-  private async features(state: VideoState, frameIdx: number): Promise<Features> {
-    const cached = state.features.get(frameIdx);
-    if (cached) {
-      state.features.delete(frameIdx);
-      state.features.set(frameIdx, cached);
-      return cached;
-    }
-    const clock = this.sessions.clock;
-    const rgba = await clock.time('frame', () => state.video.get(frameIdx));
-    const t0 = performance.now();
-    const image = this.gpuPreprocess?.run(rgba, state.width, state.height) ?? this.cpuPreprocess(rgba, state);
-    clock.add('preprocess', performance.now() - t0);
-    const feats = await this.sessions.run('encoder', { image });
-    // The GPU input buffer goes when the features go (the encoder's commands may still read it).
-    if (this.gpuPreprocess) feats[FRAME_INPUT] = image;
-    state.features.set(frameIdx, feats);
-    while (state.features.size > FEATURE_CACHE_FRAMES) {
-      const [oldest, old] = state.features.entries().next().value as [number, Features];
-      state.features.delete(oldest);
-      for (const t of Object.values(old)) t.dispose();
-    }
-    return feats;
+  private features(state: VideoState, frameIdx: number): Promise<Features> {
+    return this.frames.features(state.features, state.video, frameIdx);
   }
 
-  private cpuPreprocess(rgba: Uint8ClampedArray, state: VideoState): Tensor {
-    const size = this.imageSize;
-    return f32(preprocessFrame(rgba, state.width, state.height, size, this.mean, this.std), [1, 3, size, size]);
-  }
-
-  /** The GPU preprocessing of a frame against the CPU one (tests, bug reports): floats that
-   * differ and the largest difference; `onGpu` false where frames are preprocessed on the CPU. */
-  async checkPreprocessing(state: VideoState, frameIdx: number): Promise<{ onGpu: boolean; differing: number; maxAbsDiff: number }> {
-    state.checkFrame(frameIdx);
-    if (!this.gpuPreprocess) return { onGpu: false, differing: 0, maxAbsDiff: 0 };
-    const rgba = await state.video.get(frameIdx);
-    const cpu = this.cpuPreprocess(rgba, state);
-    const tensor = this.gpuPreprocess.run(rgba, state.width, state.height);
-    try {
-      const gpu = await this.gpuPreprocess.read(tensor);
-      const want = cpu.data as Float32Array;
-      let differing = 0,
-        maxAbsDiff = 0;
-      for (let i = 0; i < want.length; i++) {
-        const d = Math.abs(gpu[i] - want[i]);
-        if (d > 0 || Number.isNaN(d)) differing++;
-        if (d > maxAbsDiff) maxAbsDiff = d;
-      }
-      return { onGpu: true, differing, maxAbsDiff };
-    } finally {
-      tensor.dispose();
-    }
+  /** The GPU preprocessing of a frame against the CPU one (tests, bug reports). */
+  checkPreprocessing(state: VideoState, frameIdx: number): Promise<PreprocessingCheck> {
+    return this.frames.checkPreprocessing(state.video, state.checkFrame(frameIdx));
   }
 
   // -- one frame of one object (official _run_single_frame_inference / track_step) -----------

@@ -97,11 +97,11 @@ export async function loadVideoModel(
     throw e;
   }
   const threshold = manifest.mask_threshold ?? 0;
-  const device = sam2 && backend.kind === 'webgpu' ? backend.device : null;
-  const gpuMemories = device ? new GpuMemories(device) : null;
-  const gpuPreprocess = device
-    ? new GpuPreprocess(device, squashBicubic(manifest.input_size, manifest.mean, manifest.std, bicubicTaps))
-    : null;
+  const device = backend.kind === 'webgpu' ? backend.device : null;
+  const gpuMemories = sam2 && device ? new GpuMemories(device) : null;
+  // SAM2 video frames: squashed, bicubic (official preprocess_frame); SAM1: the family's own.
+  const recipe = sam2 ? squashBicubic(manifest.input_size, manifest.mean, manifest.std, bicubicTaps) : family.framePreprocessing;
+  const gpuPreprocess = device && recipe ? new GpuPreprocess(device, recipe) : null;
   const predictor: Tracking = sam2
     ? new VideoPredictor(
         sessions,
@@ -114,7 +114,7 @@ export async function loadVideoModel(
         DEFAULT_FILL_HOLE_AREA,
         gpuPreprocess,
       )
-    : new FrameByFramePredictor(sessions, family, threshold);
+    : new FrameByFramePredictor(sessions, family, threshold, gpuPreprocess);
   return {
     model,
     predictor,
