@@ -5,6 +5,7 @@
 //   sam1: longest side to 1024 and pad; SAM1's ONNX decoder with orig_im_size, one mask, and the
 //         padding point appended here when there is no box.
 
+import type { FramePreprocessing } from './gpuPreprocess';
 import {
   fixedPointTaps,
   longestSideShape,
@@ -16,7 +17,6 @@ import {
 import type { Mapping } from './maskRenderer';
 import type { ModelInfo, Prompt } from './protocol';
 import { f32, type Tensor } from './runtime';
-import type { FramePreprocessing } from './video/gpuPreprocess';
 
 export const LOW = 256;
 

@@ -30,6 +30,8 @@ function pixelsOf(bitmap: ImageBitmap): Uint8ClampedArray {
 
 export class ImageSession {
   features: Record<string, Tensor> | null = null;
+  /** The encoder's input where it was made on the GPU. */
+  private input: Tensor | null = null;
   /** Upsampled logits, keyed by the page's object + version key. */
   private readonly fullRes = new Map<string, Float32Array>();
   /** Full-resolution logits that came out of the decoder itself (SAM1), keyed by their low-res
@@ -50,7 +52,9 @@ export class ImageSession {
     bitmap.close();
     const image = new ImageSession(rgba, width, height, model);
     const t0 = performance.now();
-    const feeds = model.family.encoderFeeds(rgba, width, height);
+    // On the GPU, the input stays with the image (the encoder's commands may still read it).
+    image.input = model.gpuPreprocess?.run(rgba, width, height) ?? null;
+    const feeds = image.input ? { [model.family.encoderInput]: image.input } : model.family.encoderFeeds(rgba, width, height);
     const t1 = performance.now();
     image.features = model.family.features(await model.encoder.run(feeds));
     model.decoders.setFeatures(image.features);
@@ -82,6 +86,8 @@ export class ImageSession {
   dispose(): void {
     for (const t of Object.values(this.features ?? {})) t.dispose();
     this.features = null;
+    this.input?.dispose();
+    this.input = null;
     this.fullRes.clear();
     this.decodedFullRes.clear();
   }

@@ -5,6 +5,7 @@ import type { Backend } from './backend';
 import { Decoders, type Schedule } from './decoders';
 import { EngineError, throwIfCancelled } from './errors';
 import { type Family, familyOf } from './families';
+import { GpuPreprocess } from './gpuPreprocess';
 import { CAPABILITY_ROLES, parseManifest } from './manifest';
 import { fetchModelFile } from './modelCache';
 import { modelFile } from './modelFiles';
@@ -15,6 +16,8 @@ export interface LoadedModel {
   model: ModelInfo;
   family: Family;
   encoder: InferenceSession;
+  /** WebGPU, where the family's resize is integer math: images preprocessed on the GPU. */
+  gpuPreprocess: GpuPreprocess | null;
   decoders: Decoders;
   release(): void;
 }
@@ -77,14 +80,17 @@ export async function loadModel(
   }
   const decoders = new Decoders(backend, family, schedule);
   decoders.add('decoder', decoder, new Uint8Array(bytes.decoder));
+  const gpuPreprocess = backend.device && family.framePreprocessing ? new GpuPreprocess(backend.device, family.framePreprocessing) : null;
   const loaded: LoadedModel = {
     model,
     family,
     encoder,
+    gpuPreprocess,
     decoders,
     release() {
       decoders.release();
       void encoder.release();
+      gpuPreprocess?.dispose();
     },
   };
   const sessionMs = performance.now() - t0;

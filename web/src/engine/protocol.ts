@@ -231,7 +231,11 @@ export interface Api {
   /** Points and/or a box for one object on one frame -> every object's mask on that frame. */
   videoPrompt: { request: { frameIdx: number; objId: number; prompt: PromptInput }; result: VideoFrameResult; progress: never };
   /** Starts a propagation -> the frames it will visit, in order (each then one `videoStep`). */
-  videoStart: { request: { startFrame: number | null; maxFrames: number | null; reverse: boolean }; result: number[]; progress: never };
+  videoStart: {
+    request: { startFrame: number | null; maxFrames: number | null; reverse: boolean; syncStages?: boolean };
+    result: number[];
+    progress: never;
+  };
   videoStep: { request: { frameIdx: number; reverse: boolean }; result: VideoFrameResult; progress: never };
   /** One object's prompts on one frame removed -> every object's mask on that frame. */
   videoClearPrompts: { request: { frameIdx: number; objId: number }; result: VideoFrameResult; progress: never };

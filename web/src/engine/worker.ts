@@ -232,7 +232,7 @@ const handlers: Handlers = {
   },
   videoStart(req) {
     ready();
-    return (tracker ?? noTracker()).start(req.startFrame, req.maxFrames, req.reverse);
+    return (tracker ?? noTracker()).start(req.startFrame, req.maxFrames, req.reverse, req.syncStages ?? false);
   },
   videoStep(req, call) {
     ready();

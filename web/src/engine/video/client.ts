@@ -30,6 +30,9 @@ export interface PropagateOptions {
    * at a frame boundary. The tracking state keeps every frame done, so a propagation started on
    * the next frame in the same direction goes on as if it had never stopped. */
   pause?: AbortSignal;
+  /** Profiling on WebGPU: wait for the GPU after every graph, so each frame's `stages` are the
+   * graphs' own GPU times (the run is slower). */
+  syncStages?: boolean;
 }
 
 /** The promise, or a 'cancelled' rejection as soon as the signal fires (a frame the worker cannot
@@ -70,7 +73,13 @@ export class VideoSession {
     const reverse = options.direction === 'backward';
     const { signal } = options;
     const order: Api['videoStart']['result'] = await this.call(
-      { type: 'videoStart', startFrame: options.startFrame ?? null, maxFrames: options.maxFrames ?? null, reverse },
+      {
+        type: 'videoStart',
+        startFrame: options.startFrame ?? null,
+        maxFrames: options.maxFrames ?? null,
+        reverse,
+        syncStages: options.syncStages ?? false,
+      },
       { signal },
     );
     for (const frameIdx of order) {

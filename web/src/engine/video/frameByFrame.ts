@@ -13,8 +13,8 @@
 //   direction and with no prompt changed since, goes on from that frame's masks (pause, resume).
 
 import type { Family } from '../families';
+import type { GpuPreprocess } from '../gpuPreprocess';
 import { type Features, FrameEncoder, type PreprocessingCheck } from './frameEncoder';
-import type { GpuPreprocess } from './gpuPreprocess';
 import { type FrameOutput, type FrameSource, PromptError, type PromptInput, type VideoSessions } from './types';
 import { frameOrder, promptArrays } from './video';
 

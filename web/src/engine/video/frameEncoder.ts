@@ -3,8 +3,8 @@
 // the last FEATURE_CACHE_FRAMES frames (a prompt, its propagation's first step and a correction
 // reuse them; older ones are let go, so memory does not grow with the video).
 
+import type { GpuPreprocess } from '../gpuPreprocess';
 import type { Tensor } from '../runtime';
-import type { GpuPreprocess } from './gpuPreprocess';
 import type { StageClock } from './stageClock';
 import type { FrameSource, VideoSessions } from './types';
 

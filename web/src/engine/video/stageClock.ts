@@ -11,6 +11,9 @@ const ROLE_STAGES: Record<string, Stage> = { video_decoder: 'decoder' };
 
 export class StageClock {
   private times: StageTimes = {};
+  /** Profiling: waits for the GPU after each graph run, so each graph's stage is its own GPU
+   * time (and the run as a whole slower). null: no waiting. */
+  sync: (() => Promise<void>) | null = null;
 
   add(stage: Stage, ms: number): void {
     this.times[stage] = (this.times[stage] ?? 0) + ms;
@@ -27,7 +30,11 @@ export class StageClock {
 
   /** A graph run, counted in its role's stage. */
   run<T>(role: string, work: () => Promise<T>): Promise<T> {
-    return this.time(ROLE_STAGES[role] ?? (role as Stage), work);
+    return this.time(ROLE_STAGES[role] ?? (role as Stage), async () => {
+      const out = await work();
+      if (this.sync) await this.sync();
+      return out;
+    });
   }
 
   /** The times since the last take (ms per stage), and a fresh start. */

@@ -77,9 +77,11 @@ export class Tracker {
     return this.result(await this.model.predictor.addNewPointsOrBox(this.state, frameIdx, objId, prompt), t0);
   }
 
-  /** Starts a propagation -> the frames it will visit, in order. */
-  async start(startFrame: number | null, maxFrames: number | null, reverse: boolean): Promise<number[]> {
+  /** Starts a propagation -> the frames it will visit, in order. syncStages: wait for the GPU
+   * after every graph, so each stage's time is its own (profiling; slower overall). */
+  async start(startFrame: number | null, maxFrames: number | null, reverse: boolean, syncStages = false): Promise<number[]> {
     this.model.clock.take();
+    this.model.clock.sync = syncStages ? this.model.gpuDone : null;
     this.order = await this.model.predictor.propagationOrder(this.state, startFrame, maxFrames, reverse);
     return this.order;
   }

@@ -10,11 +10,11 @@
 //
 // Not here (Python has them): add_new_mask (mask prompts), spilling far tracked frames to disk.
 
+import type { GpuPreprocess } from '../gpuPreprocess';
 import type { Tensor } from '../runtime';
 import { f32, runtime } from '../runtime';
 import { type Features, FrameEncoder, type PreprocessingCheck } from './frameEncoder';
 import { type GpuMemories, type GpuMemory, isGpuMemory } from './gpuMemories';
-import type { GpuPreprocess } from './gpuPreprocess';
 import { fillHolesInMaskScores } from './maskHoles';
 import {
   type FrameRecord,

@@ -7,13 +7,13 @@
 import type { Backend } from '../backend';
 import { EngineError, throwIfCancelled } from '../errors';
 import { familyOf } from '../families';
+import { GpuPreprocess, squashBicubic } from '../gpuPreprocess';
 import { parseManifest } from '../manifest';
 import { fetchModelFile } from '../modelCache';
 import type { LoadProgress, ModelInfo } from '../protocol';
 import { createSession, type InferenceSession, type Tensor } from '../runtime';
 import { FrameByFramePredictor } from './frameByFrame';
 import { GpuMemories } from './gpuMemories';
-import { GpuPreprocess, squashBicubic } from './gpuPreprocess';
 import { bicubicTaps } from './preprocessFrame';
 import { StageClock } from './stageClock';
 import type { Tracking, VideoSessions } from './types';
@@ -30,6 +30,8 @@ export interface VideoModel {
   gpuMemories: GpuMemories | null;
   /** Where each frame's time goes (the predictor's graphs, frames, preprocessing). */
   clock: StageClock;
+  /** WebGPU: resolves once the GPU has done the work submitted so far (null on WASM). */
+  gpuDone: (() => Promise<void>) | null;
   /** Low-res logits -> logits at the video's resolution (the family's own upsampling). */
   upsample(low: Float32Array, width: number, height: number): Float32Array;
   release(): void;
@@ -120,6 +122,7 @@ export async function loadVideoModel(
     predictor,
     gpuMemories,
     clock,
+    gpuDone: device ? () => device.queue.onSubmittedWorkDone() : null,
     upsample: (low, w, h) => family.upsample(low, w, h),
     release: () => {
       sessions.release();

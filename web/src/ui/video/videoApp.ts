@@ -82,6 +82,8 @@ export class VideoApp {
   camera: Camera | null = null;
   private readonly liveTracks = new Tracks();
   private shownFrame: ImageBitmap | null = null;
+  /** ?stages=sync (benchmarks): each graph's own GPU time per frame, at some cost in speed. */
+  readonly syncStages = new URLSearchParams(location.search).get('stages') === 'sync';
   private drawToken = 0;
 
   constructor() {
@@ -498,7 +500,13 @@ export class VideoApp {
       for (let k = 0; k < plan.length; k++) {
         const { direction: d, startFrame } = plan[k];
         let last = -1;
-        for await (const r of session.propagate({ direction: d, startFrame, signal: abort.signal, pause: pausing.signal })) {
+        for await (const r of session.propagate({
+          direction: d,
+          startFrame,
+          signal: abort.signal,
+          pause: pausing.signal,
+          syncStages: this.syncStages,
+        })) {
           this.show(r);
           frameTimes.push({ ms: r.ms, stages: r.stages });
           for (const m of r.masks) this.objects.find((o) => o.id === m.objId)?.tracked.set(r.frameIdx, d);
@@ -542,7 +550,15 @@ export class VideoApp {
       data('tracking', 'false');
       data('trackedDone', done);
       // The worker's time per frame, stage by stage (medians; benchmarks read it).
-      data('trackTimings', JSON.stringify({ frames: done, fps: (done * 1000) / (performance.now() - t0), p50: medianStages(frameTimes) }));
+      data(
+        'trackTimings',
+        JSON.stringify({
+          synced: this.syncStages,
+          frames: done,
+          fps: (done * 1000) / (performance.now() - t0),
+          p50: medianStages(frameTimes),
+        }),
+      );
       data('runs', Number(document.body.dataset.runs ?? 0) + 1);
       finished();
     }

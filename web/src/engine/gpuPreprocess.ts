@@ -1,12 +1,12 @@
-// A video frame's preprocessing on the GPU (WebGPU backend): the same Pillow fixed-point
+// An image's or video frame's preprocessing on the GPU (WebGPU backend): the same Pillow fixed-point
 // resample as resampleRgb8 in imageOps.ts (integer taps scaled by 2^22, a horizontal pass then a
 // vertical one, each rounded back to 8 bits), then the 8-bit values through a 256-entry table per
 // channel that the CPU fills with the exact float32 arithmetic of the CPU path. Integer math and a
 // table lookup: the result equals the CPU one bit for bit (checkPreprocessing proves it), and a
 // 1280x720 frame costs well under a millisecond instead of ~70 ms of JavaScript.
 
-import type { FixedPointTaps } from '../imageOps';
-import { runtime, type Tensor } from '../runtime';
+import type { FixedPointTaps } from './imageOps';
+import { runtime, type Tensor } from './runtime';
 
 const RESAMPLE = /* wgsl */ `
 struct Dims { in_w: u32, in_h: u32, out_w: u32, out_h: u32, h_taps: u32, v_taps: u32, side: u32, plane: u32 }
