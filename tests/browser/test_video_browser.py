@@ -505,6 +505,33 @@ def test_camera_tracks_a_clicked_object_live_and_a_denied_camera_says_so(
     denied.close()
 
 
+@pytest.mark.slow  # SAM2 at 1024 px on WASM: ~10 s a camera frame here
+def test_camera_tracks_with_sam2_memory(camera_browser, sam2_server):
+    """The camera with a SAM2 bundle: the click is a conditioning frame, the live frames after it
+    are tracked with SAM2 memory (the same engine path as a file), and the page says so."""
+    context = camera_browser.new_context(
+        permissions=["camera"], viewport={"width": 1300, "height": 900}
+    )
+    page = context.new_page()
+    app = VideoPage(page, sam2_server.url, timeout_s=300).open()
+    page.click("#camera-start")
+    app.wait_until(lambda: app.data("camera") == "live" or app.data("error"), "the camera")
+    assert app.data("camera") == "live", app.data("error")
+    box = page.locator("#prompt-canvas").bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.5)
+    app.wait_until(lambda: int(app.data("cameraFrames") or 0) >= 3, "live tracking")
+    assert app.data("camera") == "tracking", app.data("error")
+    info = page.inner_text("#camera-info")
+    print("camera (SAM2):", info)
+    assert "SAM2 memory" in info and float(app.data("cameraFps")) > 0
+    # the camera's own video session (private in TypeScript, there at run time)
+    stats = page.evaluate("window.sam2web.app.camera.session.stats()")
+    assert stats["bankBytes"] > 0, stats  # memories of the tracked frames are held
+    page.click("#camera-stop")
+    app.wait_until(lambda: app.data("camera") == "off", "the camera to stop")
+    context.close()
+
+
 def _davis_color(obj_id: int):
     from sam2web.predict.track_outputs import DAVIS_PALETTE
 
@@ -632,16 +659,17 @@ def test_frames_are_preprocessed_on_the_gpu_bit_for_bit_like_the_cpu(
     page.close()
 
 
-# SAM2 at 1024 px on SwiftShader's Vulkan adapter (exact fp32, as test_app_webgpu): minutes. On
+# SAM2 at 1024 px on SwiftShader's Vulkan adapter (exact fp32, as test_app_webgpu): 10-20 min here
+# (a prompt 165 s, a tracked frame ~190 s with the machine loaded), so 2 frames. On
 # ANGLE's compatibility adapter the random-weight model's prompted frame drifted to IoU 0.965.
 @pytest.mark.slow
 def test_sam2_on_webgpu_keeps_the_bank_on_the_gpu_and_matches_python(
     webgpu_browser, sam2_server, sam2_video_bundle, clip_frames, tmp_path
 ):
-    frames = clip_frames[:3]
+    frames = clip_frames[:2]
     paths = _write_frames(frames, tmp_path / "frames")
     page = webgpu_browser.new_page(viewport={"width": 1300, "height": 900}, accept_downloads=True)
-    app = VideoPage(page, sam2_server.url, timeout_s=900).open()
+    app = VideoPage(page, sam2_server.url, timeout_s=2400).open()
     assert app.data("backend") == "webgpu"
     assert app.open_frames(paths) == ""
     steps = [("prompt", app.click(0.42, 0.55))]
@@ -650,11 +678,11 @@ def test_sam2_on_webgpu_keeps_the_bank_on_the_gpu_and_matches_python(
     app.track("forward")
     steps.append(("run", (0, False)))
     stats = lambda: page.evaluate("window.sam2web.app.session.stats()")  # noqa: E731
-    # Each object: its prompted frame's memory and its two tracked frames', all GPU buffers.
-    assert stats()["gpuMemories"] == 6, stats()
+    # Each object: its prompted frame's memory and its tracked frame's, all GPU buffers.
+    assert stats()["gpuMemories"] == 4, stats()
     coco = app.coco()
     page.click("#remove-object")  # object 2, the current one: its memories let go
-    app.wait_until(lambda: stats()["gpuMemories"] == 3, "object 2's memories to go")
+    app.wait_until(lambda: stats()["gpuMemories"] == 2, "object 2's memories to go")
     predictor = VideoPredictor.from_bundle(sam2_video_bundle, threads=2)
     logits = {}
     state = _replay(predictor, frames, steps, logits)
