@@ -48,6 +48,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import aiohttp
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -236,6 +237,16 @@ async def clicks(page: Page, point: tuple[float, float], n: int) -> dict:
     }
 
 
+def loads(text: str):
+    """A data-* attribute's JSON (None when absent; the text itself when it is no JSON)."""
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
 def frame_rates(times_ms: list[float], start_ms: float) -> dict:
     """Frames/s from the page's per-frame result times (ms, page clock) after Forward."""
     n = len(times_ms)
@@ -288,14 +299,15 @@ async def track_forward(page: Page, max_frames: int, log=None) -> dict:
         " frames: b.log.filter((x) => x[1] === 'tracked').map((x) => x[0]) }; })()"
     )
     timings = await page.data("trackTimings")
+    track_fps = await page.data("trackFps")
     out = {
         "frames_tracked": done,
         "paused": paused,
         "wall_s": round(wall_s, 3),
         "fps_wall": round(done / wall_s, 3) if wall_s else None,
-        "track_fps": float(await page.data("trackFps") or "nan"),
+        "track_fps": float(track_fps) if track_fps else None,
         "page": frame_rates(bench["frames"], bench["forward"]) if bench["forward"] else None,
-        "track_timings": json.loads(timings) if timings else None,
+        "track_timings": loads(timings),
         "samples": samples,
         "status": await page.status(),
     }
@@ -450,9 +462,17 @@ async def run_config(args, config: dict, python_cache: dict, log) -> dict:
 
         max_frames = args.max_frames_wasm if wasm else args.max_frames
         selector, paths = source_files(args.clip)
-        out["clip"] = await step(
-            "opening the clip", open_source(page, selector, paths), args.timeout
-        )
+        try:
+            out["clip"] = await step(
+                "opening the clip", open_source(page, selector, paths), args.timeout
+            )
+        except StepError as exc:  # e.g. no H.264 decoder: the JPEG frames still give figures
+            out["clip_error"] = str(exc)
+            log(f"  {exc}: timing on {args.frames} instead")
+            selector, paths = source_files(args.frames)
+            out["clip"] = await step(
+                "opening the frames", open_source(page, selector, paths), args.timeout
+            )
         out["clicks"] = await step("clicks", clicks(page, args.point, args.clicks), args.timeout)
         log(f"  clip {out['clip']}; clicks p50 {out['clicks']['p50_page_ms']} ms (page)")
         out["track"] = await step(
@@ -505,6 +525,21 @@ async def run_config(args, config: dict, python_cache: dict, log) -> dict:
     return out
 
 
+async def server_up(url: str, timeout_s: float) -> bool:
+    """Waits for `sam2web serve` to answer (run.sh starts it just before)."""
+    deadline = time.monotonic() + timeout_s
+    async with aiohttp.ClientSession() as session:
+        while time.monotonic() < deadline:
+            try:
+                async with session.get(url + "api/models") as r:
+                    if r.status == 200:
+                        return True
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.5)
+    return False
+
+
 def summary_row(r: dict) -> dict:
     track = r.get("track") or {}
     rates = track.get("page") or {}
@@ -517,6 +552,7 @@ def summary_row(r: dict) -> dict:
         "shader_f16": r.get("shader_f16"),
         "method": r.get("method"),
         "cold_ready_s": r.get("cold_ready_s"),
+        "clip": (r.get("clip") or {}).get("first"),
         "click_p50_ms": clicks_.get("p50_page_ms"),
         "click_p50_wall_ms": clicks_.get("p50_wall_ms"),
         "prompt_ms_p50": clicks_.get("p50_prompt_ms"),
@@ -647,6 +683,9 @@ def main() -> int:
         report["summary"] = [summary_row(r) for r in results]
         args.out.write_text(json.dumps(report, indent=1) + "\n")
 
+    if not asyncio.run(server_up(args.url, 60)):
+        log(f"no server answers at {args.url}api/models")
+        return 1
     python_cache: dict = {}
     for config in configs:
         log(f"{config}")
