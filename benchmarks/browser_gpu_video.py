@@ -267,13 +267,14 @@ def frame_rates(times_ms: list[float], start_ms: float) -> dict:
     return out
 
 
-async def track_forward(page: Page, max_frames: int, log=None) -> dict:
-    """Forward from frame 0; Pause once max_frames frames have masks (0: the whole video)."""
+async def track_forward(page: Page, max_frames: int, timeout_s: float, log=None) -> dict:
+    """Forward from frame 0; Pause once max_frames frames have masks (0: the whole video), or
+    once timeout_s has passed (`timed_out`: the figures of the frames done are kept)."""
     runs = await number(page, "runs")
     await page.js("window.__bench.log = [], window.__bench.forward = null, 1")
     t0 = time.monotonic()
     await page.js("document.getElementById('track-forward').click(), 1")
-    samples, paused, shown = [], False, time.monotonic()
+    samples, paused, timed_out, shown = [], False, False, time.monotonic()
     while True:
         state = await page.js(
             "(() => { const d = document.body.dataset;"
@@ -283,7 +284,8 @@ async def track_forward(page: Page, max_frames: int, log=None) -> dict:
         samples.append([round(now - t0, 3), state[1]])
         if state[0] > runs:
             break
-        if max_frames and not paused and state[1] >= max_frames:
+        timed_out = timed_out or now - t0 > timeout_s
+        if not paused and (timed_out or (max_frames and state[1] >= max_frames)):
             await page.js("document.getElementById('track-pause').click(), 1")
             paused = True
         if log and now - shown > 20:
@@ -303,6 +305,7 @@ async def track_forward(page: Page, max_frames: int, log=None) -> dict:
     out = {
         "frames_tracked": done,
         "paused": paused,
+        "timed_out": timed_out,
         "wall_s": round(wall_s, 3),
         "fps_wall": round(done / wall_s, 3) if wall_s else None,
         "track_fps": float(track_fps) if track_fps else None,
@@ -393,9 +396,11 @@ async def parity_run(args, page: Page, downloads: Path, frames: int) -> dict:
     )
     x, y = await to_screen(page, args.point)
     click = await step("parity: the click", click_prompt(page, x, y), args.timeout)
-    tracked = await step("parity: Forward", track_forward(page, 0), args.timeout)
-    if tracked.get("error"):
-        raise StepError(f"parity: Forward: {tracked['error']}")
+    tracked = await step(
+        "parity: Forward", track_forward(page, 0, args.track_timeout), args.track_timeout + 180
+    )
+    if tracked.get("error") or tracked["timed_out"]:
+        raise StepError(f"parity: Forward: {tracked.get('error') or 'over --track-timeout'}")
     doc = await step("parity: the COCO export", export_coco(page, downloads), args.timeout)
     return {
         "opened": opened,
@@ -435,13 +440,16 @@ def compare(doc: dict, prompt: dict, expected: dict) -> dict:
 APP_PARAMS = ("model", "backend")  # the page's own query keys (ui/video/main.ts)
 
 
-async def run_config(args, config: dict, python_cache: dict, log) -> dict:
+async def run_config(args, out: dict, python_cache: dict, log) -> None:
+    """One config ({"config": ...}) in a fresh profile; its figures go into `out` as they come
+    (a run cut short by SIGTERM keeps what it had)."""
+    config = out["config"]
     url = args.url + "video.html?" + "&".join(f"{k}={config[k]}" for k in APP_PARAMS)
     profile = tempfile.mkdtemp(prefix="sam2web-video-bench-")
     downloads = Path(profile) / "downloads"
     downloads.mkdir()
     flags = browser_flags(args, config["dawn_f16"])
-    out: dict = {"config": config, "url": url, "flags": flags}
+    out.update(url=url, flags=flags)
     browser = Browser(args.chromium, flags, profile)
     page = None
     wasm = config["backend"] == "wasm"
@@ -476,11 +484,18 @@ async def run_config(args, config: dict, python_cache: dict, log) -> dict:
         out["clicks"] = await step("clicks", clicks(page, args.point, args.clicks), args.timeout)
         log(f"  clip {out['clip']}; clicks p50 {out['clicks']['p50_page_ms']} ms (page)")
         out["track"] = await step(
-            "Forward", track_forward(page, max_frames, log), args.track_timeout or args.timeout
+            "Forward",
+            track_forward(page, max_frames, args.track_timeout, log),
+            args.track_timeout + 180,  # the Pause at --track-timeout ends it before
         )
         out["memory"] = await step("memory", memory(page), 60)
         if out["track"].get("error"):
             raise StepError(f"Forward: {out['track']['error']}")
+        if out["track"]["timed_out"]:
+            raise StepError(
+                f"Forward: paused at --track-timeout {args.track_timeout:.0f} s after "
+                f"{out['track']['frames_tracked']} frames (their figures kept; no parity run)"
+            )
         page_rates = out["track"]["page"] or {}
         log(
             f"  tracked {out['track']['frames_tracked']} frames in {out['track']['wall_s']} s: "
@@ -522,7 +537,6 @@ async def run_config(args, config: dict, python_cache: dict, log) -> dict:
     finally:
         await browser.close()
         shutil.rmtree(profile, ignore_errors=True)
-    return out
 
 
 async def server_up(url: str, timeout_s: float) -> bool:
@@ -663,6 +677,7 @@ def main() -> int:
     if args.no_parity:
         args.parity_frames = 0
     args.store = args.store or ""
+    args.track_timeout = args.track_timeout or args.timeout
 
     def log(text: str) -> None:
         print(text, file=sys.stderr, flush=True)
@@ -687,21 +702,29 @@ def main() -> int:
         log(f"no server answers at {args.url}api/models")
         return 1
     python_cache: dict = {}
-    for config in configs:
-        log(f"{config}")
-        t0 = time.monotonic()
-        result = asyncio.run(run_config(args, config, python_cache, log))
-        result["wall_s"] = round(time.monotonic() - t0, 1)
-        results.append(result)
-        row = summary_row(result)
-        log(
-            f"{config}: ready {row['cold_ready_s']} s, click p50 {row['click_p50_ms']} ms, "
-            f"{row['frames']} frames {row['fps_all']} frames/s (wall {row['fps_wall']}), from "
-            f"{FULL_MEMORY} on {row[f'fps_from_{FULL_MEMORY}']}, IoU min {row['parity_iou_min']}"
-            f" {result.get('error', '')}"
-        )
+    try:
+        for config in configs:
+            log(f"{config}")
+            t0 = time.monotonic()
+            result: dict = {"config": config}
+            results.append(result)
+            try:
+                asyncio.run(run_config(args, result, python_cache, log))
+            except BaseException:  # SIGTERM (the call's time limit): what it had is saved
+                result.setdefault("error", "interrupted (SIGTERM)")
+                raise
+            finally:
+                result["wall_s"] = round(time.monotonic() - t0, 1)
+            row = summary_row(result)
+            log(
+                f"{config}: ready {row['cold_ready_s']} s, click p50 {row['click_p50_ms']} ms, "
+                f"{row['frames']} frames {row['fps_all']} frames/s (wall {row['fps_wall']}), "
+                f"from {FULL_MEMORY} on {row[f'fps_from_{FULL_MEMORY}']}, IoU min "
+                f"{row['parity_iou_min']} {result.get('error', '')}"
+            )
+            save()
+    finally:
         save()
-    save()
     print_table(report["summary"])
     print(json.dumps(report["summary"]))
     return 0
