@@ -414,7 +414,7 @@ async def parity_run(args, page: Page, downloads: Path, frames: int) -> dict:
 def compare(doc: dict, prompt: dict, expected: dict) -> dict:
     got = coco_masks(doc)
     obj = prompt["objId"]
-    ious, empty_python, empty_browser = [], 0, 0
+    ious, areas, empty_python, empty_browser = [], [], 0, 0
     for f, want in sorted(expected["masks"].items()):
         if want is None:
             ious.append(None)
@@ -423,12 +423,14 @@ def compare(doc: dict, prompt: dict, expected: dict) -> dict:
         empty_python += int(not want.any())
         empty_browser += int(not mine.any())
         ious.append(mask_iou(mine, want))
+        areas.append(int(mine.sum()))
     scores = [v for v in ious if v is not None]
     return {
         "frames": len(ious),
         "iou_min": min(scores) if scores else None,
         "iou_mean": round(float(np.mean(scores)), 5) if scores else None,
         "iou_per_frame": ious,
+        "browser_area_per_frame": areas,
         "empty_frames_python": empty_python,
         "empty_frames_browser": empty_browser,
         "python_s": expected["seconds"],
