@@ -44,6 +44,8 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests" / "browser"), str(ROOT / "tests")]
 
+from peak_memory import PeakMemory  # noqa: E402
+
 from real_photos import coin_regions  # noqa: E402  (the tests' model-free coin finder)
 from serve_helpers import Server  # noqa: E402  (starts `sam2web serve` as a user runs it)
 
@@ -59,63 +61,6 @@ BASE = [
 WEBGPU = ["--enable-unsafe-webgpu", "--use-angle=gl-egl", "--use-webgpu-adapter=opengles"]
 MEMORY: list[str] = []
 NAIVE_CLICKS = 20
-PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
-
-
-class PeakMemory:
-    """Peak memory of one Chromium (browser, renderer, GPU and utility processes together), as
-    the sum of their resident set sizes (shared pages counted once per process, so an upper
-    bound), sampled every 200 ms from /proc. Pages cannot see
-    their workers' and WASM heaps together (measureUserAgentSpecificMemory took 60 s here), the
-    OS can. Linux only; None elsewhere."""
-
-    def __init__(self, profile: str):
-        import threading
-
-        self.profile, self.peak, self._stop = profile, 0, threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _pids(self) -> list[int]:
-        parents, root = {}, None
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                stat = (entry / "stat").read_text()
-                parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
-                if root is None and f"--user-data-dir={self.profile}" in (
-                    entry / "cmdline"
-                ).read_text().replace("\0", " "):
-                    root = int(entry.name)
-            except OSError:
-                continue
-        if root is None:
-            return []
-        found, frontier = {root}, [root]
-        while frontier:
-            parent = frontier.pop()
-            for pid, ppid in parents.items():
-                if ppid == parent and pid not in found:
-                    found.add(pid)
-                    frontier.append(pid)
-        return sorted(found)
-
-    def _run(self):
-        while not self._stop.wait(0.2):
-            total = 0
-            for pid in self._pids():
-                try:  # statm, not smaps: walking WASM's terabyte reservations stalled for minutes
-                    total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
-                except OSError:
-                    continue
-            self.peak = max(self.peak, total)
-
-    def stop(self) -> int | None:
-        # No join: a read of /proc can block while Chromium remaps its WASM memory; the sampler
-        # is a daemon thread and ends on its next wake-up.
-        self._stop.set()
-        return self.peak or None
 
 
 def hover_fps(page, clicks, size, seconds: float = 5.0) -> float:

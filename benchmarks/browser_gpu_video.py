@@ -62,6 +62,7 @@ from browser_gpu import (  # noqa: E402
     mask_iou,
     percentile,
 )
+from peak_memory import PeakGpuMemory, PeakMemory  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_CLIP = REPO / "benchmarks" / "clips" / "bikes.mp4"
@@ -452,6 +453,8 @@ async def run_config(args, out: dict, python_cache: dict, log) -> None:
     (a run cut short by SIGTERM keeps what it had)."""
     config = out["config"]
     url = args.url + "video.html?" + "&".join(f"{k}={config[k]}" for k in APP_PARAMS)
+    if args.sync_stages:  # each graph's own GPU time per frame (the page waits after each)
+        url += "&stages=sync"
     profile = tempfile.mkdtemp(prefix="sam2web-video-bench-")
     downloads = Path(profile) / "downloads"
     downloads.mkdir()
@@ -491,11 +494,21 @@ async def run_config(args, out: dict, python_cache: dict, log) -> None:
         out["clicks"] = {}  # filled click by click: a timeout keeps the clicks done
         await step("clicks", clicks(page, args.point, args.clicks, out["clicks"]), args.timeout)
         log(f"  clip {out['clip']}; clicks p50 {out['clicks'].get('p50_page_ms')} ms (page)")
-        out["track"] = await step(
-            "Forward",
-            track_forward(page, max_frames, args.track_timeout, log),
-            args.track_timeout + 180,  # the Pause at --track-timeout ends it before
-        )
+        rss, gpu = PeakMemory(profile), PeakGpuMemory()
+        rss_before, gpu_before = rss.now(), gpu.now()
+        try:
+            out["track"] = await step(
+                "Forward",
+                track_forward(page, max_frames, args.track_timeout, log),
+                args.track_timeout + 180,  # the Pause at --track-timeout ends it before
+            )
+        finally:
+            out["peaks"] = {
+                "browser_rss_before_mib": _mib(rss_before),
+                "browser_rss_peak_mib": _mib(rss.stop()),
+                "gpu_used_before_mib": gpu_before or None,
+                "gpu_used_peak_mib": gpu.stop(),
+            }
         out["memory"] = await step("memory", memory(page), 60)
         if out["track"].get("error"):
             raise StepError(f"Forward: {out['track']['error']}")
@@ -587,6 +600,7 @@ def summary_row(r: dict) -> dict:
         "parity_iou_min": parity.get("iou_min"),
         "parity_iou_mean": parity.get("iou_mean"),
         "js_heap_mib": _mib((r.get("memory") or {}).get("js_heap_used_bytes")),
+        **(r.get("peaks") or {}),
         "error": r.get("error"),
     }
 
@@ -676,6 +690,12 @@ def main() -> int:
     parser.add_argument("--no-parity", action="store_true")
     parser.add_argument("--threads", type=int, help="onnxruntime CPU threads for parity")
     parser.add_argument("--timeout", type=float, default=300, help="each step, s")
+    parser.add_argument(
+        "--sync-stages",
+        action="store_true",
+        help="video.html?stages=sync: the page waits for the GPU after each graph, so "
+        "trackTimings are each graph's own GPU time (frames/s are then lower).",
+    )
     parser.add_argument("--track-timeout", type=float, default=0, help="Forward, s (--timeout)")
     parser.add_argument("--store", help="The server's model store: masks checked against Python.")
     parser.add_argument("--out", type=Path, required=True)

