@@ -12,7 +12,7 @@ Per config:
      (a pointerdown listener and a MutationObserver, performance.now()) and over CDP, with the
      page's data-promptMs where it has one; p50 leaves the first click (frame 0's encoding) out;
   4. Forward: frames tracked, wall s (CDP) and frames/s; each frame's result time from the page
-     (data-tracked mutations): frames/s over all frames, the first 16 and from the 16th on (memory
+     (data-tracked mutations): frames/s over all frames, the first 16 and after the 16th (memory
      full: 7 memories, 16 pointers); data-trackFps; data-trackTimings (the worker's per-stage p50
      ms, stored as the page gives it). --max-frames (WebGPU) / --max-frames-wasm (WASM) press
      Pause once that many frames have masks (0: the whole clip);
@@ -23,11 +23,13 @@ Per config:
      benchmarks/clips/bikes-32) opened through #frames-input, the same click, Forward, the COCO
      export (downloaded; RLE decoded with sam2web.masks), against the Python VideoPredictor on the
      same bundle (--store, or the built-in model), the same frames (Pillow) and the exact prompt
-     the page sent (data-lastPrompt), onnxruntime CPU: per-frame IoU min and mean. The Python run
-     is made once per model, frames and prompt.
-A config that fails records its error (the step, the status line, the page's last console
-messages) and the run goes on; the JSON is rewritten after every config; `summary` at its end,
-and a table on stdout.
+     the page sent (data-lastPrompt), onnxruntime CPU: per-frame IoU min and mean, and agreement
+     on the pixels whose Python logit is >= 0.01 from 0. The Python run is made once per model,
+     frames and prompt.
+Every step has --timeout; Forward pauses at --track-timeout keeping the frames done. A config
+that fails records its error (the step, the status line, the page's last console messages) and
+the run goes on; the JSON is rewritten after every config (and on SIGTERM); `summary` at its
+end, and a table on stdout.
 
     python benchmarks/browser_gpu_video.py --chromium /usr/bin/chromium --flags "--headless=new \\
         --no-sandbox" --url http://127.0.0.1:8000/ --models sam2.1-hiera-test-fp32 \\
