@@ -566,19 +566,16 @@ async def served_models(url: str) -> list[dict]:
             return (await r.json())["models"]
 
 
-def main() -> int:
-    # A timeout's SIGTERM ends this process through `finally`: each browser is closed, not left.
+def base_parser(doc: str) -> argparse.ArgumentParser:
+    """The options of every app-in-Chromium benchmark here (this one, browser_gpu_video.py); a
+    timeout's SIGTERM then ends the process through `finally`: each browser is closed, not left."""
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     parser.add_argument("--chromium", required=True)
     parser.add_argument("--flags", default="", help="Chromium flags, one string.")
     parser.add_argument("--url", default="http://127.0.0.1:8000/")
     parser.add_argument("--models", nargs="+", required=True)
     parser.add_argument("--backends", nargs="+", default=["webgpu", "wasm"])
-    parser.add_argument("--adapters", nargs="+", default=["auto"], help="auto and/or compat.")
-    parser.add_argument("--capture", nargs="+", default=["auto"])
-    parser.add_argument("--renderer", nargs="+", default=["auto"])
-    parser.add_argument("--clicks", type=int, default=50)
     parser.add_argument(
         "--dawn-f16",
         nargs="+",
@@ -586,6 +583,15 @@ def main() -> int:
         choices=("off", "on"),
         help=f"on: WebGPU configs also with {DAWN_F16} (shader-f16 on NVIDIA's Vulkan driver).",
     )
+    return parser
+
+
+def main() -> int:
+    parser = base_parser(__doc__)
+    parser.add_argument("--adapters", nargs="+", default=["auto"], help="auto and/or compat.")
+    parser.add_argument("--capture", nargs="+", default=["auto"])
+    parser.add_argument("--renderer", nargs="+", default=["auto"])
+    parser.add_argument("--clicks", type=int, default=50)
     parser.add_argument(
         "--naive",
         action="store_true",

@@ -38,13 +38,11 @@ end, and a table on stdout.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import itertools
 import json
 import os
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -57,6 +55,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from browser_gpu import (  # noqa: E402
     Browser,
     Page,
+    base_parser,
     browser_flags,
     bundle_dir,
     canvas_rect,
@@ -671,21 +670,7 @@ def print_table(rows: list[dict]) -> None:
 
 
 def main() -> int:
-    # A timeout's SIGTERM ends this process through `finally`: each browser is closed, not left.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--chromium", required=True)
-    parser.add_argument("--flags", default="", help="Chromium flags, one string.")
-    parser.add_argument("--url", default="http://127.0.0.1:8000/")
-    parser.add_argument("--models", nargs="+", required=True)
-    parser.add_argument("--backends", nargs="+", default=["webgpu", "wasm"])
-    parser.add_argument(
-        "--dawn-f16",
-        nargs="+",
-        default=["off"],
-        choices=("off", "on"),
-        help="on: WebGPU configs also with Dawn's vulkan_enable_f16_on_nvidia (browser_gpu.py).",
-    )
+    parser = base_parser(__doc__)
     parser.add_argument("--clip", type=Path, default=DEFAULT_CLIP, help="a video file or a folder")
     parser.add_argument("--frames", type=Path, default=DEFAULT_FRAMES, help="JPEGs, for parity")
     parser.add_argument(
