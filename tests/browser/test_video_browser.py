@@ -661,8 +661,9 @@ def test_frames_are_preprocessed_on_the_gpu_bit_for_bit_like_the_cpu(
 # SAM2 at 1024 px on SwiftShader's Vulkan adapter (exact fp32, as test_app_webgpu): 10-20 min here
 # (a prompt 165 s, a tracked frame ~190 s with the machine loaded), so 2 frames. On
 # ANGLE's compatibility adapter the random-weight model's prompted frame drifted to IoU 0.965.
-# Known to fail on SwiftShader (2026-12-07): frame 0, object 1: IoU 0.982, decided-pixel agreement
-# 0.9954; the same comparison on an H100 agrees to the pixel (benchmarks/results/video-browser-h100).
+# Known to fail on SwiftShader (2026-12-07): frame 0, object 1: IoU 0.982, decided-pixel
+# agreement 0.9954; the same comparison on an H100 agrees to the pixel
+# (benchmarks/results/video-browser-h100).
 @pytest.mark.slow
 def test_sam2_on_webgpu_keeps_the_bank_on_the_gpu_and_matches_python(
     webgpu_browser, sam2_server, sam2_video_bundle, clip_frames, tmp_path
