@@ -9,6 +9,7 @@ import type { FramePreprocessing } from './gpuPreprocess';
 import {
   fixedPointTaps,
   longestSideShape,
+  longestSideTable,
   preprocessLongestSide,
   preprocessSquash,
   upsampleLogits,
@@ -26,7 +27,7 @@ export interface Family {
   /** The encoder's input's name. */
   encoderInput: string;
   /** The same preprocessing as integer resampling + a value table, which the GPU reproduces bit
-   * for bit (video/gpuPreprocess.ts); null where the resize is in floats (SAM2's image squash). */
+   * for bit (gpuPreprocess.ts); null where the resize is in floats (SAM2's image squash). */
   framePreprocessing: FramePreprocessing | null;
   /** The encoder's outputs under the names the decoder reads them by. */
   features(outputs: Record<string, Tensor>): Record<string, Tensor>;
@@ -114,7 +115,7 @@ function sam1(m: ModelInfo['manifest']): Family {
         return [newW, newH];
       },
       taps: (inSize, outSize) => fixedPointTaps(inSize, outSize),
-      normalise: (v, c) => Math.fround(Math.fround(v - Math.fround(m.mean[c])) / Math.fround(m.std[c])),
+      table: longestSideTable(m.mean, m.std),
     },
     features: (o) => ({ image_embeddings: o[output] }),
     promptFeeds: (p, w, h) => {

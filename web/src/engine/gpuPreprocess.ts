@@ -1,7 +1,7 @@
 // An image's or video frame's preprocessing on the GPU (WebGPU backend): the same Pillow fixed-point
 // resample as resampleRgb8 in imageOps.ts (integer taps scaled by 2^22, a horizontal pass then a
-// vertical one, each rounded back to 8 bits), then the 8-bit values through a 256-entry table per
-// channel that the CPU fills with the exact float32 arithmetic of the CPU path. Integer math and a
+// vertical one, each rounded back to 8 bits), then the 8-bit values through the 256-entry table per
+// channel that the CPU path looks its values up in too. Integer math and a
 // table lookup: the result equals the CPU one bit for bit (checkPreprocessing proves it), and a
 // 1280x720 frame costs well under a millisecond instead of ~70 ms of JavaScript.
 
@@ -66,8 +66,8 @@ export interface FramePreprocessing {
   /** The resized image's size (placed top left; the rest of the input stays 0). */
   resized(width: number, height: number): [number, number];
   taps(inSize: number, outSize: number): FixedPointTaps;
-  /** value 0..255 of channel c -> the model input's float32 value. */
-  normalise(value: number, channel: number): number;
+  /** Each 8-bit value's model input, per channel (imageOps.ts valueTable: the CPU path's own). */
+  table: Float32Array<ArrayBuffer>;
 }
 
 interface Layout {
@@ -96,9 +96,7 @@ export class GpuPreprocess {
       device.createComputePipeline({ layout: 'auto', compute: { module: device.createShaderModule({ code }), entryPoint: 'main' } });
     this.horizontal = pipeline(HORIZONTAL);
     this.vertical = pipeline(VERTICAL);
-    const table = new Float32Array(3 * 256);
-    for (let c = 0; c < 3; c++) for (let v = 0; v < 256; v++) table[c * 256 + v] = spec.normalise(v, c);
-    this.table = this.upload(table, GPUBufferUsage.STORAGE);
+    this.table = this.upload(spec.table, GPUBufferUsage.STORAGE);
   }
 
   private upload(data: ArrayBufferView<ArrayBuffer>, usage: number): GPUBuffer {
@@ -197,20 +195,4 @@ export class GpuPreprocess {
     this.releaseLayout();
     this.table.destroy();
   }
-}
-
-/** SAM2's video frames (official preprocess_frame): squashed to size x size, bicubic. */
-export function squashBicubic(
-  size: number,
-  mean: number[],
-  std: number[],
-  taps: (i: number, o: number) => FixedPointTaps,
-): FramePreprocessing {
-  const f = Math.fround;
-  return {
-    size,
-    resized: () => [size, size],
-    taps,
-    normalise: (v, c) => f(f(f(v / 255) - f(mean[c])) / f(std[c])),
-  };
 }

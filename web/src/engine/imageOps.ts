@@ -204,17 +204,32 @@ export function preprocessLongestSide(
   const [newH, newW] = longestSideShape(width, height, size);
   const rgb = resizeRgb8(rgba, width, height, newW, newH);
   const out = new Float32Array(3 * size * size);
-  const f = Math.fround;
+  const table = longestSideTable(mean, std);
   for (let c = 0; c < 3; c++) {
-    const m = f(mean[c]),
-      s = f(std[c]),
-      plane = c * size * size;
+    const plane = c * size * size;
     for (let y = 0; y < newH; y++) {
-      for (let x = 0; x < newW; x++) out[plane + y * size + x] = f(f(rgb[(y * newW + x) * 3 + c] - m) / s);
+      for (let x = 0; x < newW; x++) out[plane + y * size + x] = table[c * 256 + rgb[(y * newW + x) * 3 + c]];
     }
   }
   return out;
 }
+
+/** Each 8-bit value's model input, per channel (3 x 256, channel-major): `value(v, mean, std)`
+ * in float32. The CPU preprocessing looks its values up here, and the GPU's gets the same table
+ * (gpuPreprocess.ts), so both normalise alike by construction. */
+export function valueTable(
+  mean: number[],
+  std: number[],
+  value: (v: number, mean: number, std: number) => number,
+): Float32Array<ArrayBuffer> {
+  const f = Math.fround;
+  const table = new Float32Array(3 * 256);
+  for (let c = 0; c < 3; c++) for (let v = 0; v < 256; v++) table[c * 256 + v] = value(v, f(mean[c]), f(std[c]));
+  return table;
+}
+
+/** SAM1's normalisation, (x - mean) / std on the 0-255 scale. */
+export const longestSideTable = (mean: number[], std: number[]) => valueTable(mean, std, (v, m, s) => Math.fround(Math.fround(v - m) / s));
 
 /** Source indices and weights of bilinear interpolation with align_corners=False. */
 function bilinearTaps(outSize: number, inSize: number) {

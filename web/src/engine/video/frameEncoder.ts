@@ -46,8 +46,12 @@ export class FrameEncoder {
     }
     const rgba = await this.clock.time('frame', () => video.get(frameIdx));
     const t0 = performance.now();
-    const input = this.gpu ? this.gpu.preprocess.run(rgba, video.width, video.height) : null;
-    const feeds = this.gpu && input ? { [this.gpu.input]: input } : this.cpuFeeds(rgba, video.width, video.height);
+    let input: Tensor | null = null;
+    let feeds: Features;
+    if (this.gpu) {
+      input = this.gpu.preprocess.run(rgba, video.width, video.height);
+      feeds = { [this.gpu.input]: input };
+    } else feeds = this.cpuFeeds(rgba, video.width, video.height);
     this.clock.add('preprocess', performance.now() - t0);
     const feats = this.pick(await this.sessions.run('encoder', feeds));
     if (input) feats[FRAME_INPUT] = input;

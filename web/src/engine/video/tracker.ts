@@ -49,8 +49,9 @@ function objectMask(objId: number, logits: Float32Array | null, width: number, h
 
 export class Tracker {
   readonly state: TrackingState;
-  /** The running propagation's frames, in order. */
+  /** The running propagation's frames, in order, and whether it waits for the GPU per graph. */
   private order: number[] = [];
+  private syncStages = false;
 
   constructor(
     readonly model: VideoModel,
@@ -80,14 +81,14 @@ export class Tracker {
   /** Starts a propagation -> the frames it will visit, in order. syncStages: wait for the GPU
    * after every graph, so each stage's time is its own (profiling; slower overall). */
   async start(startFrame: number | null, maxFrames: number | null, reverse: boolean, syncStages = false): Promise<number[]> {
-    this.model.clock.take();
-    this.model.clock.sync = syncStages ? this.model.gpuDone : null;
+    this.syncStages = syncStages;
+    this.startClock();
     this.order = await this.model.predictor.propagationOrder(this.state, startFrame, maxFrames, reverse);
     return this.order;
   }
 
   async step(frameIdx: number, reverse: boolean): Promise<VideoFrameResult> {
-    const t0 = this.startClock();
+    const t0 = this.startClock(this.syncStages);
     this.state.checkFrame(frameIdx);
     // The page decodes the next frame while this one runs.
     const at = this.order.indexOf(frameIdx);
@@ -112,9 +113,12 @@ export class Tracker {
     return this.model.predictor.checkPreprocessing(this.state, frameIdx);
   }
 
-  /** -> now; what the clock held before (another call's leftovers) is dropped. */
-  private startClock(): number {
-    this.model.clock.take();
+  /** -> now; what the clock held before (another call's leftovers) is dropped. sync: wait for
+   * the GPU after each graph of this call (a propagation started with syncStages; never a prompt). */
+  private startClock(sync = false): number {
+    const clock = this.model.clock;
+    clock.take();
+    clock.sync = sync ? this.model.gpuDone : null;
     return performance.now();
   }
 

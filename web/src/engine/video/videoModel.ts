@@ -7,14 +7,14 @@
 import type { Backend } from '../backend';
 import { EngineError, throwIfCancelled } from '../errors';
 import { familyOf } from '../families';
-import { GpuPreprocess, squashBicubic } from '../gpuPreprocess';
+import { GpuPreprocess } from '../gpuPreprocess';
 import { parseManifest } from '../manifest';
 import { fetchModelFile } from '../modelCache';
 import type { LoadProgress, ModelInfo } from '../protocol';
 import { createSession, type InferenceSession, type Tensor } from '../runtime';
 import { FrameByFramePredictor } from './frameByFrame';
 import { GpuMemories } from './gpuMemories';
-import { bicubicTaps } from './preprocessFrame';
+import { framePreprocessing } from './preprocessFrame';
 import { StageClock } from './stageClock';
 import type { Tracking, VideoSessions } from './types';
 import { DEFAULT_FILL_HOLE_AREA, VideoPredictor } from './video';
@@ -102,7 +102,7 @@ export async function loadVideoModel(
   const device = backend.kind === 'webgpu' ? backend.device : null;
   const gpuMemories = sam2 && device ? new GpuMemories(device) : null;
   // SAM2 video frames: squashed, bicubic (official preprocess_frame); SAM1: the family's own.
-  const recipe = sam2 ? squashBicubic(manifest.input_size, manifest.mean, manifest.std, bicubicTaps) : family.framePreprocessing;
+  const recipe = sam2 ? framePreprocessing(manifest.input_size, manifest.mean, manifest.std) : family.framePreprocessing;
   const gpuPreprocess = device && recipe ? new GpuPreprocess(device, recipe) : null;
   const predictor: Tracking = sam2
     ? new VideoPredictor(
