@@ -86,17 +86,11 @@ def seed0_bundles(tmp_path_factory) -> dict[str, Path]:
 def informative_video_bundle(tmp_path_factory, test_torch_model) -> Path:
     """The test model with weights that make tracking informative (video_verify.informative:
     neither every mask empty nor every frame occluded), fp32, image and video graphs."""
-    import torch
+    from sam2web.export.video_verify import export_informative_test_bundle
 
-    from sam2web.export.bundle import export_bundles
-    from sam2web.export.video_verify import informative
-
-    out = tmp_path_factory.mktemp("video-bundles")
-    ckpt = out / "informative.pt"
-    torch.save({"model": informative(test_torch_model.state_dict())}, ckpt)
-    return export_bundles(
-        TEST_MODEL, out, checkpoint=ckpt, precisions=("fp32",), verify=False, log=lambda m: None
-    )[0].path
+    return export_informative_test_bundle(
+        tmp_path_factory.mktemp("video-bundles"), test_torch_model
+    )
 
 
 @pytest.fixture(scope="session")

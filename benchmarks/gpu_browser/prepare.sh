@@ -29,6 +29,21 @@ from video_browser_memory import looped_clip
 for n in (60, 600):
     looped_clip(Path(sys.argv[1]) / f"bikes-{n}.mp4", n, clip="bikes.mp4")
 PY
+# The browser video tests' frames (test_video_browser.py: the first 6 of bikes.mp4, PNG), for
+# parity of their model on a real adapter (run.sh test-model exports it there).
+.venv/bin/python - "$extra/test-frames" <<'PY'
+import sys
+from pathlib import Path
+
+from PIL import Image
+
+from sam2web.export.video_verify import default_clip
+
+out = Path(sys.argv[1])
+out.mkdir()
+for i, frame in enumerate(default_clip(6)):
+    Image.fromarray(frame).save(out / f"{i:05d}.png")
+PY
 pip=.venv/bin/pip
 plat=(--only-binary=:all: --python-version 3.12 --platform manylinux2014_x86_64
       --platform manylinux_2_17_x86_64 --platform manylinux_2_28_x86_64)

@@ -7,6 +7,7 @@
 #   then, on the same warm machine:  EXPORT="tiny:fp32,int8" bash benchmarks/gpu_browser/run.sh export
 #   and any number of:                bash benchmarks/gpu_browser/run.sh bench ARGS...
 #   and (the video page):             bash benchmarks/gpu_browser/run.sh bench-video ARGS...
+#   and (the video tests' model):     bash benchmarks/gpu_browser/run.sh test-model
 #   and (after stage3 and an export of tiny/large fp32):  bash benchmarks/gpu_browser/run.sh native
 #   and (the same):                                       bash benchmarks/gpu_browser/run.sh video
 # Everything lives under /tmp (kept between runs on a warm machine); results go to $OUT.
@@ -89,6 +90,18 @@ export)
     done
   done
   ls -la "$store" >> "$OUT/export.log"
+  ;;
+test-model)
+  # The browser video tests' model (video_verify.export_informative_test_bundle: the test
+  # architecture, informative random weights), into the store: bench-video --models
+  # sam2.1-hiera-test-fp32 --frames $S/test-frames (prepare.sh) checks it against Python here.
+  export PYTHONPATH=$repo/src:$S/py
+  python3 -c "import sys; from pathlib import Path; from sam2web.export.video_verify import \
+export_informative_test_bundle as e; print(e(Path(sys.argv[1])))" "$S/test-bundle" \
+    > "$OUT/test-model.log" 2>&1 &&
+    python3 -m sam2web.cli models add "$S/test-bundle/sam2.1-hiera-test-fp32" --models "$S/store" \
+      --allow-random-weights --force >> "$OUT/test-model.log" 2>&1
+  echo "test-model rc=$?" >> "$OUT/test-model.log"
   ;;
 bench)
   serve_up

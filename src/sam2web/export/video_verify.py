@@ -78,6 +78,32 @@ def informative(state_dict: dict, seed: int = 3, score_bias: float = 5.0) -> dic
     return sd
 
 
+def export_informative_test_bundle(out_dir: Path, model=None) -> Path:
+    """The test model with `informative` weights, fp32, image and video graphs: the bundle of the
+    browser video tests and of the GPU benchmark's test-configuration parity. `model`: the test
+    architecture's seed-0 random weights (built here when not given)."""
+    import torch
+
+    from sam2web.export.bundle import export_bundles
+    from sam2web.export.checkpoint import build_model
+    from sam2web.export.models import TEST_MODEL_ID, get_spec
+
+    if model is None:
+        torch.manual_seed(0)
+        model = build_model(get_spec(TEST_MODEL_ID))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ckpt = out_dir / "informative.pt"
+    torch.save({"model": informative(model.state_dict())}, ckpt)
+    return export_bundles(
+        TEST_MODEL_ID,
+        out_dir,
+        checkpoint=ckpt,
+        precisions=("fp32",),
+        verify=False,
+        log=lambda m: None,
+    )[0].path
+
+
 def official_video_predictor(model, spec):
     """An official SAM2VideoPredictor with `model`'s weights (the architecture of `spec`)."""
     import sam2  # noqa: F401  (hydra's config module)
