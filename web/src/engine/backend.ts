@@ -43,6 +43,7 @@ export class Backend {
       crossOriginIsolated: self.crossOriginIsolated,
       adapter: adapter ? { vendor: adapter.vendor, architecture: adapter.architecture } : null,
       shaderF16: device?.features.has('shader-f16') ?? false,
+      subgroups: device?.features.has('subgroups' as GPUFeatureName) ?? false,
       maskRenderer: options.maskRenderer,
       graphCapture: options.graphCapture,
       adapterChoice: options.adapter,

@@ -13,6 +13,19 @@ const isSoftware = (a: GPUAdapter | null) =>
  * the CPU; 'compat': the compatibility adapter (for measuring it where both exist). */
 export type AdapterChoice = 'auto' | 'compat';
 
+/** onnxruntime-web 1.30's attention (MultiHeadAttention) takes a subgroup path on devices with
+ * the 'subgroups' feature (NVIDIA and Apple excepted), and with 4-wide subgroups (SwiftShader) its
+ * results are wrong from 32 queries on: up to 0.9 off on unit-scale inputs, where the same device
+ * without the feature agrees with the CPU to 1e-6 (tests/browser/test_webgpu_kernels.py). ORT
+ * once required subgroups of at least 16 for that path ("the smallest size tested"): the feature
+ * is asked for only where the adapter's subgroups are never narrower. */
+export const MIN_SUBGROUP_SIZE = 16;
+
+function subgroupsAreSafe(adapter: GPUAdapter): boolean {
+  const min = (adapter.info as GPUAdapterInfo & { subgroupMinSize?: number }).subgroupMinSize;
+  return typeof min === 'number' && min >= MIN_SUBGROUP_SIZE;
+}
+
 export async function openGpuDevice(choice: AdapterChoice = 'auto'): Promise<GpuChoice> {
   const gpu = (navigator as Navigator & { gpu?: GPU }).gpu;
   if (!gpu && !self.isSecureContext) return { reason: 'this page is not a secure context (WebGPU needs https:// or localhost)' };
@@ -28,7 +41,8 @@ export async function openGpuDevice(choice: AdapterChoice = 'auto'): Promise<Gpu
     if (compat && (!adapter || !isSoftware(compat))) adapter = compat;
   }
   if (!adapter) return { reason: 'WebGPU is present but no GPU adapter is available (GPU blocklisted or disabled)' };
-  const wanted: GPUFeatureName[] = ['shader-f16', 'timestamp-query', 'subgroups' as GPUFeatureName];
+  const wanted: GPUFeatureName[] = ['shader-f16', 'timestamp-query'];
+  if (subgroupsAreSafe(adapter)) wanted.push('subgroups' as GPUFeatureName);
   const limits = adapter.limits;
   try {
     const device = await adapter.requestDevice({

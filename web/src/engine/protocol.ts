@@ -59,6 +59,8 @@ export interface EngineInfo {
   crossOriginIsolated: boolean;
   adapter: { vendor: string; architecture: string } | null;
   shaderF16: boolean;
+  /** The device has the 'subgroups' feature (asked for only where it is safe: gpuDevice.ts). */
+  subgroups: boolean;
   maskRenderer: MaskRendererChoice;
   graphCapture: GraphCaptureChoice;
   /** The adapter asked for ('compat': the compatibility adapter even where a core one exists). */
