@@ -1,6 +1,8 @@
 """Where a browser adapter's results drift from onnxruntime's CPU: one bundle's graphs, run in
-Chromium through onnxruntime-web (the app's own build, the app's session options) on the exact
-inputs the Python VideoPredictor gave them, output by output and, with --nodes, node by node.
+Chromium by the app's bench/graph.html (the engine's own backend: its adapter, device features,
+onnxruntime-web build and session options) on the exact inputs the Python VideoPredictor gave
+them, output by output and, with --nodes, node by node. How the SwiftShader drift of the SAM2
+video test was traced to onnxruntime-web's attention on 4-wide subgroups (engine/gpuDevice.ts).
 
 The Python VideoPredictor tracks --frames frames of --clip-frames (a folder of images) with one
 click (--point, frame pixels) on frame 0; every graph run is recorded (inputs and outputs). Each
@@ -30,60 +32,10 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
-ORT_DIST = REPO / "web" / "node_modules" / "onnxruntime-web" / "dist"
-ORT_FILES = (
-    "ort.webgpu.min.mjs",
-    "ort.wasm.min.mjs",
-    "ort-wasm-simd-threaded.asyncify.mjs",
-    "ort-wasm-simd-threaded.asyncify.wasm",
-    "ort-wasm-simd-threaded.mjs",
-    "ort-wasm-simd-threaded.wasm",
-)
-
-# In the page: one session per graph (created once), a run on the fed inputs, and each output
-# compared there with the CPU's (fetched from refs/RUN/INDEX.bin, one at a time: a graph's every
-# node output, sent back whole, crashes the tab): only the figures come back.
-RUN_JS = """async ({ backend, graph, feeds, outputs, refs }) => {
-  window.__ort ??= await import(backend === 'webgpu' ? '/ort/ort.webgpu.min.mjs'
-                                                     : '/ort/ort.wasm.min.mjs');
-  const ort = window.__ort;
-  ort.env.wasm.wasmPaths = '/ort/';
-  ort.env.wasm.numThreads = 1;
-  window.__sessions ??= {};
-  if (!window.__sessions[graph]) {
-    const ep = backend === 'webgpu' ? [{ name: 'webgpu' }] : ['wasm'];
-    window.__sessions[graph] = await ort.InferenceSession.create('/graphs/' + graph,
-      { executionProviders: ep, graphOptimizationLevel: 'all', logSeverityLevel: 3 });
-  }
-  const session = window.__sessions[graph];
-  const inputs = {};
-  for (const [name, f] of Object.entries(feeds)) {
-    const buf = await (await fetch(f.url)).arrayBuffer();
-    const data = f.type === 'int64' ? new BigInt64Array(buf) : new Float32Array(buf);
-    inputs[name] = new ort.Tensor(f.type, data, f.dims);
-  }
-  const t0 = performance.now();
-  const out = await session.run(inputs, outputs);
-  const ms = performance.now() - t0;
-  const result = {};
-  for (const [i, name] of outputs.entries()) {
-    const got = await out[name].getData();
-    const want = new Float32Array(await (await fetch(refs + i + '.bin')).arrayBuffer());
-    let maxAbs = 0, sumAbs = 0, scale = 0, flips = 0;
-    for (let j = 0; j < want.length; j++) {
-      const d = Math.abs(got[j] - want[j]);
-      if (d > maxAbs || Number.isNaN(d)) maxAbs = Number.isNaN(d) ? Infinity : d;
-      sumAbs += d;
-      scale = Math.max(scale, Math.abs(want[j]));
-      if (Math.sign(got[j]) !== Math.sign(want[j])) flips++;
-    }
-    const n = Math.max(want.length, 1);
-    result[name] = { max_abs: maxAbs, mean_abs: sumAbs / n, max_rel: maxAbs / (scale || 1),
-                     scale, sign_flips: flips, size: want.length, got_size: got.length };
-    out[name].dispose?.();
-  }
-  return { ms, result };
-}"""
+STATIC = (
+    REPO / "src" / "sam2web" / "server" / "static"
+)  # the built app, with bench/ (npm run build)
+RUN_JS = "([model, feeds, outputs]) => window.graphCheck.run(model, feeds, outputs)"
 
 
 def record_runs(bundle: Path, frames: np.ndarray, point, num_frames: int) -> list[dict]:
@@ -167,12 +119,12 @@ def main() -> int:
     if args.roles:
         runs = [r for r in runs if r["role"] in args.roles]
 
+    if not (STATIC / "bench" / "graph.html").is_file():
+        parser.error(f"{STATIC}/bench/graph.html is missing: cd web && npm run build")
     root = Path(tempfile.mkdtemp(prefix="graph-drift-"))
-    (root / "ort").mkdir()
+    for name in ("ort", "bench"):
+        (root / name).symlink_to(STATIC / name)
     (root / "graphs").mkdir()
-    for name in ORT_FILES:
-        shutil.copy(ORT_DIST / name, root / "ort" / name)
-    (root / "index.html").write_text("<!doctype html><title>graph drift</title>")
     extra: dict[str, list[str]] = {}
     for role in {r["role"] for r in runs}:
         src = args.bundle / f"{role}.onnx"
@@ -183,7 +135,7 @@ def main() -> int:
     handler = partial(Quiet, directory=str(root))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/index.html"
+    url = f"http://127.0.0.1:{server.server_address[1]}/bench/graph.html?backend={args.backend}"
 
     report: dict = {"args": {k: str(v) for k, v in vars(args).items()}, "runs": []}
     cpu: dict[str, ort.InferenceSession] = {}
@@ -197,6 +149,13 @@ def main() -> int:
             page = browser.new_page()
             page.set_default_timeout(0)
             page.goto(url)
+            page.wait_for_selector("body[data-ready], body[data-error]", state="attached")
+            if page.evaluate("document.body.dataset.error"):
+                raise SystemExit(
+                    f"bench/graph.html: {page.evaluate('document.body.dataset.error')}"
+                )
+            report["engine"] = page.evaluate("window.graphCheck.info")
+            print(f"engine: {report['engine']}", file=sys.stderr)
             for i, r in enumerate(runs):
                 role = r["role"]
                 names = list(r["outputs"]) + extra.get(role, [])
@@ -209,32 +168,22 @@ def main() -> int:
                         )
                     want = dict(zip(names, cpu[role].run(names, r["feeds"]), strict=True))
                 feeds = {}
-                for k, v in r["feeds"].items():
-                    feeds[k] = write_array(
-                        np.asarray(v), root / "in" / str(i) / f"{len(feeds)}.bin"
-                    )
-                    feeds[k]["url"] = f"/in/{i}/{len(feeds) - 1}.bin"
+                for j, (name, value) in enumerate(r["feeds"].items()):
+                    feeds[name] = write_array(np.asarray(value), root / "in" / str(i) / f"{j}.bin")
+                    feeds[name]["url"] = f"/in/{i}/{j}.bin"
+                outputs = {}
                 for j, name in enumerate(names):
-                    write_array(
-                        np.asarray(want[name], np.float32), root / "refs" / str(i) / f"{j}.bin"
-                    )
+                    ref = np.asarray(want[name], np.float32)
+                    outputs[name] = write_array(ref, root / "refs" / str(i) / f"{j}.bin")
+                    outputs[name]["url"] = f"/refs/{i}/{j}.bin"
                 t0 = time.monotonic()
-                got = page.evaluate(
-                    RUN_JS,
-                    {
-                        "backend": args.backend,
-                        "graph": f"{role}.onnx",
-                        "feeds": feeds,
-                        "outputs": names,
-                        "refs": f"/refs/{i}/",
-                    },
-                )
+                got = page.evaluate(RUN_JS, [{"url": f"/graphs/{role}.onnx"}, feeds, outputs])
                 shutil.rmtree(root / "refs" / str(i))
                 entry = {
                     "role": role,
                     "run": i,
                     "page_ms": round(got["ms"], 1),
-                    "outputs": got["result"],
+                    "outputs": got["drift"],
                 }
                 report["runs"].append(entry)
                 print(f"{role} (run {i}, {time.monotonic() - t0:.0f} s):", file=sys.stderr)

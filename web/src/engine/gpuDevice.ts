@@ -14,11 +14,13 @@ const isSoftware = (a: GPUAdapter | null) =>
 export type AdapterChoice = 'auto' | 'compat';
 
 /** onnxruntime-web 1.30's attention (MultiHeadAttention) takes a subgroup path on devices with
- * the 'subgroups' feature (NVIDIA and Apple excepted), and with 4-wide subgroups (SwiftShader) its
- * results are wrong from 32 queries on: up to 0.9 off on unit-scale inputs, where the same device
- * without the feature agrees with the CPU to 1e-6 (tests/browser/test_webgpu_kernels.py). ORT
- * once required subgroups of at least 16 for that path ("the smallest size tested"): the feature
- * is asked for only where the adapter's subgroups are never narrower. */
+ * the 'subgroups' feature (NVIDIA and Apple excepted) that steps through 16 keys at a time with
+ * subgroupShuffle; with narrower subgroups (SwiftShader's are 4 wide) its results are wrong from
+ * 32 queries on, up to 0.9 off on unit-scale inputs, where the same device without the feature
+ * agrees with the CPU to 1e-6 (tests/browser/test_webgpu_kernels.py,
+ * benchmarks/results/webgpu-subgroups). So the feature is asked for only where the adapter's
+ * subgroups are never narrower than 16; elsewhere attention takes ORT's workgroup-memory path,
+ * the one it always uses on NVIDIA and Apple GPUs. */
 export const MIN_SUBGROUP_SIZE = 16;
 
 function subgroupsAreSafe(adapter: GPUAdapter): boolean {
