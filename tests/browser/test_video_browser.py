@@ -658,17 +658,18 @@ def test_frames_are_preprocessed_on_the_gpu_bit_for_bit_like_the_cpu(
     page.close()
 
 
-# SAM2 at 1024 px on SwiftShader's Vulkan adapter (exact fp32, as test_app_webgpu): 10-20 min here
-# (a prompt 165 s, a tracked frame ~190 s with the machine loaded), so 2 frames. On
-# ANGLE's compatibility adapter the random-weight model's prompted frame drifted to IoU 0.965.
-# Known to fail on SwiftShader (2026-12-07): frame 0, object 1: IoU 0.982, decided-pixel
-# agreement 0.9954; the same comparison on an H100 agrees to the pixel
-# (benchmarks/results/video-browser-h100).
+# SAM2 at 1024 px on SwiftShader's Vulkan adapter (exact fp32, as test_app_webgpu): minutes per
+# prompt or tracked frame here, so 3 frames: 30 min (2026-12-07, IoU >= 0.9997 on every frame
+# and object). It drifted (frame 0: IoU 0.982) while the engine asked for 'subgroups' there:
+# onnxruntime-web's attention was wrong with SwiftShader's 4-wide subgroups
+# (test_webgpu_kernels.py, gpuDevice.ts).
 @pytest.mark.slow
 def test_sam2_on_webgpu_keeps_the_bank_on_the_gpu_and_matches_python(
     webgpu_browser, sam2_server, sam2_video_bundle, clip_frames, tmp_path
 ):
-    frames = clip_frames[:2]
+    """Two objects (a click, a box), forward, a correction that re-propagates, backward: the
+    issue's WebGPU case, against the Python VideoPredictor, with the memory bank in GPU buffers."""
+    frames = clip_frames[:3]
     paths = _write_frames(frames, tmp_path / "frames")
     page = webgpu_browser.new_page(viewport={"width": 1300, "height": 900}, accept_downloads=True)
     app = VideoPage(page, sam2_server.url, timeout_s=2400).open()
@@ -680,18 +681,27 @@ def test_sam2_on_webgpu_keeps_the_bank_on_the_gpu_and_matches_python(
     app.track("forward")
     steps.append(("run", (0, False)))
     stats = lambda: page.evaluate("window.sam2web.app.session.stats()")  # noqa: E731
-    # Each object: its prompted frame's memory and its tracked frame's, all GPU buffers.
-    assert stats()["gpuMemories"] == 4, stats()
+    # Each object: its prompted frame's memory and its 2 tracked frames', all GPU buffers.
+    assert stats()["gpuMemories"] == 6, stats()
+    app.seek(1)
+    correction = app.click(0.3, 0.4, negative=True)  # object 2 is current: corrected on frame 1
+    assert correction["objId"] == 2 and correction["frameIdx"] == 1
+    steps += [("prompt", correction), ("run", (2, False))]  # re-propagated from the next frame
+    app.seek(2)
+    app.track("backward")
+    steps.append(("run", (2, True)))
+    assert not app.data("error"), app.data("error")
     coco = app.coco()
+    before = stats()["gpuMemories"]
     page.click("#remove-object")  # object 2, the current one: its memories let go
-    app.wait_until(lambda: stats()["gpuMemories"] == 2, "object 2's memories to go")
+    app.wait_until(lambda: 0 < stats()["gpuMemories"] < before, "object 2's memories to go")
     predictor = VideoPredictor.from_bundle(sam2_video_bundle, threads=2)
     logits = {}
     state = _replay(predictor, frames, steps, logits)
     got = coco_masks(coco)
     empty = np.zeros(frames[0].shape[:2], bool)
-    # As in test_app_webgpu: the random-weight test model leaves many logits near 0, where the
-    # emulated GPU's summation order flips pixels; every clearly decided pixel must agree.
+    # The random-weight test model leaves many logits near 0: besides the issue's IoU, every
+    # clearly decided pixel must agree.
     for f in range(len(frames)):
         for o in (1, 2):
             mine, expected = got.get((f, o), empty), state.mask(f, o)
@@ -701,7 +711,7 @@ def test_sam2_on_webgpu_keeps_the_bank_on_the_gpu_and_matches_python(
                 f"WebGPU frame {f} object {o}: IoU {iou(mine, expected):.4f}, decided-pixel "
                 f"agreement {agreement:.5f} ({decided.mean():.3f} decided)"
             )
-            assert agreement >= 0.999 and iou(mine, expected) >= 0.97, (f, o)
+            assert agreement >= 0.999 and iou(mine, expected) >= 0.99, (f, o)
     page.close()
 
 
