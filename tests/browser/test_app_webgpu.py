@@ -45,9 +45,10 @@ def test_webgpu_click_matches_python(webgpu_browser, server, photo_files, predic
     expected, low, score = replay(predictor, [("point", x, y, 1)])
     got = app.mask()
     assert got.shape == (400, 600)  # the whole image, at its own resolution
-    # The random-weight test model's logits stay within about +-0.2, so float noise flips pixels
-    # near 0 (SwiftShader runs the fused attention with a different summation order than the
-    # CPU). Every pixel whose logit is clearly decided must agree, and the masks as a whole too.
+    # The random-weight test model's logits stay within about +-0.2, so float noise could flip
+    # pixels near 0: every pixel whose logit is clearly decided must agree, and the masks as a
+    # whole too. (What once drifted here was onnxruntime-web's attention on SwiftShader's 4-wide
+    # subgroups, not noise: gpuDevice.ts; since, IoU 1.0.)
     logits = predictor.upsample(low[None])[0]
     decided = np.abs(logits) >= 0.01
     agreement = float((got == expected)[decided].mean())
@@ -56,7 +57,7 @@ def test_webgpu_click_matches_python(webgpu_browser, server, photo_files, predic
         f"decided {decided.mean():.3f}, |logit| p50 {np.median(np.abs(logits)):.4f}"
     )
     assert agreement >= 0.999
-    assert iou(got, expected) >= 0.97
+    assert iou(got, expected) >= 0.99
     assert obj["scores"][obj["chosen"]] == pytest.approx(score, abs=1e-3)
     assert app._data("captured") == "false"  # the first one-point click records the decoder
     shot(page, "click")
@@ -72,7 +73,7 @@ def test_webgpu_click_matches_python(webgpu_browser, server, photo_files, predic
         f"replayed vs python: iou {iou(replayed, expected):.4f}, "
         f"decided-pixel agreement {agreement:.5f}"
     )
-    assert agreement >= 0.999 and iou(replayed, expected) >= 0.97
+    assert agreement >= 0.999 and iou(replayed, expected) >= 0.99
     assert second["scores"] == pytest.approx(obj["scores"], abs=1e-4)
     assert app._data("sessions") == "3"  # encoder, decoder, the decoder recorded for one point
     # 3 feature buffers, the readback staging buffer, the one-point recording's 4 prompt inputs.
