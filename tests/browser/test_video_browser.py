@@ -74,6 +74,27 @@ def _replay(predictor, frames, steps, logits=None):
     return state
 
 
+def _two_objects_correction_and_reverse(app, correct_on: int, after_forward=lambda: None):
+    """The issue's SAM2 case as a user drives the page: object 1 by a click and object 2 by a box
+    on frame 0, Forward, a negative click for object 2 on frame `correct_on` (re-propagated from
+    the next frame), Backward from there -> the steps for _replay."""
+    steps = [("prompt", app.click(0.42, 0.55))]
+    app.new_object()
+    steps.append(("prompt", app.drag_box(0.62, 0.2, 0.9, 0.85)))
+    print(f"browser forward: {app.track('forward'):.1f} s")
+    steps.append(("run", (0, False)))
+    after_forward()
+    app.seek(correct_on)
+    correction = app.click(0.3, 0.4, negative=True)  # object 2 is the current one
+    assert correction["objId"] == 2 and correction["frameIdx"] == correct_on
+    steps += [("prompt", correction), ("run", (correct_on + 1, False))]
+    app.seek(correct_on + 1)
+    app.track("backward")
+    steps.append(("run", (correct_on + 1, True)))
+    assert not app.data("error"), app.data("error")
+    return steps
+
+
 def _assert_same_masks(doc, state, num_frames, obj_ids, threshold=0.99):
     got = coco_masks(doc)
     h, w = state.video_height, state.video_width
@@ -121,20 +142,8 @@ def test_sam2_two_objects_correction_and_reverse_match_python_on_wasm(
     assert app.data("method") == "SAM2 memory"
     assert app.open_frames(paths) == ""
     assert int(app.data("numFrames")) == SAM2_FRAMES
-    steps = [("prompt", app.click(0.42, 0.55))]
-    app.new_object()
-    steps.append(("prompt", app.drag_box(0.62, 0.2, 0.9, 0.85)))
-    print(f"browser forward: {app.track('forward'):.1f} s")
-    steps.append(("run", (0, False)))
-    app.seek(3)
-    correction = app.click(0.3, 0.4, negative=True)  # object 2 is current: corrected on frame 3
-    assert correction["objId"] == 2 and correction["frameIdx"] == 3
-    steps += [("prompt", correction), ("run", (4, False))]  # re-propagated from the next frame
-    app.seek(4)
-    app.track("backward")
-    steps.append(("run", (4, True)))
+    steps = _two_objects_correction_and_reverse(app, correct_on=3)
     shot(page, "sam2-tracked")
-    assert not app.data("error"), app.data("error")
 
     predictor = VideoPredictor.from_bundle(sam2_video_bundle, threads=2)
     import time
@@ -675,22 +684,13 @@ def test_sam2_on_webgpu_keeps_the_bank_on_the_gpu_and_matches_python(
     app = VideoPage(page, sam2_server.url, timeout_s=2400).open()
     assert app.data("backend") == "webgpu"
     assert app.open_frames(paths) == ""
-    steps = [("prompt", app.click(0.42, 0.55))]
-    app.new_object()
-    steps.append(("prompt", app.drag_box(0.62, 0.2, 0.9, 0.85)))
-    app.track("forward")
-    steps.append(("run", (0, False)))
     stats = lambda: page.evaluate("window.sam2web.app.session.stats()")  # noqa: E731
-    # Each object: its prompted frame's memory and its 2 tracked frames', all GPU buffers.
-    assert stats()["gpuMemories"] == 6, stats()
-    app.seek(1)
-    correction = app.click(0.3, 0.4, negative=True)  # object 2 is current: corrected on frame 1
-    assert correction["objId"] == 2 and correction["frameIdx"] == 1
-    steps += [("prompt", correction), ("run", (2, False))]  # re-propagated from the next frame
-    app.seek(2)
-    app.track("backward")
-    steps.append(("run", (2, True)))
-    assert not app.data("error"), app.data("error")
+
+    def after_forward():
+        # Each object: its prompted frame's memory and its 2 tracked frames', all GPU buffers.
+        assert stats()["gpuMemories"] == 6, stats()
+
+    steps = _two_objects_correction_and_reverse(app, correct_on=1, after_forward=after_forward)
     coco = app.coco()
     before = stats()["gpuMemories"]
     page.click("#remove-object")  # object 2, the current one: its memories let go
