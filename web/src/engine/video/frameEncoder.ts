@@ -15,6 +15,13 @@ const FRAME_INPUT = 'frame_input';
 
 export type Features = Record<string, Tensor>;
 
+/** The encoder's features alone, for a graph's feeds (without the kept frame input, which no
+ * graph takes). */
+export function graphFeatures(feats: Features): Features {
+  const { [FRAME_INPUT]: _input, ...rest } = feats;
+  return rest;
+}
+
 export interface PreprocessingCheck {
   onGpu: boolean;
   /** Input floats that differ, and the largest difference (both 0 when bit-exact). */
