@@ -635,7 +635,7 @@ def test_builtin_model_tracks_on_webgpu_like_python(
     page.close()
 
 
-@pytest.mark.slow  # ~6 min here on the compatibility adapter (llvmpipe)
+@pytest.mark.slow  # ~2 min here on the compatibility adapter (llvmpipe)
 def test_builtin_model_on_webgpu_matches_python_then_survives_a_lost_device(
     webgpu_compat_browser, builtin_server, builtin_predictor, tmp_path
 ):
