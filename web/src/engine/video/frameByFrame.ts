@@ -14,7 +14,7 @@
 
 import type { Family } from '../families';
 import type { GpuPreprocess } from '../gpuPreprocess';
-import { type Features, FrameEncoder, graphFeatures, type PreprocessingCheck } from './frameEncoder';
+import { type Features, FrameEncoder, type PreprocessingCheck } from './frameEncoder';
 import { type FrameOutput, type FrameSource, PromptError, type PromptInput, type VideoSessions } from './types';
 import { frameOrder, promptArrays } from './video';
 
@@ -132,7 +132,7 @@ export class FrameByFramePredictor {
   private async decode(state: FrameState, frameIdx: number, prompt: PromptInput, maskInput: Float32Array | null): Promise<Float32Array> {
     const feats = await this.features(state, frameIdx);
     const feeds = {
-      ...graphFeatures(feats),
+      ...feats,
       ...this.family.promptFeeds(
         { points: prompt.points ?? [], box: prompt.box ?? null, maskInput, multimask: false },
         state.width,

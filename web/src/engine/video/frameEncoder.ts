@@ -15,9 +15,8 @@ const FRAME_INPUT = 'frame_input';
 
 export type Features = Record<string, Tensor>;
 
-/** The encoder's features alone, for a graph's feeds (without the kept frame input, which no
- * graph takes). */
-export function graphFeatures(feats: Features): Features {
+/** A cache entry without the kept frame input: what callers get (no graph takes the input). */
+function graphFeatures(feats: Features): Features {
   const { [FRAME_INPUT]: _input, ...rest } = feats;
   return rest;
 }
@@ -44,12 +43,14 @@ export class FrameEncoder {
     return this.sessions.clock;
   }
 
+  /** Frame `frameIdx`'s features (cached in `cache`, which the caller disposes with the kept
+   * frame input inside). */
   async features(cache: Map<number, Features>, video: FrameSource, frameIdx: number): Promise<Features> {
     const cached = cache.get(frameIdx);
     if (cached) {
       cache.delete(frameIdx);
       cache.set(frameIdx, cached);
-      return cached;
+      return graphFeatures(cached);
     }
     const rgba = await this.clock.time('frame', () => video.get(frameIdx));
     const t0 = performance.now();
@@ -68,7 +69,7 @@ export class FrameEncoder {
       cache.delete(oldest);
       for (const t of Object.values(old)) t.dispose();
     }
-    return feats;
+    return graphFeatures(feats);
   }
 
   /** Frame `frameIdx` preprocessed on the GPU against the JavaScript reference. */
