@@ -43,6 +43,19 @@ def _spec(a: np.ndarray) -> dict:
     return {"type": "float32", "dims": list(a.shape), "data": a.ravel().tolist()}
 
 
+def _drift(page, model: bytes, feeds: dict, want: np.ndarray) -> dict:
+    """The graph run in the page on `feeds`, its output "out" against `want` -> the figures."""
+    got = page.evaluate(
+        "([model, feeds, outputs]) => window.graphCheck.run({ base64: model }, feeds, outputs)",
+        [
+            base64.b64encode(model).decode(),
+            {k: _spec(v) for k, v in feeds.items()},
+            {"out": _spec(want)},
+        ],
+    )
+    return got["drift"]["out"]
+
+
 @pytest.fixture(scope="module", params=["webgpu_browser", "webgpu_compat_browser"])
 def graph_page(request, fresh_server):
     """bench/graph.html on SwiftShader's core adapter, and on ANGLE's OpenGL ES compatibility
@@ -71,15 +84,7 @@ def test_attention_on_the_engines_webgpu_device_matches_the_cpu(graph_page):
         }
         cpu = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
         (want,) = cpu.run(["out"], feeds)
-        got = graph_page.evaluate(
-            "([model, feeds, outputs]) => window.graphCheck.run({ base64: model }, feeds, outputs)",
-            [
-                base64.b64encode(model).decode(),
-                {k: _spec(v) for k, v in feeds.items()},
-                {"out": _spec(want)},
-            ],
-        )
-        drift = got["drift"]["out"]
+        drift = _drift(graph_page, model, feeds, want)
         case = (batch, queries, keys, width, heads)
         assert drift["size"] == want.size, (case, drift)
         assert drift["max_abs"] <= 1e-4, (case, drift)
@@ -93,12 +98,4 @@ def test_the_check_page_sees_a_wrong_kernel(graph_page):
     (want,) = ort.InferenceSession(model, providers=["CPUExecutionProvider"]).run(["out"], feeds)
     want = want.copy()
     want[0, 3, 5] += 0.01
-    got = graph_page.evaluate(
-        "([model, feeds, outputs]) => window.graphCheck.run({ base64: model }, feeds, outputs)",
-        [
-            base64.b64encode(model).decode(),
-            {k: _spec(v) for k, v in feeds.items()},
-            {"out": _spec(want)},
-        ],
-    )
-    assert got["drift"]["out"]["max_abs"] == pytest.approx(0.01, abs=1e-4)
+    assert _drift(graph_page, model, feeds, want)["max_abs"] == pytest.approx(0.01, abs=1e-4)
